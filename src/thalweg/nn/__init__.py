@@ -1,0 +1,4 @@
+"""Neural-network building blocks: modules, layers, initializations, losses."""
+
+from .module import Module
+from .parameter import Parameter

@@ -1,0 +1,212 @@
+"""Activation functions and their numerically stable forms.
+
+Each docstring gives f and f'.  The backward rules reuse the forward output
+where the derivative is a function of it (sigmoid, tanh, ELU's negative side),
+which is both cheaper and more stable than recomputing from the input.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..autograd.function import Context, Function
+from ..backend import get_array_module
+
+
+class ReLU(Function):
+    """f(x) = max(0, x);  f'(x) = 1 if x > 0 else 0."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        mask = x > 0
+        ctx.mask = mask
+        return x * mask
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return grad * ctx.mask
+
+
+class Sigmoid(Function):
+    """f(x) = 1 / (1 + e^-x), evaluated as e^x / (1 + e^x) for x < 0 (no overflow);
+    f'(x) = f(x) (1 - f(x))."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        out = sigmoid_array(x)
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        s = ctx.out
+        return grad * s * (1 - s)
+
+
+def sigmoid_array(x: Any) -> Any:
+    """Stable logistic function on an array: 0.5 * (1 + tanh(x / 2))."""
+    xp = get_array_module(x)
+    half = x.dtype.type(0.5) if hasattr(x, "dtype") else 0.5
+    return half * (xp.tanh(x * half) + 1)
+
+
+class Tanh(Function):
+    """f(x) = tanh x;  f'(x) = 1 - f(x)^2."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        out = get_array_module(x).tanh(x)
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        t = ctx.out
+        return grad * (1 - t * t)
+
+
+class ELU(Function):
+    """Exponential linear unit (Clevert et al. 2015, arXiv 1511.07289).
+
+    f(x) = x for x > 0, alpha (e^x - 1) otherwise;
+    f'(x) = 1 for x > 0, f(x) + alpha otherwise.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, alpha: float = 1.0) -> Any:
+        xp = get_array_module(x)
+        pos = x > 0
+        neg = alpha * xp.expm1(xp.minimum(x, 0))
+        out = xp.where(pos, x, neg).astype(x.dtype, copy=False)
+        ctx.pos, ctx.out, ctx.alpha = pos, out, alpha
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        xp = get_array_module(grad)
+        return grad * xp.where(ctx.pos, 1, ctx.out + ctx.alpha).astype(grad.dtype, copy=False)
+
+
+class LeakyReLU(Function):
+    """f(x) = x for x > 0, slope * x otherwise;  f'(x) = 1 or slope."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, negative_slope: float = 0.01) -> Any:
+        xp = get_array_module(x)
+        pos = x > 0
+        ctx.pos, ctx.slope = pos, negative_slope
+        return xp.where(pos, x, x * x.dtype.type(negative_slope))
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        xp = get_array_module(grad)
+        return xp.where(ctx.pos, grad, grad * grad.dtype.type(ctx.slope))
+
+
+class Softplus(Function):
+    """f(x) = (1/beta) log(1 + e^(beta x)), linear above ``threshold`` (as torch);
+    f'(x) = sigmoid(beta x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
+        xp = get_array_module(x)
+        bx = x * x.dtype.type(beta)
+        soft = (xp.logaddexp(0, bx) / x.dtype.type(beta)).astype(x.dtype, copy=False)
+        linear = bx > threshold
+        ctx.sig, ctx.linear = sigmoid_array(bx), linear
+        return xp.where(linear, x, soft)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        xp = get_array_module(grad)
+        return grad * xp.where(ctx.linear, 1, ctx.sig).astype(grad.dtype, copy=False)
+
+
+class Softmax(Function):
+    """p_i = e^(x_i - m) / sum_j e^(x_j - m), m = max x (stable);
+    dL/dx = p * (g - sum_j g_j p_j)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, axis: int = -1) -> Any:
+        xp = get_array_module(x)
+        e = xp.exp(x - x.max(axis=axis, keepdims=True))
+        out = e / e.sum(axis=axis, keepdims=True)
+        ctx.out, ctx.axis = out, axis
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        p = ctx.out
+        return p * (grad - (grad * p).sum(axis=ctx.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y_i = x_i - logsumexp(x) (stable);  dL/dx = g - softmax(x) * sum_j g_j."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, axis: int = -1) -> Any:
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=axis, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.out, ctx.axis = out, axis
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        xp = get_array_module(grad)
+        return grad - xp.exp(ctx.out) * grad.sum(axis=ctx.axis, keepdims=True)
+
+
+def erf_array(x: Any) -> Any:
+    """The error function, elementwise, to about 1e-15 relative (float64).
+
+    NumPy has no ``erf``; this uses ``math.erf`` through ``numpy.frompyfunc``
+    for exactness. It is slower than a ufunc but only GELU(approximate='none')
+    needs it.
+    """
+    xp = get_array_module(x)
+    if xp.__name__ == "numpy":
+        import numpy as np
+
+        return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    from cupyx.scipy.special import erf  # type: ignore[import-not-found]  # pragma: no cover
+
+    return erf(x)  # pragma: no cover
+
+
+class GELU(Function):
+    """Gaussian error linear unit: f(x) = x Phi(x), Phi the standard normal CDF.
+
+    ``approximate='tanh'`` uses 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+    f'(x) = Phi(x) + x phi(x) for the exact form.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, approximate: str = "none") -> Any:
+        xp = get_array_module(x)
+        ctx.x, ctx.approximate = x, approximate
+        if approximate == "tanh":
+            c = math.sqrt(2.0 / math.pi)
+            inner = c * (x + 0.044715 * x ** 3)
+            t = xp.tanh(inner)
+            ctx.t = t
+            return (0.5 * x * (1 + t)).astype(x.dtype, copy=False)
+        if approximate != "none":
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        cdf = 0.5 * (1 + erf_array(x / math.sqrt(2.0)))
+        ctx.cdf = cdf
+        return (x * cdf).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        xp = get_array_module(grad)
+        x = ctx.x
+        if ctx.approximate == "tanh":
+            c = math.sqrt(2.0 / math.pi)
+            t = ctx.t
+            d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+        else:
+            pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+            d = ctx.cdf + x * pdf
+        return (grad * d).astype(grad.dtype, copy=False)

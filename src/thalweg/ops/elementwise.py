@@ -1,0 +1,262 @@
+"""Elementwise arithmetic and math: the smallest building blocks of the graph.
+
+For ``z = f(x, y)`` each backward returns ``grad * dz/dx`` and ``grad * dz/dy``
+elementwise, at the broadcast shape (the engine un-broadcasts).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd.function import Context, Function
+from ..backend import get_array_module
+
+
+class Add(Function):
+    """z = x + y;  dz/dx = 1, dz/dy = 1."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, y: Any) -> Any:
+        return x + y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        return grad, grad
+
+
+class Sub(Function):
+    """z = x - y;  dz/dx = 1, dz/dy = -1."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, y: Any) -> Any:
+        return x - y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """z = x * y;  dz/dx = y, dz/dy = x."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, y: Any) -> Any:
+        ctx.x, ctx.y = x, y
+        return x * y
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        nx, ny = ctx.needs_input_grad
+        return (grad * ctx.y if nx else None), (grad * ctx.x if ny else None)
+
+
+class Div(Function):
+    """z = x / y;  dz/dx = 1/y, dz/dy = -x/y^2 = -z/y."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, y: Any) -> Any:
+        out = x / y
+        ctx.y, ctx.out = y, out
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        nx, ny = ctx.needs_input_grad
+        gx = grad / ctx.y if nx else None
+        gy = -grad * ctx.out / ctx.y if ny else None
+        return gx, gy
+
+
+class Neg(Function):
+    """z = -x."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        return -x
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return -grad
+
+
+class Pow(Function):
+    """z = x ** y (either may be a tensor);  dz/dx = y x^(y-1),  dz/dy = z ln x."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, y: Any) -> Any:
+        out = x ** y
+        ctx.x, ctx.y, ctx.out = x, y, out
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        nx, ny = ctx.needs_input_grad
+        x, y = ctx.x, ctx.y
+        gx = gy = None
+        if nx:
+            if isinstance(y, (int, float)) and y == 2:
+                gx = grad * (2 * x)
+            else:
+                gx = grad * (y * x ** (y - 1))
+        if ny:
+            xp = get_array_module(x)
+            with_log = xp.log(xp.where(x > 0, x, 1)) if hasattr(x, "shape") else xp.log(x)
+            gy = grad * ctx.out * with_log
+        return gx, gy
+
+
+class Exp(Function):
+    """z = e^x;  dz/dx = z."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        out = get_array_module(x).exp(x)
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return grad * ctx.out
+
+
+class Log(Function):
+    """z = ln x;  dz/dx = 1/x."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        ctx.x = x
+        return get_array_module(x).log(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return grad / ctx.x
+
+
+class Sqrt(Function):
+    """z = sqrt(x);  dz/dx = 1 / (2 z)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        out = get_array_module(x).sqrt(x)
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return grad / (2 * ctx.out)
+
+
+class Abs(Function):
+    """z = |x|;  dz/dx = sign(x) (0 at 0, as torch)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        ctx.x = x
+        return get_array_module(x).abs(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return grad * get_array_module(grad).sign(ctx.x)
+
+
+class Sign(Function):
+    """z = sign(x);  its derivative is 0 almost everywhere."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        return get_array_module(x).sign(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return get_array_module(grad).zeros_like(grad)
+
+
+class Clamp(Function):
+    """z = min(max(x, lo), hi);  dz/dx = 1 where lo <= x <= hi, else 0 (torch's convention)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, lo: Any = None, hi: Any = None) -> Any:
+        xp = get_array_module(x)
+        mask = xp.ones(x.shape, dtype=bool)
+        if lo is not None:
+            mask &= x >= lo
+        if hi is not None:
+            mask &= x <= hi
+        ctx.mask = mask
+        return xp.clip(x, lo, hi).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return grad * ctx.mask
+
+
+class Maximum(Function):
+    """z = max(x, y) elementwise; ties split the gradient equally (as torch does)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, y: Any) -> Any:
+        ctx.x, ctx.y = x, y
+        return get_array_module(x).maximum(x, y)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        x, y = ctx.x, ctx.y
+        wx = (x > y) + 0.5 * (x == y)
+        return grad * wx.astype(grad.dtype), grad * (1 - wx).astype(grad.dtype)
+
+
+class Minimum(Function):
+    """z = min(x, y) elementwise; ties split the gradient equally (as torch does)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, y: Any) -> Any:
+        ctx.x, ctx.y = x, y
+        return get_array_module(x).minimum(x, y)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
+        x, y = ctx.x, ctx.y
+        wx = (x < y) + 0.5 * (x == y)
+        return grad * wx.astype(grad.dtype), grad * (1 - wx).astype(grad.dtype)
+
+
+class Where(Function):
+    """z = x where cond else y;  the gradient flows to the chosen branch only."""
+
+    @staticmethod
+    def forward(ctx: Context, cond: Any, x: Any, y: Any) -> Any:
+        ctx.cond = cond
+        return get_array_module(cond).where(cond, x, y)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[None, Any, Any]:
+        c = ctx.cond
+        zero = grad.dtype.type(0)
+        nx, ny = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
+        xp = get_array_module(grad)
+        return None, (xp.where(c, grad, zero) if nx else None), (xp.where(c, zero, grad) if ny else None)
+
+
+class Cast(Function):
+    """A dtype conversion; the gradient is converted back to the input's dtype."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, dtype: Any = None) -> Any:
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return grad.astype(ctx.in_dtype)
+
+
+class Clone(Function):
+    """A copy that stays in the graph (identity gradient)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return grad
