@@ -1,4 +1,19 @@
-"""Neural-network building blocks: modules, layers, initializations, losses."""
+"""Neural-network building blocks: modules, layers, initializations, losses.
 
+Each family lives in its own file and lists its public names in ``__all__``.
+"""
+
+from . import functional, init  # noqa: F401
+from .activation import *  # noqa: F401,F403
+from .basic import *  # noqa: F401,F403
+from .container import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
 from .module import Module
+from .normalization import *  # noqa: F401,F403
 from .parameter import Parameter
+from .pooling import *  # noqa: F401,F403
+from .recurrent import *  # noqa: F401,F403
+from .sparse import *  # noqa: F401,F403

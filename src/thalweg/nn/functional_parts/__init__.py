@@ -1,0 +1,1 @@
+"""Pieces of nn.functional, one file per family; functional.py re-exports them."""
