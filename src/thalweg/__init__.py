@@ -17,8 +17,9 @@ from .dtypes import (bool_, double, float16, float32, float64, get_default_dtype
 from .factories import (arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like,
                         rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .ops.api import (abs, add, allclose, amax, amin, argmax, argmin, broadcast_to, cat, chunk, clamp, clip,
-                      concatenate, div, elu, eq, equal, exp, expand_dims, flatten, ge, gelu, gt, isfinite, isnan,
-                      le, leaky_relu, log, log_softmax, logsumexp, lt, matmul, max, maximum, mean, min, minimum,
+                      concatenate, div, elu, eq, equal, exp, expand_dims, flatten, gather, ge, gelu, gt, isfinite,
+                      isnan, le, leaky_relu, log, log_softmax, logsumexp, lt, masked_fill, matmul, max, maximum,
+                      mean, min, minimum,
                       mul, ne, neg, norm, pad, permute, pow, prod, relu, repeat, reshape, sigmoid, sign, softmax,
                       softplus, split, sqrt, squeeze, stack, std, sub, sum, swapaxes, tanh, transpose, unsqueeze,
                       var, where)

@@ -20,7 +20,7 @@ try:  # pragma: no cover - exercised only where CuPy is installed
 except Exception:  # noqa: BLE001 - any import failure means "no GPU backend"
     _cupy = None
 
-_ndarray = np.ndarray
+_ndarray = ndarray = np.ndarray
 
 
 def get_array_module(*arrays: Any) -> ModuleType:
@@ -38,3 +38,14 @@ def to_numpy(a: Any) -> np.ndarray:
     if _cupy is not None and isinstance(a, _cupy.ndarray):  # pragma: no cover
         return _cupy.asnumpy(a)
     return np.asarray(a)
+
+
+def as_array(a: Any, dtype: Any = None) -> Any:
+    """``a`` as an array of the namespace it belongs to.
+
+    NumPy returns scalars (``np.float32(3.0)``) rather than 0-d arrays from full
+    reductions and 0-d arithmetic; tensors always hold arrays, so op outputs and
+    gradients pass through here when they are not already ``np.ndarray``.
+    """
+    xp = get_array_module(a)
+    return xp.asarray(a, dtype=dtype)

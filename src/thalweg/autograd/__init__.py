@@ -1,23 +1,29 @@
 """Reverse-mode automatic differentiation: tensors, functions, the engine."""
 
+from typing import Any
+
 from .function import Context, Function
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck
 from .tensor import Tensor
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=False):  # type: ignore[no-untyped-def]
-    """Gradients of ``outputs`` with respect to ``inputs`` (a list of arrays), leaving ``.grad`` untouched."""
+def grad(outputs: Tensor, inputs: Any, grad_outputs: Any = None, retain_graph: bool = False,
+         allow_unused: bool = False) -> list[Any]:
+    """Gradients of ``outputs`` with respect to ``inputs``, as a list of arrays.
+
+    Unlike ``outputs.backward()``, this leaves every ``.grad`` untouched (as
+    ``torch.autograd.grad`` does).  ``inputs`` may be leaves or intermediate
+    tensors.  An input the output does not depend on is an error, or ``None``
+    with ``allow_unused=True``.  The returned arrays are not part of a graph
+    (no ``create_graph``: backward rules work on plain arrays).
+    """
     ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    saved = [t.grad for t in ins]
-    for t in ins:
-        t.grad = None
-    try:
-        outputs.backward(grad_outputs, retain_graph=retain_graph)
-        return [t.grad for t in ins]
-    finally:
-        for t, g in zip(ins, saved):
-            t.grad = g
+    for i, t in enumerate(ins):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} is not a tensor that requires grad")
+    return outputs._backward_seed(grad_outputs, retain_graph=retain_graph, inputs=ins,
+                                  allow_unused=allow_unused)
 
 
 __all__ = ["Context", "Function", "GradcheckError", "Tensor", "enable_grad", "gradcheck", "grad",

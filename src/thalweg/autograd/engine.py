@@ -18,8 +18,12 @@ a different shape is summed over the broadcast dimensions.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
+
+from ..backend import as_array, get_array_module
+from . import function
 from .function import Context
 
 
@@ -76,21 +80,33 @@ def topological_order(root: Context) -> list[Context]:
     return order
 
 
-def run_backward(root_tensor: Any, seed: Any, retain_graph: bool = False) -> None:
+def run_backward(root_tensor: Any, seed: Any, retain_graph: bool = False,
+                 inputs: Sequence[Any] | None = None, allow_unused: bool = False) -> list[Any] | None:
     """Backpropagate ``seed`` (dL/d root) through the graph that made ``root_tensor``.
 
     Leaf tensors that require grad get their gradient *added* to ``.grad``
     (creating it on first use).  Non-leaf gradients live only during the pass,
-    unless the tensor called ``retain_grad()``.
+    unless the tensor called ``retain_grad()``.  Hooks registered with
+    ``Tensor.register_hook`` see (and may replace) a tensor's total gradient.
+
+    With ``inputs`` (``tw.autograd.grad``), no ``.grad`` is touched: the
+    gradients with respect to those tensors are returned as a list.
     """
-    root = root_tensor._ctx
-    if root is None:  # backward on a leaf: its gradient is the seed itself
-        _accumulate_leaf(root_tensor, seed.copy(), owned={}, handed=set())
-        return
-    order = topological_order(root)
-    grads: dict[int, Any] = {id(root): seed}
+    pending: dict[int, list[Any]] = {}  # leaves with hooks, or captured: id -> [tensor, summed grad]
+    wanted: dict[int, int] | None = None
+    results: list[Any] = []
+    if inputs is not None:
+        wanted = {id(t._ctx) if t._ctx is not None else id(t): i for i, t in enumerate(inputs)}
+        results = [None] * len(inputs)
     owned: dict[int, bool] = {}  # leaf id -> whether its .grad array is exclusively ours
     handed: set[int] = set()  # ids of gradient arrays already given to a leaf in this pass
+    root = root_tensor._ctx
+    if root is None:  # backward on a leaf: its gradient is the seed itself
+        pending[id(root_tensor)] = [root_tensor, seed]
+        order: list[Context] = []
+    else:
+        order = topological_order(root)
+    grads: dict[int, Any] = {id(root): seed}
     for node in reversed(order):
         grad = grads.pop(id(node), None)
         if grad is None:
@@ -101,40 +117,119 @@ def run_backward(root_tensor: Any, seed: Any, retain_graph: bool = False) -> Non
                 "buffers were freed after the first backward. Pass retain_graph=True to the "
                 "first backward() if you need to backpropagate twice."
             )
-        if node.retained is not None:
-            node.retained.grad = grad.copy()
+        if node.retained is not None:  # the output tensor wants to see its gradient
+            grad = _observe(node.retained, grad, store=wanted is None)
+        if wanted is not None and id(node) in wanted:
+            results[wanted[id(node)]] = grad
         in_grads = node.fn.backward(node, grad)
-        inputs = node.inputs
+        inputs_ = node.inputs
         if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
-        if len(in_grads) != len(inputs):
+            in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
+        if len(in_grads) != len(inputs_):
             raise RuntimeError(
                 f"{node.fn.__name__}.backward returned {len(in_grads)} gradients, "
-                f"expected {len(inputs)} (one per forward input)"
+                f"expected {len(inputs_)} (one per positional forward input)"
             )
-        for inp, g in zip(inputs, in_grads):
-            if g is None or inp is None or not inp.requires_grad:
+        for inp, g in zip(inputs_, in_grads):
+            if g is None or inp is None or not inp._requires_grad:
                 continue
-            if g.shape != inp.data.shape:
-                g = unbroadcast(g, inp.data.shape, node.fn.__name__)
-            if g.dtype != inp.data.dtype:
-                g = g.astype(inp.data.dtype)
+            data = inp.data
+            if type(g) is not type(data):
+                g = _as_gradient(g, data, node)
+            if g.shape != data.shape:
+                g = unbroadcast(g, data.shape, node.fn.__name__)
+            if g.dtype != data.dtype:
+                g = g.astype(data.dtype)
             pnode = inp._ctx
-            if pnode is None:
-                _accumulate_leaf(inp, g, owned, handed)
-            else:
+            if pnode is not None:
                 key = id(pnode)
                 prev = grads.get(key)
-                grads[key] = g if prev is None else prev + g
+                grads[key] = g if prev is None else _add(prev, g)
+            elif wanted is None and inp._hooks is None:
+                _accumulate_leaf(inp, g, owned, handed)
+            elif inp._hooks is not None or id(inp) in wanted:  # type: ignore[operator]
+                entry = pending.get(id(inp))
+                if entry is None:
+                    pending[id(inp)] = [inp, g]
+                else:
+                    entry[1] = _add(entry[1], g)
         if not retain_graph:
             node.freed = True
             node.inputs = ()
             node.saved_tensors = ()
             node.__dict__.clear()
+    for leaf, g in pending.values():
+        if leaf._hooks is not None:
+            g = _run_hooks(leaf, g)
+        if wanted is None:
+            _accumulate_leaf(leaf, g, owned, handed)
+        elif id(leaf) in wanted:
+            results[wanted[id(leaf)]] = g
+    if wanted is None:
+        return None
+    if not allow_unused:
+        for i, (t, r) in enumerate(zip(inputs or (), results)):
+            if r is None:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {t.shape}) was not used to compute the output; "
+                    "pass allow_unused=True to get None for it"
+                )
+    return [None if r is None else r.copy() for r in results]
+
+
+def _add(a: Any, b: Any) -> Any:
+    """a + b as a new array (NumPy gives a scalar for two 0-d arrays; gradients stay arrays)."""
+    s = a + b
+    return s if type(s) is type(a) else as_array(s)
+
+
+def _as_gradient(g: Any, like: Any, node: Context) -> Any:
+    """Turn what a backward returned (a NumPy scalar, a number, a Tensor) into an array like ``like``."""
+    if isinstance(g, function.Tensor):
+        g = g.data
+    if not hasattr(g, "shape") or isinstance(g, np.generic):
+        g = as_array(g, dtype=like.dtype)
+    if type(g) is not type(like) and get_array_module(g) is not get_array_module(like):
+        raise TypeError(f"{node.fn.__name__}.backward returned a {type(g).__name__}, expected an array")
+    return g
+
+
+def _run_hooks(t: Any, grad: Any) -> Any:
+    """Call ``t``'s hooks in order; a hook returning an array replaces the gradient."""
+    for hook in list(t._hooks.values()):
+        new = hook(grad)
+        if new is not None:
+            if isinstance(new, function.Tensor):
+                new = new.data
+            if getattr(new, "shape", None) != grad.shape:
+                raise RuntimeError(
+                    f"hook {hook!r} returned a gradient of shape {getattr(new, 'shape', None)}, "
+                    f"expected {grad.shape}"
+                )
+            grad = new
+    return grad
+
+
+def _observe(t: Any, grad: Any, store: bool) -> Any:
+    """A non-leaf tensor's complete gradient: run its hooks, keep it if it called ``retain_grad``."""
+    if t._hooks is not None:
+        grad = _run_hooks(t, grad)
+    if store and t._retains_grad:
+        t.grad = grad.copy() if t.grad is None else _add(t.grad, grad)
+    return grad
 
 
 def _accumulate_leaf(leaf: Any, g: Any, owned: dict[int, bool], handed: set[int]) -> None:
-    """Add ``g`` into ``leaf.grad``, never writing into an array someone else holds."""
+    """Add ``g`` into ``leaf.grad``, never writing into an array someone else holds.
+
+    The first gradient a leaf gets in a pass is stored without a copy when it
+    can be: ops return fresh arrays, or pass their incoming gradient through
+    (``Add`` hands the same array to both inputs).  So a gradient is copied when
+    it is a view, read-only, or was already handed to another leaf in this pass;
+    otherwise it may still be the pending gradient of a non-leaf, so it is
+    marked not owned and a second contribution is added out of place.  Arrays
+    kept in ``.grad`` from an earlier pass are ours, and accumulate in place.
+    """
     key = id(leaf)
     if leaf.grad is None:
         if g.base is not None or id(g) in handed or not g.flags.writeable:
@@ -147,5 +242,5 @@ def _accumulate_leaf(leaf: Any, g: Any, owned: dict[int, bool], handed: set[int]
     elif owned.get(key, True):
         leaf.grad += g  # accumulation across backward calls is in place, as in torch
     else:
-        leaf.grad = leaf.grad + g
+        leaf.grad = _add(leaf.grad, g)
         owned[key] = True

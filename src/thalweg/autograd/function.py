@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..backend import as_array, ndarray
 from . import grad_mode
 
 
@@ -40,8 +41,11 @@ class Context:
 
     Attributes set by the engine: ``fn`` (the Function class), ``inputs`` (the
     positional arguments, ``None`` for non-tensors), ``needs_input_grad`` (one
-    bool per positional argument).  Ops may store anything else on it in
-    ``forward`` (``ctx.mask = ...``) or use ``save_for_backward``.
+    bool per positional argument), ``freed`` (set after a backward pass that
+    did not retain the graph) and ``retained`` (the output tensor, kept only
+    when it asked to see its gradient through ``retain_grad`` or a hook).  Ops
+    may store anything else on it in ``forward`` (``ctx.mask = ...``) or use
+    ``save_for_backward``.
     """
 
     __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "freed", "retained", "__dict__")
@@ -52,6 +56,11 @@ class Context:
 
     def __repr__(self) -> str:
         return f"<{self.fn.__name__}Backward>"
+
+
+# The Tensor class, bound by tensor.py when it is imported (tensor.py imports
+# this module, so importing it here would be circular).
+Tensor: Any = None
 
 
 class Function:
@@ -67,27 +76,34 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        """Run ``forward`` on the inputs' arrays and record the node if needed."""
-        from .tensor import Tensor
+        """Run ``forward`` on the inputs' arrays and record the node if needed.
 
+        Positional arguments are the op's inputs (tensors, or constants that get
+        no gradient); keyword arguments are options passed to ``forward`` as
+        they are.  The output is a new tensor; it requires grad, and carries
+        this call's :class:`Context` as its ``grad_fn``, when some input
+        requires grad and recording is on (see ``no_grad``).
+        """
         ctx = Context()
         arrays = []
-        requires = False
+        inputs = []  # the back-pointers: tensors that require grad, None for the rest
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
-                if a.requires_grad:
-                    requires = True
+                inputs.append(a if a._requires_grad else None)
             else:
                 arrays.append(a)
-        requires = requires and grad_mode.STATE.enabled
+                inputs.append(None)
+        requires = grad_mode.STATE.enabled and inputs.count(None) != len(inputs)
         if requires:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            ctx.needs_input_grad = tuple(i is not None for i in inputs)
         out = cls.forward(ctx, *arrays, **kwargs)
+        if type(out) is not ndarray:  # NumPy turns full reductions into scalars
+            out = as_array(out)
         if not requires:
             return Tensor._wrap(out, False)
         ctx.fn = cls
-        ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+        ctx.inputs = tuple(inputs)
         ctx.freed = False
         ctx.retained = None
         result = Tensor._wrap(out, True)

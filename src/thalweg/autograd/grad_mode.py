@@ -28,6 +28,12 @@ def is_grad_enabled() -> bool:
 class _GradMode:
     _mode = True
 
+    def __new__(cls, *args: Any) -> Any:
+        # ``@tw.no_grad`` without parentheses decorates the function directly.
+        if cls is not set_grad_enabled and len(args) == 1 and callable(args[0]):
+            return object.__new__(cls)(args[0])
+        return object.__new__(cls)
+
     def __enter__(self) -> None:
         self._prev = STATE.enabled
         STATE.enabled = self._mode
@@ -63,7 +69,12 @@ class enable_grad(_GradMode):  # noqa: N801 - torch's spelling
 
 
 class set_grad_enabled(_GradMode):  # noqa: N801 - torch's spelling
-    """Set recording on or off: ``with tw.set_grad_enabled(training): ...``."""
+    """Set recording on or off: ``with tw.set_grad_enabled(training): ...``.
+
+    As in torch, calling it sets the mode at once (``tw.set_grad_enabled(False)``
+    as a plain statement works); used as a context manager or decorator it
+    restores the previous mode afterwards.
+    """
 
     def __init__(self, mode: bool) -> None:
         self._mode = bool(mode)
@@ -72,3 +83,7 @@ class set_grad_enabled(_GradMode):  # noqa: N801 - torch's spelling
 
     def __enter__(self) -> None:
         pass
+
+    def __call__(self, fn: F) -> F:
+        STATE.enabled = self._prev  # used as a decorator: undo the immediate effect
+        return super().__call__(fn)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .grad_mode import no_grad
 from .tensor import Tensor
 
 
@@ -46,9 +47,14 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     for i in checked:
         if inputs[i].dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; use float64")
+    for i in checked:  # perturbations below write into the data, which must be a plain contiguous array
+        x = inputs[i]
+        if not x.data.flags.c_contiguous or not x.data.flags.writeable:
+            x.data = np.array(x.data, copy=True)
     outs = _as_outputs(fn(*inputs))
     weights = [rng.standard_normal(o.shape) for o in outs]
 
+    @no_grad()
     def scalar() -> float:
         return float(builtin_sum(float((w * o.data).sum()) for w, o in zip(weights, _as_outputs(fn(*inputs)))))
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import dtypes
 from ..backend import get_array_module, to_numpy
+from . import function as _function
 from . import grad_mode
 from .engine import run_backward
 
@@ -42,6 +43,8 @@ def _as_array(data: Any, dtype: Any = None) -> Any:
     xp = get_array_module(data)
     if isinstance(data, np.ndarray) or xp is not np:
         arr = data
+    elif isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, as an ndarray does
+        arr = np.asarray(data)
     else:
         arr = np.asarray(data)
         if arr.dtype.kind == "f":
@@ -61,15 +64,18 @@ class Tensor:
     ``Tensor(data, requires_grad=False, dtype=None)``; prefer ``tw.tensor(...)``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version", "__weakref__", "__dict__")
+    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "__weakref__", "__dict__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected op
+    __hash__ = object.__hash__  # by identity: tensors are dict keys although == is elementwise
+    _hooks: dict[int, Any] | None = None  # gradient hooks (register_hook), rarely set
+    _retains_grad = False  # a non-leaf that called retain_grad()
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         arr = _as_array(data, dtype)
         self.data = arr
         self.grad = None
         self._ctx = None
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -79,7 +85,7 @@ class Tensor:
         t = object.__new__(cls)
         t.data = data
         t.grad = None
-        t.requires_grad = requires_grad
+        t._requires_grad = requires_grad
         t._ctx = None
         return t
 
@@ -150,7 +156,11 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         arr = to_numpy(self.data)
-        return arr if dtype is None else arr.astype(dtype, copy=False)
+        if dtype is not None:
+            arr = arr.astype(dtype, copy=bool(copy))
+        elif copy:
+            arr = arr.copy()
+        return arr
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
@@ -172,11 +182,8 @@ class Tensor:
         for i in range(len(self)):
             yield self[i]
 
-    def __hash__(self) -> int:
-        return id(self)
-
     def numpy(self) -> np.ndarray:
-        """The data as a NumPy array (shares memory; refuses if a gradient is being tracked? no: torch refuses, we return the array of a detached view)."""
+        """The data as a NumPy array, sharing memory with the tensor (no copy, no graph)."""
         return to_numpy(self.data)
 
     def tolist(self) -> Any:
@@ -189,6 +196,15 @@ class Tensor:
         return self.data.reshape(()).item()
 
     # --------------------------------------------------------------- autograd
+    @property
+    def requires_grad(self) -> bool:
+        """Whether ops on this tensor record the graph (and ``backward`` fills its gradient)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Mark this (leaf) tensor as a parameter node whose gradient is wanted."""
         if requires_grad and self.data.dtype not in _FLOATING:
@@ -197,7 +213,7 @@ class Tensor:
             )
         if not requires_grad and self._ctx is not None:
             raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use detach()")
-        self.requires_grad = bool(requires_grad)
+        self._requires_grad = bool(requires_grad)
         return self
 
     def detach(self) -> "Tensor":
@@ -206,13 +222,34 @@ class Tensor:
 
     def detach_(self) -> "Tensor":
         self._ctx = None
-        self.requires_grad = False
+        self._requires_grad = False
         return self
 
     def retain_grad(self) -> None:
         """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad(): this tensor does not require grad")
         if self._ctx is not None:
             self._ctx.retained = self
+            self._retains_grad = True
+
+    def register_hook(self, hook: Any) -> "RemovableHandle":
+        """Call ``hook(grad)`` with this tensor's gradient (an ndarray) during ``backward``.
+
+        The hook sees the tensor's total gradient of the pass, before it is
+        accumulated into ``.grad`` (for a leaf) or sent on to the inputs (for a
+        non-leaf).  If it returns an array, that array replaces the gradient.
+        Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("register_hook(): cannot register a hook on a tensor that does not require grad")
+        if self._hooks is None:
+            self._hooks = {}
+        handle = RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        if self._ctx is not None:
+            self._ctx.retained = self
+        return handle
 
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Backpropagate from this tensor: dL/dself = ``gradient`` (1 for a scalar).
@@ -221,7 +258,11 @@ class Tensor:
         call ``zero_grad()`` (or set ``.grad = None``) between steps.  The graph's
         buffers are freed afterwards unless ``retain_graph=True``.
         """
-        if not self.requires_grad:
+        self._backward_seed(gradient, retain_graph=retain_graph)
+
+    def _backward_seed(self, gradient: Any, **kwargs: Any) -> Any:
+        """Check ``gradient`` (or make the implicit 1) and run the engine."""
+        if not self._requires_grad:
             raise RuntimeError(
                 "backward(): this tensor does not require grad and has no grad_fn "
                 "(did you compute it under no_grad, or forget requires_grad=True?)"
@@ -241,7 +282,7 @@ class Tensor:
                 raise RuntimeError(
                     f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}"
                 )
-        run_backward(self, seed, retain_graph=retain_graph)
+        return run_backward(self, seed, **kwargs)
 
     # ------------------------------------------------------ dtype and device
     def astype(self, dtype: Any) -> "Tensor":
@@ -295,6 +336,10 @@ class Tensor:
             if device(dev).type != "cpu":
                 raise RuntimeError(f"to(): device {dev!r} is not available; thalweg runs on the CPU here")
         return self if dtype is None else self.astype(dtype)
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        """This tensor converted to ``other``'s dtype."""
+        return self.astype(other.dtype)
 
     def cpu(self) -> "Tensor":
         return self
@@ -391,6 +436,20 @@ class Tensor:
         self.data[index] = value.data if isinstance(value, Tensor) else value
 
 
+class RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict[int, Any]) -> None:
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+
 class device:  # noqa: N801 - torch's spelling
     """``tw.device("cpu")``: accepted for PyTorch compatibility; only the CPU exists here."""
 
@@ -418,3 +477,6 @@ class device:  # noqa: N801 - torch's spelling
 
     def __str__(self) -> str:
         return self.type
+
+
+_function.Tensor = Tensor  # Function.apply wraps its outputs in this class

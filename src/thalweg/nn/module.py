@@ -10,13 +10,40 @@ arrays, so weights move between the two frameworks as arrays.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
 from .. import dtypes
 from ..autograd.tensor import Tensor
 from .parameter import Parameter
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns: the keys it did not find and those it did not use."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class RemovableHandle:
+    """Returned by ``register_forward_hook``; ``handle.remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: "OrderedDict[int, Any]") -> None:
+        self.hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 class Module:
@@ -29,7 +56,21 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled module, filling in attributes that older pickles lack."""
+        self.__dict__.update(state)
+        for key in ("_forward_hooks", "_forward_pre_hooks"):
+            self.__dict__.setdefault(key, OrderedDict())
+        self.__dict__.setdefault("_non_persistent", set())
+
+    def __dir__(self) -> list[str]:
+        names = set(super().__dir__())
+        names.update(self._parameters, self._buffers, self._modules)
+        return sorted(n for n in names if not n[:1].isdigit())
 
     # ----------------------------------------------------------- registration
     def __setattr__(self, name: str, value: Any) -> None:
@@ -150,7 +191,46 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        pre, post = d.get("_forward_pre_hooks"), d.get("_forward_hooks")
+        if not pre and not post:  # the fast path: no hooks registered
+            return self.forward(*args, **kwargs)
+        for hook in list(pre.values()) if pre else ():
+            res = hook(self, args)
+            if res is not None:
+                args = res if isinstance(res, tuple) else (res,)
+        out = self.forward(*args, **kwargs)
+        for hook in list(post.values()) if post else ():
+            res = hook(self, args, out)
+            if res is not None:
+                out = res
+        return out
+
+    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every forward; a non-None result replaces the output."""
+        hooks = self.__dict__.setdefault("_forward_hooks", OrderedDict())
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every forward; a non-None result replaces the arguments."""
+        hooks = self.__dict__.setdefault("_forward_pre_hooks", OrderedDict())
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def get_submodule(self, target: str) -> "Module":
+        """The submodule at a dotted path such as ``"encoder.layers.0"`` ('' is the module itself)."""
+        mod: Module = self
+        if not target:
+            return mod
+        for item in target.split("."):
+            sub = mod._modules.get(item)
+            if sub is None:
+                raise AttributeError(f"{type(mod).__name__} has no submodule {item!r} (looking up {target!r})")
+            mod = sub
+        return mod
 
     def train(self, mode: bool = True) -> "Module":
         """Training mode (dropout active, batch statistics used); returns self."""
@@ -221,25 +301,37 @@ class Module:
         return self
 
     # ------------------------------------------------------------ state dicts
-    def state_dict(self, prefix: str = "") -> "OrderedDict[str, np.ndarray]":
-        """Parameters and persistent buffers as ``{name: ndarray}`` (references, not copies)."""
-        out: OrderedDict[str, np.ndarray] = OrderedDict()
+    def state_dict(self, *args: Any, destination: Any = None, prefix: str = "",
+                   keep_vars: bool = False) -> "OrderedDict[str, np.ndarray]":
+        """Parameters and persistent buffers as ``{name: ndarray}`` (references, not copies).
+
+        The keys and shapes are PyTorch's (``"0.weight"``, BatchNorm's
+        ``running_mean``/``running_var``/``num_batches_tracked``).  With
+        ``keep_vars=True`` the values are the tensors themselves.
+        """
+        if args:  # torch's old positional form state_dict(destination, prefix, keep_vars)
+            destination = args[0]
+            if len(args) > 1:
+                prefix = args[1]
+            if len(args) > 2:
+                keep_vars = args[2]
+        out: OrderedDict[str, Any] = OrderedDict() if destination is None else destination
         for mprefix, m in self.named_modules(prefix=prefix.rstrip(".")):
             for name, p in m._parameters.items():
                 if p is not None:
-                    out[f"{mprefix}.{name}" if mprefix else name] = p.data
+                    out[f"{mprefix}.{name}" if mprefix else name] = p if keep_vars else p.data
             for name, b in m._buffers.items():
                 if b is not None and name not in m._non_persistent:
-                    out[f"{mprefix}.{name}" if mprefix else name] = b.data
+                    out[f"{mprefix}.{name}" if mprefix else name] = b if keep_vars else b.data
         return out
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy arrays into the parameters and buffers by name.
 
         Values may be ndarrays, thalweg tensors or anything ``np.asarray`` takes
         (a torch tensor's ``.detach().numpy()``).  Shape mismatches are always an
         error; with ``strict`` so are missing and unexpected keys.  The error lists
-        every offending key.  Returns ``(missing_keys, unexpected_keys)``.
+        every offending key.  Returns ``(missing_keys, unexpected_keys)`` (a named tuple, as torch).
         """
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
@@ -272,7 +364,7 @@ class Module:
                     key = f"{mprefix}.{name}" if mprefix else name
                     if t is not None and key in arrays:
                         t.data[...] = arrays[key].astype(t.data.dtype, copy=False)
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------- repr
     def extra_repr(self) -> str:
@@ -280,13 +372,17 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = []
+        """torch's layout: ``Name(extra)`` for a leaf, one indented ``(name): child`` line per child otherwise."""
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
         for name, m in self._modules.items():
             sub = repr(m).replace("\n", "\n  ")
             lines.append(f"({name}): {sub}")
-        head = f"{type(self).__name__}({self.extra_repr()}"
+        head = f"{type(self).__name__}("
         if not lines:
             return head + ")"
+        if len(lines) == 1 and not self._modules:
+            return head + lines[0] + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
     def num_parameters(self, trainable_only: bool = False) -> int:

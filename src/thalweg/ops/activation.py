@@ -10,27 +10,28 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np  # host-side: only for math.erf through frompyfunc
+
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
 
 
 class ReLU(Function):
-    """f(x) = max(0, x);  f'(x) = 1 if x > 0 else 0."""
+    """f(x) = max(0, x);  f'(x) = 1 if x > 0 else 0 (0 at x = 0, as torch)."""
 
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
-        mask = x > 0
-        ctx.mask = mask
-        return x * mask
+        xp = get_array_module(x)
+        ctx.mask = x > 0
+        return xp.maximum(x, 0)  # keeps NaN, maps -inf to 0 (x * mask would give NaN)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
-        return grad * ctx.mask
+        return get_array_module(grad).where(ctx.mask, grad, 0)
 
 
 class Sigmoid(Function):
-    """f(x) = 1 / (1 + e^-x), evaluated as e^x / (1 + e^x) for x < 0 (no overflow);
-    f'(x) = f(x) (1 - f(x))."""
+    """f(x) = 1 / (1 + e^-x) (see ``sigmoid_array`` for the stable form);  f'(x) = f(x) (1 - f(x))."""
 
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
@@ -45,10 +46,13 @@ class Sigmoid(Function):
 
 
 def sigmoid_array(x: Any) -> Any:
-    """Stable logistic function on an array: 0.5 * (1 + tanh(x / 2))."""
+    """Stable logistic function on an array, accurate to a few ulps *relative* on both tails:
+    1 / (1 + e^-|x|) for x >= 0 and e^-|x| / (1 + e^-|x|) for x < 0.  (The tanh form
+    0.5 (1 + tanh(x/2)) cancels for x << 0: sigmoid(-20) came out as 0 in float32.)"""
     xp = get_array_module(x)
-    half = x.dtype.type(0.5) if hasattr(x, "dtype") else 0.5
-    return half * (xp.tanh(x * half) + 1)
+    e = xp.exp(-xp.abs(x))
+    r = 1 / (1 + e)
+    return xp.where(x >= 0, r, e * r)
 
 
 class Tanh(Function):
@@ -158,6 +162,9 @@ class LogSoftmax(Function):
         return grad - xp.exp(ctx.out) * grad.sum(axis=ctx.axis, keepdims=True)
 
 
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
 def erf_array(x: Any) -> Any:
     """The error function, elementwise, to about 1e-15 relative (float64).
 
@@ -167,9 +174,7 @@ def erf_array(x: Any) -> Any:
     """
     xp = get_array_module(x)
     if xp.__name__ == "numpy":
-        import numpy as np
-
-        return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+        return np.asarray(_ERF(x), dtype=x.dtype)  # asarray: a 0-d input gives a Python float
     from cupyx.scipy.special import erf  # type: ignore[import-not-found]  # pragma: no cover
 
     return erf(x)  # pragma: no cover

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.tensor import Tensor, _as_array
-from ..backend import get_array_module
+from ..backend import as_array, get_array_module
 from . import activation as A
 from . import elementwise as E
 from . import linalg as L
@@ -37,20 +37,25 @@ def _keep(keepdims: Any, keepdim: Any) -> bool:
     return bool(keepdim) if keepdim is not None else bool(keepdims)
 
 
-def _operand(x: Any, like: Tensor) -> Any:
-    """Prepare the other operand of a binary op with ``like``.
+def _operand(x: Any, like: Any) -> Any:
+    """Prepare the other operand of a binary op with the tensor ``like``.
 
-    Tensors pass through.  Python floats stay Python floats (NumPy 2 keeps a
-    float32 array times a Python float in float32).  Arrays and lists become
-    tensors without a gradient.
+    Tensors pass through.  Python numbers stay Python numbers (NumPy 2 keeps a
+    float32 array times a Python float in float32), and NumPy scalars become
+    Python numbers for the same reason.  Arrays and lists become tensors
+    without a gradient; a floating array takes ``like``'s floating dtype, so
+    raw data never upcasts a float32 tensor (``x * np.ones(3)`` stays float32).
     """
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (int, float, bool)):
         return x
-    if isinstance(x, (np.floating, np.integer)):
+    if isinstance(x, (np.floating, np.integer, np.bool_)):
         return x.item()
-    return Tensor(_as_array(x))
+    arr = _as_array(x)
+    if arr.dtype.kind == "f" and isinstance(like, Tensor) and like.data.dtype.kind == "f":
+        arr = arr.astype(like.data.dtype, copy=False)
+    return Tensor(arr)
 
 
 def _promote_int(x: Tensor, other: Any) -> Tensor:
@@ -62,16 +67,24 @@ def _promote_int(x: Tensor, other: Any) -> Tensor:
 
 
 def _binary(fn: Any, x: Any, y: Any) -> Tensor:
-    if not isinstance(x, Tensor):
-        x = _operand(x, y)
-        if not isinstance(x, Tensor):
+    """Apply the binary ``Function`` fn to x and y, at least one a tensor, with torch's dtype rules.
+
+    A shape error names the op and both shapes: ``shape mismatch in add: (2, 3) and (4,) ...``.
+    """
+    try:
+        if isinstance(x, Tensor):
+            y = _operand(y, x)
+            if x.data.dtype.kind in "iub":
+                x = _promote_int(x, y)
+        else:
+            x = _operand(x, y)
+        if isinstance(y, Tensor) and y.data.dtype.kind in "iub":
             y = _promote_int(y, x)
-            return fn.apply(x, y)
-    y = _operand(y, x)
-    x = _promote_int(x, y)
-    if isinstance(y, Tensor):
-        y = _promote_int(y, x)
-    return fn.apply(x, y)
+        return fn.apply(x, y)
+    except ValueError as e:
+        if "broadcast" in str(e) and "shape mismatch" not in str(e):
+            raise _broadcast_error(fn.__name__.lower(), x, y) from None
+        raise
 
 
 def _broadcast_error(op: str, x: Any, y: Any) -> ValueError:
@@ -80,28 +93,19 @@ def _broadcast_error(op: str, x: Any, y: Any) -> ValueError:
     return ValueError(f"shape mismatch in {op}: {tuple(xs)} and {tuple(ys)} cannot be broadcast together")
 
 
-def _checked(op: str, fn: Any, x: Any, y: Any) -> Tensor:
-    try:
-        return _binary(fn, x, y)
-    except ValueError as e:
-        if "broadcast" in str(e) and "shape mismatch" not in str(e):
-            raise _broadcast_error(op, x, y) from None
-        raise
-
-
 # ------------------------------------------------------------------ arithmetic
 def add(x: Any, y: Any, *, alpha: float = 1.0) -> Tensor:
     """x + alpha * y."""
-    return _checked("add", E.Add, x, y if alpha == 1.0 else mul(y, alpha))
+    return _binary(E.Add, x, y if alpha == 1.0 else mul(y, alpha))
 
 
 def sub(x: Any, y: Any, *, alpha: float = 1.0) -> Tensor:
     """x - alpha * y."""
-    return _checked("sub", E.Sub, x, y if alpha == 1.0 else mul(y, alpha))
+    return _binary(E.Sub, x, y if alpha == 1.0 else mul(y, alpha))
 
 
 def mul(x: Any, y: Any) -> Tensor:
-    return _checked("mul", E.Mul, x, y)
+    return _binary(E.Mul, x, y)
 
 
 def div(x: Any, y: Any) -> Tensor:
@@ -109,7 +113,7 @@ def div(x: Any, y: Any) -> Tensor:
         x = x.astype(dtypes.get_default_dtype())
     elif not isinstance(x, Tensor) and isinstance(y, Tensor) and y.data.dtype.kind in "iub":
         y = y.astype(dtypes.get_default_dtype())
-    return _checked("div", E.Div, x, y)
+    return _binary(E.Div, x, y)
 
 
 def neg(x: Tensor) -> Tensor:
@@ -117,17 +121,18 @@ def neg(x: Tensor) -> Tensor:
 
 
 def pow(x: Any, y: Any) -> Tensor:  # noqa: A001 - torch's name
-    return _checked("pow", E.Pow, x, y)
+    return _binary(E.Pow, x, y)
 
 
 def matmul(x: Any, y: Any) -> Tensor:
     """Matrix product with NumPy's rules (batched, 1-D operands); see ``ops/linalg.py``."""
     if not isinstance(x, Tensor):
-        x = Tensor(_as_array(x))
+        x = _operand(x, y)
     if not isinstance(y, Tensor):
-        y = Tensor(_as_array(y))
-    L.check_matmul_shapes(x.shape, y.shape)
-    return L.MatMul.apply(x, y)
+        y = _operand(y, x)
+    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+        raise ValueError(f"matmul: both operands must have at least 1 dimension, got {x!r} @ {y!r}")
+    return L.MatMul.apply(x, y)  # its forward checks the shapes
 
 
 # ----------------------------------------------------------------- elementwise
@@ -155,6 +160,9 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 
     """Clip to [min, max]; the gradient is 1 inside the interval, 0 outside."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):  # tensor bounds get gradients too
+        out = x if min is None else maximum(x, min)
+        return out if max is None else minimum(out, max)
     return E.Clamp.apply(x, lo=min, hi=max)
 
 
@@ -162,11 +170,11 @@ clip = clamp
 
 
 def maximum(x: Any, y: Any) -> Tensor:
-    return _checked("maximum", E.Maximum, x, y)
+    return _binary(E.Maximum, x, y)
 
 
 def minimum(x: Any, y: Any) -> Tensor:
-    return _checked("minimum", E.Minimum, x, y)
+    return _binary(E.Minimum, x, y)
 
 
 def where(cond: Any, x: Any, y: Any) -> Tensor:
@@ -174,7 +182,16 @@ def where(cond: Any, x: Any, y: Any) -> Tensor:
     cond = cond if isinstance(cond, Tensor) else Tensor(_as_array(cond))
     if cond.data.dtype != np.bool_:
         cond = Tensor._wrap(cond.data.astype(bool), False)
-    return E.Where.apply(cond, _operand(x, cond), _operand(y, cond))
+    like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
+    if like is None:  # two constants: Python floats become the default float dtype
+        x, y = Tensor(_as_array(x)), Tensor(_as_array(y))
+    else:
+        x, y = _operand(x, like), _operand(y, like)
+    if isinstance(x, Tensor) and x.data.dtype.kind in "iub":
+        x = _promote_int(x, y)
+    if isinstance(y, Tensor) and y.data.dtype.kind in "iub":
+        y = _promote_int(y, x)
+    return E.Where.apply(cond, x, y)
 
 
 def _float(x: Tensor) -> Tensor:
@@ -211,6 +228,15 @@ def gt(x: Tensor, y: Any) -> Tensor:
 
 def ge(x: Tensor, y: Any) -> Tensor:
     return _compare(np.greater_equal, x, y)
+
+
+def _eq_dunder(x: Tensor, y: Any) -> Any:
+    """``x == y`` elementwise; ``x == None`` is False (Python's fallback), not an error."""
+    return NotImplemented if y is None else _compare(np.equal, x, y)
+
+
+def _ne_dunder(x: Tensor, y: Any) -> Any:
+    return NotImplemented if y is None else _compare(np.not_equal, x, y)
 
 
 def isnan(x: Tensor) -> Tensor:
@@ -258,25 +284,45 @@ class _ValuesIndices(tuple):
         return self[1]
 
 
-def _extreme(fn: Any, argfn: Any, x: Tensor, axis: Any, keepdims: Any, dim: Any, keepdim: Any, name: str) -> Any:
-    if isinstance(axis, Tensor):  # torch.max(a, b) is the elementwise maximum
-        return (maximum if name == "max" else minimum)(x, axis)
+def _extreme(fn: Any, argfn: Any, x: Tensor, args: tuple[Any, ...], axis: Any, keepdims: Any, dim: Any,
+             keepdim: Any, name: str) -> Any:
+    if args:
+        if isinstance(args[0], Tensor):  # torch.max(a, b) is the elementwise maximum
+            if len(args) != 1:
+                raise TypeError(f"{name}(a, b): expected two tensors, got {1 + len(args)} arguments")
+            return (maximum if name == "max" else minimum)(x, args[0])
+        if dim is not None or len(args) > 2:
+            raise TypeError(f"{name}: expected {name}(dim, keepdim), got {args} and dim={dim}")
+        dim = args[0]
+        if len(args) == 2:
+            keepdim = args[1]
     ax = _axis(axis, dim, name)
     keep = _keep(keepdims, keepdim)
-    values = fn.apply(x, axis=ax, keepdims=keep)
-    if dim is not None and isinstance(dim, int):  # torch returns (values, indices) when dim is given
-        return _ValuesIndices((values, argfn(x, dim=dim, keepdim=keep)))
-    return values
+    if dim is not None and isinstance(dim, int):  # torch: (values, indices), the gradient to the index
+        indices = argfn(x, dim=dim, keepdim=True)
+        values = S.Gather.apply(x, index=indices.data, axis=dim)
+        if not keep:
+            values, indices = squeeze(values, dim), squeeze(indices, dim)
+        return _ValuesIndices((values, indices))
+    return fn.apply(x, axis=ax, keepdims=keep)
 
 
-def max(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Any:  # noqa: A001
-    """Maximum over ``axis``; with ``dim=`` (torch's spelling) returns ``(values, indices)``."""
-    return _extreme(R.Max, argmax, x, axis, keepdims, dim, keepdim, "max")
+def max(x: Tensor, *args: Any, axis: Any = None, keepdims: bool = False, dim: Any = None,  # noqa: A001
+        keepdim: Any = None) -> Any:
+    """The maximum, spelled as in NumPy or as in PyTorch.
+
+    ``x.max()`` and ``x.max(axis=1, keepdims=True)`` give the values, with ties
+    sharing the gradient (NumPy, ``torch.amax``).  ``x.max(1)``, ``x.max(1, True)``
+    and ``x.max(dim=1)`` give ``(values, indices)`` as torch does, the gradient
+    going to the returned index.  ``tw.max(a, b)`` is the elementwise maximum.
+    """
+    return _extreme(R.Max, argmax, x, args, axis, keepdims, dim, keepdim, "max")
 
 
-def min(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Any:  # noqa: A001
-    """Minimum over ``axis``; with ``dim=`` (torch's spelling) returns ``(values, indices)``."""
-    return _extreme(R.Min, argmin, x, axis, keepdims, dim, keepdim, "min")
+def min(x: Tensor, *args: Any, axis: Any = None, keepdims: bool = False, dim: Any = None,  # noqa: A001
+        keepdim: Any = None) -> Any:
+    """The minimum; the same spellings as :func:`max`."""
+    return _extreme(R.Min, argmin, x, args, axis, keepdims, dim, keepdim, "min")
 
 
 def amax(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
@@ -307,8 +353,9 @@ def var(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
 
 def std(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None,
         correction: Any = None, unbiased: Any = None, ddof: Any = None) -> Tensor:
-    """Standard deviation, sqrt(var) (same correction rules)."""
-    return sqrt(var(x, axis, keepdims, dim=dim, keepdim=keepdim, correction=correction, unbiased=unbiased, ddof=ddof))
+    """Standard deviation, sqrt(var) (same correction rules; the gradient is 0 where it is 0)."""
+    return R.Std.apply(_float(x), axis=_axis(axis, dim, "std"), keepdims=_keep(keepdims, keepdim),
+                       correction=_correction(correction, unbiased, ddof))
 
 
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
@@ -319,22 +366,20 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any =
 def argmax(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
     """Index of the maximum (no gradient); over the flattened tensor when no axis is given."""
     ax = _axis(axis, dim, "argmax")
-    return Tensor._wrap(np.asarray(x.data.argmax(axis=ax, keepdims=_keep(keepdims, keepdim) and ax is not None)).astype(np.int64), False)
+    keep = _keep(keepdims, keepdim) and ax is not None
+    return Tensor._wrap(as_array(x.data.argmax(axis=ax, keepdims=keep), dtype=np.int64), False)
 
 
 def argmin(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
     """Index of the minimum (no gradient)."""
     ax = _axis(axis, dim, "argmin")
-    return Tensor._wrap(np.asarray(x.data.argmin(axis=ax, keepdims=_keep(keepdims, keepdim) and ax is not None)).astype(np.int64), False)
+    keep = _keep(keepdims, keepdim) and ax is not None
+    return Tensor._wrap(as_array(x.data.argmin(axis=ax, keepdims=keep), dtype=np.int64), False)
 
 
 def prod(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-    """Product over ``axis``, as exp(sum(log|x|)) with signs; zeros handled by masking (no gradient at exact zeros)."""
-    ax = _axis(axis, dim, "prod")
-    keep = _keep(keepdims, keepdim)
-    # Composite of primitives keeps the backward rules few: prod = sign * exp(sum log|x|)
-    sgn = Tensor._wrap(np.prod(np.sign(x.data), axis=ax, keepdims=keep), False)
-    return sgn * exp(sum(log(abs(x)), ax, keep))
+    """Product over ``axis``/``dim`` (all elements by default); exact gradients at zeros too."""
+    return R.Prod.apply(x, axis=_axis(axis, dim, "prod"), keepdims=_keep(keepdims, keepdim))
 
 
 def norm(x: Tensor, p: Any = 2, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
@@ -343,7 +388,7 @@ def norm(x: Tensor, p: Any = 2, axis: Any = None, keepdims: bool = False, *, dim
     ax = _axis(axis, dim, "norm")
     keep = _keep(keepdims, keepdim)
     if p == 2 or p == "fro":
-        return sqrt(sum(x * x, ax, keep))
+        return R.VectorNorm2.apply(_float(x), axis=ax, keepdims=keep)
     if p == 1:
         return sum(abs(x), ax, keep)
     if p == float("inf"):
@@ -527,6 +572,19 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     return S.GetItem.apply(x, index=_index_arrays(index))
 
 
+def gather(x: Tensor, dim: int, index: Any) -> Tensor:
+    """torch.gather: ``out[i][j] = x[i][index[i][j]]`` for ``dim=1``; repeated indices accumulate in backward."""
+    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must be an integer tensor, got dtype {idx.dtype}")
+    return S.Gather.apply(x, index=idx, axis=dim)
+
+
+def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
+    """``x`` with ``value`` where ``mask`` is true (the gradient flows to the other places)."""
+    return where(mask, value, x)
+
+
 def repeat(x: Tensor, *sizes: Any) -> Tensor:
     """torch's repeat (NumPy's tile), as broadcast + reshape so its backward is a sum."""
     reps = S.normalize_shape(sizes)
@@ -556,15 +614,15 @@ def tanh(x: Tensor) -> Tensor:
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    return A.ELU.apply(x, alpha=alpha)
+    return A.ELU.apply(_float(x), alpha=alpha)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return A.LeakyReLU.apply(x, negative_slope=negative_slope)
+    return A.LeakyReLU.apply(_float(x), negative_slope=negative_slope)
 
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    return A.Softplus.apply(x, beta=beta, threshold=threshold)
+    return A.Softplus.apply(_float(x), beta=beta, threshold=threshold)
 
 
 def softmax(x: Tensor, axis: Any = None, *, dim: Any = None) -> Tensor:
@@ -578,7 +636,7 @@ def log_softmax(x: Tensor, axis: Any = None, *, dim: Any = None) -> Tensor:
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
-    return A.GELU.apply(x, approximate=approximate)
+    return A.GELU.apply(_float(x), approximate=approximate)
 
 
 import builtins as _builtins  # noqa: E402
@@ -589,39 +647,39 @@ builtins_sum = _builtins.sum
 # ------------------------------------------------------- binding to the Tensor
 def _bind() -> None:
     T = Tensor
-    T.__add__ = lambda a, b: add(a, b)
-    T.__radd__ = lambda a, b: add(b, a)
-    T.__sub__ = lambda a, b: sub(a, b)
-    T.__rsub__ = lambda a, b: sub(b, a)
-    T.__mul__ = lambda a, b: mul(a, b)
-    T.__rmul__ = lambda a, b: mul(b, a)
-    T.__truediv__ = lambda a, b: div(a, b)
+    T.__add__ = lambda a, b: _binary(E.Add, a, b)
+    T.__radd__ = lambda a, b: _binary(E.Add, b, a)
+    T.__sub__ = lambda a, b: _binary(E.Sub, a, b)
+    T.__rsub__ = lambda a, b: _binary(E.Sub, b, a)
+    T.__mul__ = lambda a, b: _binary(E.Mul, a, b)
+    T.__rmul__ = lambda a, b: _binary(E.Mul, b, a)
+    T.__truediv__ = div
     T.__rtruediv__ = lambda a, b: div(b, a)
-    T.__pow__ = lambda a, b: pow(a, b)
-    T.__rpow__ = lambda a, b: pow(b, a)
-    T.__matmul__ = lambda a, b: matmul(a, b)
+    T.__pow__ = lambda a, b: _binary(E.Pow, a, b)
+    T.__rpow__ = lambda a, b: _binary(E.Pow, b, a)
+    T.__matmul__ = matmul
     T.__rmatmul__ = lambda a, b: matmul(b, a)
     T.__neg__ = neg
     T.__pos__ = lambda a: a
     T.__abs__ = abs
     T.__getitem__ = getitem
-    T.__eq__ = eq  # type: ignore[assignment]
-    T.__ne__ = ne  # type: ignore[assignment]
+    T.__eq__ = _eq_dunder  # type: ignore[assignment]
+    T.__ne__ = _ne_dunder  # type: ignore[assignment]
     T.__lt__ = lt
     T.__le__ = le
     T.__gt__ = gt
     T.__ge__ = ge
     T.__invert__ = lambda a: Tensor._wrap(~a.data, False)
-    T.__and__ = lambda a, b: Tensor._wrap(a.data & (b.data if isinstance(b, Tensor) else b), False)
-    T.__or__ = lambda a, b: Tensor._wrap(a.data | (b.data if isinstance(b, Tensor) else b), False)
-    T.__hash__ = lambda a: id(a)
+    T.__and__ = T.__rand__ = lambda a, b: _compare(np.bitwise_and, a, b)
+    T.__or__ = T.__ror__ = lambda a, b: _compare(np.bitwise_or, a, b)
+    T.__xor__ = T.__rxor__ = lambda a, b: _compare(np.bitwise_xor, a, b)
     for name in ("add", "sub", "mul", "div", "pow", "matmul", "exp", "log", "sqrt", "abs", "sign",
                  "clamp", "clip", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "isnan",
                  "isfinite", "sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp",
                  "argmax", "argmin", "prod", "norm", "reshape", "view_as", "permute", "transpose",
                  "swapaxes", "t", "broadcast_to", "expand", "expand_as", "squeeze", "unsqueeze",
                  "flatten", "ravel", "split", "chunk", "repeat", "relu", "sigmoid", "tanh", "elu",
-                 "leaky_relu", "softplus", "softmax", "log_softmax", "gelu"):
+                 "leaky_relu", "softplus", "softmax", "log_softmax", "gelu", "gather", "masked_fill"):
         setattr(T, name, globals()[name])
     T.view = reshape
     T.T = property(lambda a: S.Transpose.apply(a, axes=None))
@@ -633,7 +691,6 @@ def _bind() -> None:
     T.subtract = sub
     T.negative = neg
     T.square = lambda a: mul(a, a)
-    T.masked_fill = lambda a, mask, value: where(mask, value, a)
 
 
 _bind()

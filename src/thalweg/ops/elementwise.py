@@ -6,6 +6,7 @@ elementwise, at the broadcast shape (the engine un-broadcasts).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..autograd.function import Context, Function
@@ -80,7 +81,12 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """z = x ** y (either may be a tensor);  dz/dx = y x^(y-1),  dz/dy = z ln x."""
+    """z = x ** y (either may be a tensor);  dz/dx = y x^(y-1),  dz/dy = z ln x.
+
+    Edge cases follow torch: dz/dx is 0 where y = 0 (x^0 is constant, even at
+    x = 0), and dz/dy is 0 where x = 0 and y >= 0 (z is 0 or 1 there); a
+    negative base gives NaN for dz/dy, since x^y is not real nearby.
+    """
 
     @staticmethod
     def forward(ctx: Context, x: Any, y: Any) -> Any:
@@ -93,15 +99,22 @@ class Pow(Function):
         nx, ny = ctx.needs_input_grad
         x, y = ctx.x, ctx.y
         gx = gy = None
+        xp = get_array_module(grad)
         if nx:
-            if isinstance(y, (int, float)) and y == 2:
-                gx = grad * (2 * x)
+            if isinstance(y, (int, float)):
+                gx = grad * (2 * x) if y == 2 else grad * (y * x ** (y - 1)) if y != 0 else xp.zeros_like(grad)
             else:
-                gx = grad * (y * x ** (y - 1))
+                with xp.errstate(divide="ignore", invalid="ignore"):
+                    gx = xp.where(y == 0, 0, grad * (y * x ** (y - 1)))
         if ny:
-            xp = get_array_module(x)
-            with_log = xp.log(xp.where(x > 0, x, 1)) if hasattr(x, "shape") else xp.log(x)
-            gy = grad * ctx.out * with_log
+            if isinstance(x, (int, float)):  # a Python base: ln x is a number (NaN if x < 0)
+                log_x = math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+                gy = grad * ctx.out * log_x
+                if x == 0:
+                    gy = xp.where(y >= 0, 0, gy)
+            else:
+                with xp.errstate(divide="ignore", invalid="ignore"):
+                    gy = xp.where((x == 0) & (y >= 0), 0, grad * ctx.out * xp.log(x))
         return gx, gy
 
 

@@ -31,7 +31,11 @@ class MatMul(Function):
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_matmul_shapes(a.shape, b.shape)
         ctx.a, ctx.b = a, b
-        return a @ b
+        try:
+            return a @ b
+        except ValueError:
+            raise ValueError(f"shape mismatch in matmul: {a.shape} @ {b.shape} "
+                             "(the batch dimensions cannot be broadcast together)") from None
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:

@@ -24,7 +24,8 @@ def normalize_axis(axis: Axis, ndim: int, op: str = "reduction") -> tuple[int, .
     for a in axes:
         if not -max(ndim, 1) <= a < max(ndim, 1):
             raise IndexError(f"{op}: dimension {a} out of range for a tensor with {ndim} dimensions")
-        out.append(a % ndim if ndim else 0)
+        if ndim:  # a 0-d tensor accepts dim 0 or -1 (as torch) and has nothing to reduce
+            out.append(a % ndim)
     return tuple(sorted(set(out)))
 
 
@@ -128,20 +129,101 @@ class Var(Function):
         return g * ctx.centered * scale
 
 
+class Std(Function):
+    """Standard deviation s = sqrt(var) with Bessel's ``correction`` (see ``Var``).
+
+    ds/dx_i = (x_i - m) / ((N - c) s), and 0 where s = 0 (all values equal),
+    as torch defines it, rather than the 0/0 of composing sqrt and var.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, axis: Axis = None, keepdims: bool = False, correction: float = 1) -> Any:
+        var = Var.forward(ctx, x, axis=axis, keepdims=keepdims, correction=correction)
+        out = get_array_module(x).sqrt(var)
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        xp = get_array_module(grad)
+        out = _expand(ctx.out, ctx.centered.shape, ctx.axes, ctx.keepdims)
+        g = _expand(grad, ctx.centered.shape, ctx.axes, ctx.keepdims)
+        denom = grad.dtype.type(ctx.denom) if ctx.denom else grad.dtype.type("nan")
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            scale = xp.where(out == 0, 0, g / (denom * out))
+        return scale * ctx.centered
+
+
+class Prod(Function):
+    """z = prod_i x_i over ``axis``;  dz/dx_i = prod_{j != i} x_j.
+
+    The product of the others is computed as (exclusive cumulative product from
+    the left) * (from the right), which is exact where some x_j = 0, unlike
+    z / x_i.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+        axes = normalize_axis(axis, x.ndim, "prod")
+        ctx.x, ctx.axes, ctx.keepdims = x, axes, keepdims
+        return x.prod(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        xp = get_array_module(grad)
+        x, axes = ctx.x, ctx.axes
+        kept = [i for i in range(x.ndim) if i not in axes]
+        moved = x.transpose(kept + list(axes))  # reduced axes last, flattened into one
+        flat = moved.reshape(moved.shape[:len(kept)] + (-1,))
+        ones = xp.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
+        left = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        right = xp.cumprod(xp.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        others = (left * right).reshape(moved.shape)
+        inverse = [0] * x.ndim
+        for i, a in enumerate(kept + list(axes)):
+            inverse[a] = i
+        return _expand(grad, x.shape, axes, ctx.keepdims) * others.transpose(inverse)
+
+
+class VectorNorm2(Function):
+    """Euclidean norm n = sqrt(sum_i x_i^2) over ``axis``;  dn/dx_i = x_i / n, and 0 where n = 0 (as torch)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+        xp = get_array_module(x)
+        axes = normalize_axis(axis, x.ndim, "norm")
+        out = xp.sqrt((x * x).sum(axis=axes, keepdims=keepdims))
+        ctx.x, ctx.out, ctx.axes, ctx.keepdims = x, out, axes, keepdims
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        xp = get_array_module(grad)
+        out = _expand(ctx.out, ctx.x.shape, ctx.axes, ctx.keepdims)
+        g = _expand(grad, ctx.x.shape, ctx.axes, ctx.keepdims)
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            scale = xp.where(out == 0, 0, g / out)
+        return scale * ctx.x
+
+
 class LogSumExp(Function):
     """z = log sum_i exp(x_i), computed as m + log sum exp(x - m) with m = max x (stable);
-    dz/dx_i = softmax(x)_i."""
+    dz/dx_i = softmax(x)_i.  An all -inf slice gives -inf (its gradient is NaN, as torch's)."""
 
     @staticmethod
     def forward(ctx: Context, x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
         xp = get_array_module(x)
         axes = normalize_axis(axis, x.ndim, "logsumexp")
         m = x.max(axis=axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
+        finite = xp.isfinite(m)
+        if not finite.all():  # an infinite max would give inf - inf = NaN below
+            m = xp.where(finite, m, 0)
         e = xp.exp(x - m)
         s = e.sum(axis=axes, keepdims=True)
-        out = xp.log(s) + m
-        ctx.softmax, ctx.axes, ctx.keepdims = e / s, axes, keepdims
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            out = xp.log(s) + m
+            ctx.softmax = e / s
+        ctx.axes, ctx.keepdims = axes, keepdims
         return out if keepdims else out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
     @staticmethod

@@ -177,3 +177,38 @@ class GetItem(Function):
         else:
             xp.add.at(out, ctx.index, grad)
         return out
+
+
+class Gather(Function):
+    """z = values of x picked along ``axis`` by ``index`` (``torch.gather``, ``numpy.take_along_axis``).
+
+    For ``axis=1`` of a 3-d x: z[i, j, k] = x[i, index[i, j, k], k].  As in
+    torch, ``index`` has x's number of dimensions and may be smaller than x in
+    the others.  Backward scatter-adds the gradient, so an element picked
+    twice gets both contributions.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, index: Any = None, axis: int = 0) -> Any:
+        xp = get_array_module(x)
+        if index.ndim != x.ndim:
+            raise ValueError(f"gather: index has {index.ndim} dimensions but the tensor has {x.ndim} (shape {x.shape})")
+        axis %= max(x.ndim, 1)
+        if any(n > m for d, (n, m) in enumerate(zip(index.shape, x.shape)) if d != axis):
+            raise ValueError(f"gather: index of shape {index.shape} is larger than the tensor {x.shape} "
+                             f"outside dimension {axis}")
+        ctx.shape, ctx.dtype, ctx.index, ctx.axis = x.shape, x.dtype, index, axis
+        if index.shape != x.shape:
+            x = x[tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))]
+        return xp.take_along_axis(x, index, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        xp = get_array_module(grad)
+        out = xp.zeros(ctx.shape, dtype=ctx.dtype)
+        nd = ctx.index.ndim
+        where = tuple(ctx.index if d == ctx.axis else
+                      xp.arange(n).reshape((1,) * d + (n,) + (1,) * (nd - d - 1))
+                      for d, n in enumerate(ctx.index.shape))
+        xp.add.at(out, where, grad)
+        return out

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of thalweg against PyTorch eager on the CPU."""

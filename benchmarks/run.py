@@ -1,0 +1,117 @@
+"""Run the benchmark suite: thalweg against PyTorch eager, same process, same shapes, float32.
+
+    python benchmarks/run.py                 # full suite at 1 and 2 threads
+    python benchmarks/run.py --threads 1 --cases mlp_b128 lenet_b64
+    python benchmarks/run.py --quick         # one call of each case (the tests' smoke mode)
+
+For every case and thread count it warms both sides up, then alternates ours
+and torch's calls (so drifts in machine load hit both), and reports the median
+time of each and the ratio thalweg / torch (lower is better), next to the
+target from the speed issue.  A JSON file with the same table is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.cases import CASES, TARGETS, TINY_OPS, Case  # noqa: E402
+
+
+def _set_threads(n: int):
+    """Limit BLAS/OpenMP threads for NumPy and PyTorch alike; returns the NumPy limiter."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(n)
+    return threadpool_limits(limits=n)
+
+
+def _scale(case: Case, seconds: float) -> float:
+    if case.unit == "us/op":
+        return seconds / TINY_OPS * 1e6
+    if case.unit == "s":
+        return seconds
+    return seconds * 1e3
+
+
+def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | None = None) -> dict:
+    """Median seconds per call of ours and torch's for one case, interleaved."""
+    ours, theirs = case.build(quick)
+    first = (ours(), theirs())
+    if quick:
+        return {"case": case.name, "first_loss_thalweg": first[0], "first_loss_torch": first[1]}
+    for _ in range(warmup if case.unit != "s" else 0):
+        ours()
+        theirs()
+    t_ours, t_theirs = [], []
+    for _ in range(repeats or case.repeats):
+        t0 = time.perf_counter()
+        ours()
+        t1 = time.perf_counter()
+        theirs()
+        t2 = time.perf_counter()
+        t_ours.append(t1 - t0)
+        t_theirs.append(t2 - t1)
+    mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
+    return {"case": case.name, "group": case.group, "unit": case.unit, "thalweg": _scale(case, mo),
+            "torch": _scale(case, mt), "ratio": mo / mt, "target": TARGETS.get(case.name),
+            "first_loss_thalweg": first[0], "first_loss_torch": first[1]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--cases", nargs="+", default=None, help="names of cases to run (default: all)")
+    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--quick", action="store_true", help="run each case once (smoke mode)")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    p.add_argument("--json", default="bench_results/results.json")
+    args = p.parse_args(argv)
+    import numpy as np
+    import torch
+
+    selected = [c for c in CASES if args.cases is None or c.name in args.cases]
+    rows = []
+    print(f"thalweg vs torch {torch.__version__} (numpy {np.__version__}), {platform.processor() or platform.machine()}")
+    print(f"{'case':<16}{'threads':>8}{'thalweg':>12}{'torch':>12}{'unit':>7}{'ratio':>8}{'target':>8}")
+    for n in args.threads:
+        with _set_threads(n):
+            for case in selected:
+                r = measure(case, quick=args.quick, repeats=args.repeats)
+                r["threads"] = n
+                rows.append(r)
+                if args.quick:
+                    print(f"{case.name:<16}{n:>8}  first loss thalweg {r['first_loss_thalweg']:.6g} "
+                          f"torch {r['first_loss_torch']:.6g}")
+                    continue
+                ok = "" if r["target"] is None else ("  ok" if r["ratio"] <= r["target"] else "  MISS")
+                print(f"{case.name:<16}{n:>8}{r['thalweg']:>12.3f}{r['torch']:>12.3f}{case.unit:>7}"
+                      f"{r['ratio']:>8.2f}{r['target'] or float('nan'):>8.2f}{ok}")
+            if not args.no_memory and not args.quick and (args.cases is None or "lenet_peak_memory" in args.cases):
+                from benchmarks.memory import peak_step_memory
+
+                mo = peak_step_memory("thalweg", n)["step_peak_kib"]
+                mt = peak_step_memory("torch", n)["step_peak_kib"]
+                ratio = mo / max(mt, 1)
+                target = TARGETS["lenet_peak_memory"]
+                rows.append({"case": "lenet_peak_memory", "threads": n, "unit": "KiB", "thalweg": mo, "torch": mt,
+                             "ratio": ratio, "target": target})
+                print(f"{'lenet_peak_mem':<16}{n:>8}{mo:>12.0f}{mt:>12.0f}{'KiB':>7}{ratio:>8.2f}{target:>8.2f}"
+                      f"{'  ok' if ratio <= target else '  MISS'}")
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"torch": torch.__version__, "numpy": np.__version__, "rows": rows}, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""Fused layer operations: linear, dropout, batch normalization, layer normalization.
+
+Each is one ``Function`` whose backward is written out by hand instead of being
+derived from a chain of primitives.  That keeps the graph short (one node per
+layer instead of five to ten), reuses the forward's intermediates, and is the
+hot path of every model, so it is written for speed: no needless copies, the
+matrix products go straight to BLAS.
+
+Notation: ``g`` is dL/d(output), the gradient arriving from above.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd.function import Context, Function
+from ..backend import get_array_module
+
+
+class LinearFunction(Function):
+    """y = x W^T + b, for x of shape (..., in) and W of shape (out, in).
+
+    Leading dimensions of x are flattened into one batch dimension B, so that
+    with x2 (B, in) and g2 (B, out):
+
+        dL/dx = g2 W          (B, out) @ (out, in)
+        dL/dW = g2^T x2       (out, B) @ (B, in)
+        dL/db = sum_B g2
+
+    ``W.T`` and ``g2.T`` are views; BLAS reads them transposed without a copy.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, weight: Any, bias: Any = None) -> Any:
+        if x.ndim == 2:
+            x2 = x
+        else:
+            x2 = x.reshape(-1, x.shape[-1])
+        out = x2 @ weight.T
+        if bias is not None:
+            out += bias
+        ctx.x2, ctx.weight, ctx.x_shape = x2, weight, x.shape
+        if x.ndim != 2:
+            out = out.reshape(x.shape[:-1] + (weight.shape[0],))
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
+        need_x, need_w, need_b = ctx.needs_input_grad
+        g2 = grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])
+        gx = gw = gb = None
+        if need_x:
+            gx = g2 @ ctx.weight
+            if len(ctx.x_shape) != 2:
+                gx = gx.reshape(ctx.x_shape)
+        if need_w:
+            gw = g2.T @ ctx.x2
+        if need_b:
+            gb = g2.sum(axis=0)
+        return gx, gw, gb
+
+
+class DropoutFunction(Function):
+    """y = x * m, where m is the (already scaled) mask: 0 or 1/(1-p).
+
+    The mask is drawn by the caller (``nn.functional.dropout``) from the run's
+    generator and passed as the keyword ``mask``; it may broadcast against x
+    (channel dropout).  dL/dx = g * m: no gradient reaches dropped units.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, mask: Any = None) -> Any:
+        ctx.mask = mask
+        return x * mask
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return grad * ctx.mask
+
+
+def _channel_view(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape (1, C, 1, ...) that broadcasts a per-channel vector against (N, C, ...)."""
+    return (1, shape[1]) + (1,) * (len(shape) - 2)
+
+
+class BatchNormFunction(Function):
+    """Batch normalization (Ioffe and Szegedy 2015, arXiv 1502.03167), channels on axis 1.
+
+    Training (batch statistics over the axes A = all but the channel axis, m
+    values per channel):
+
+        mu = mean_A x,  var = mean_A (x - mu)^2,  r = 1 / sqrt(var + eps)
+        xhat = (x - mu) r,  y = gamma xhat + beta
+
+    and, with dbeta = sum_A g and dgamma = sum_A g xhat,
+
+        dL/dx = gamma r (g - dbeta / m - xhat dgamma / m).
+
+    The running statistics (keyword arrays ``running_mean``/``running_var``)
+    are updated in place: running = (1 - momentum) running + momentum batch,
+    with the *unbiased* batch variance var m / (m - 1), as torch does.
+
+    Evaluation (or ``training=False``): y = gamma (x - running_mean) r + beta
+    with r from the running variance, an affine map, so dL/dx = gamma r g.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, weight: Any = None, bias: Any = None, *, running_mean: Any = None,
+                running_var: Any = None, training: bool = True, momentum: float = 0.1, eps: float = 1e-5) -> Any:
+        xp = get_array_module(x)
+        axes = (0,) + tuple(range(2, x.ndim))
+        view = _channel_view(x.shape)
+        dtype = x.dtype.type
+        if training:
+            m = x.size // x.shape[1]
+            mean = x.mean(axis=axes, keepdims=True)
+            xc = x - mean
+            var = xp.square(xc).mean(axis=axes, keepdims=True)
+            if running_mean is not None:
+                rm, rv = running_mean, running_var
+                rm *= 1 - momentum
+                rm += momentum * mean.reshape(-1).astype(rm.dtype, copy=False)
+                rv *= 1 - momentum
+                rv += (momentum * m / max(m - 1, 1)) * var.reshape(-1).astype(rv.dtype, copy=False)
+        else:
+            mean = running_mean.reshape(view).astype(x.dtype, copy=False)
+            var = running_var.reshape(view).astype(x.dtype, copy=False)
+            xc = x - mean
+            m = 0
+        rstd = 1 / xp.sqrt(var + dtype(eps))
+        xhat = xc
+        xhat *= rstd  # xc is ours: normalise in place
+        ctx.xhat, ctx.rstd, ctx.weight, ctx.axes, ctx.training, ctx.m = xhat, rstd, weight, axes, training, m
+        if weight is None:
+            out = xhat.copy() if bias is None else xhat + bias.reshape(view)
+            return out
+        out = xhat * weight.reshape(view)
+        if bias is not None:
+            out += bias.reshape(view)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
+        need_x, need_w, need_b = ctx.needs_input_grad
+        xhat, rstd, axes = ctx.xhat, ctx.rstd, ctx.axes
+        view = _channel_view(grad.shape)
+        dbeta = grad.sum(axis=axes) if (need_b or (need_x and ctx.training)) else None
+        dgamma = (grad * xhat).sum(axis=axes) if (need_w or (need_x and ctx.training)) else None
+        gx = None
+        if need_x:
+            scale = rstd if ctx.weight is None else rstd * ctx.weight.reshape(view)
+            if ctx.training:
+                inv_m = 1.0 / ctx.m
+                gx = grad - (dbeta * inv_m).reshape(view)
+                gx -= xhat * (dgamma * inv_m).reshape(view)
+                gx *= scale
+            else:
+                gx = grad * scale
+        return gx, (dgamma if need_w else None), (dbeta if need_b else None)
+
+
+class LayerNormFunction(Function):
+    """Layer normalization (Ba, Kiros and Hinton 2016, arXiv 1607.06450) over the last k axes.
+
+    With D the number of normalised values per sample:
+
+        mu = mean x,  var = mean (x - mu)^2,  r = 1 / sqrt(var + eps)
+        xhat = (x - mu) r,  y = gamma xhat + beta          (gamma, beta of the normalised shape)
+        dxhat = g gamma
+        dL/dx = r (dxhat - mean dxhat - xhat mean(dxhat xhat))
+        dL/dgamma = sum_batch g xhat,  dL/dbeta = sum_batch g
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, weight: Any = None, bias: Any = None, *, k: int = 1,
+                eps: float = 1e-5) -> Any:
+        xp = get_array_module(x)
+        axes = tuple(range(x.ndim - k, x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        xhat = x - mean
+        var = xp.square(xhat).mean(axis=axes, keepdims=True)
+        rstd = 1 / xp.sqrt(var + x.dtype.type(eps))
+        xhat *= rstd
+        ctx.xhat, ctx.rstd, ctx.weight, ctx.axes = xhat, rstd, weight, axes
+        if weight is None:
+            return xhat.copy() if bias is None else xhat + bias
+        out = xhat * weight
+        if bias is not None:
+            out += bias
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
+        need_x, need_w, need_b = ctx.needs_input_grad
+        xhat, rstd, axes, weight = ctx.xhat, ctx.rstd, ctx.axes, ctx.weight
+        lead = tuple(range(grad.ndim - len(axes)))
+        gw = (grad * xhat).sum(axis=lead) if need_w else None
+        gb = grad.sum(axis=lead) if need_b else None
+        gx = None
+        if need_x:
+            dxhat = grad if weight is None else grad * weight
+            mean_d = dxhat.mean(axis=axes, keepdims=True)
+            mean_dx = (dxhat * xhat).mean(axis=axes, keepdims=True)
+            gx = dxhat - mean_d  # a fresh array when weight is None too
+            gx -= xhat * mean_dx
+            gx *= rstd
+        return gx, gw, gb
+
+
+class NormalizeFunction(Function):
+    """y = x / max(||x||_p, eps) along ``axis`` (Lp normalisation).
+
+    With n = ||x||_p and d = max(n, eps), and dn/dx = sign(x) |x|^(p-1) / n^(p-1)
+    (x / n for p = 2):
+
+        dL/dx = g / d - [n > eps] (sum_axis g x) / d^2 dn/dx.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, p: float = 2.0, axis: int = 1, eps: float = 1e-12) -> Any:
+        xp = get_array_module(x)
+        if p == 2:
+            n = xp.sqrt(xp.square(x).sum(axis=axis, keepdims=True))
+        elif p == 1:
+            n = xp.abs(x).sum(axis=axis, keepdims=True)
+        else:
+            n = (xp.abs(x) ** p).sum(axis=axis, keepdims=True) ** (1.0 / p)
+        d = xp.maximum(n, x.dtype.type(eps))
+        ctx.x, ctx.n, ctx.d, ctx.p, ctx.axis, ctx.eps = x, n, d, p, axis, eps
+        return x / d
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        xp = get_array_module(grad)
+        x, n, d, p = ctx.x, ctx.n, ctx.d, ctx.p
+        coef = (grad * x).sum(axis=ctx.axis, keepdims=True) / (d * d) * (n > ctx.eps)
+        safe_n = xp.where(n > 0, n, 1)
+        if p == 2:
+            dn = x / safe_n
+        elif p == 1:
+            dn = xp.sign(x)
+        else:
+            dn = xp.sign(x) * xp.abs(x) ** (p - 1) / safe_n ** (p - 1)
+        return grad / d - coef * dn
