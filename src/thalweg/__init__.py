@@ -9,7 +9,7 @@ A thalweg is the line water follows down a valley floor; this library is about
 that descent.
 """
 
-from . import autograd, dtypes, random
+from . import autograd, distributions, dtypes, random
 from .autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.tensor import device
 from .dtypes import (bool_, double, float16, float32, float64, get_default_dtype, half, int8, int16, int32,

@@ -37,6 +37,7 @@ def unbroadcast(grad: Any, shape: tuple[int, ...], op_name: str = "op") -> Any:
     """
     if grad.shape == shape:
         return grad
+    array_type = type(grad)
     ndim = len(shape)
     extra = grad.ndim - ndim
     if extra < 0:
@@ -56,7 +57,7 @@ def unbroadcast(grad: Any, shape: tuple[int, ...], op_name: str = "op") -> Any:
             )
     if axes:
         grad = grad.sum(axis=tuple(axes), keepdims=True)
-    return grad
+    return grad if type(grad) is array_type else as_array(grad)  # a full sum gives a NumPy scalar
 
 
 def topological_order(root: Context) -> list[Context]:
@@ -106,7 +107,7 @@ def run_backward(root_tensor: Any, seed: Any, retain_graph: bool = False,
         order: list[Context] = []
     else:
         order = topological_order(root)
-    grads: dict[int, Any] = {id(root): seed}
+    grads: dict[int, Any] = {} if root is None else {id(root): seed}  # pending non-leaf gradients
     for node in reversed(order):
         grad = grads.pop(id(node), None)
         if grad is None:

@@ -24,8 +24,11 @@ Writing your own op::
 
 ``forward`` receives ndarrays for tensor arguments and every other argument as
 given; ``backward`` returns exactly one gradient (or ``None``) per positional
-forward argument, each of the input's shape *or broadcastable to it*: the engine
-sums broadcast dimensions away in one place, so no op un-broadcasts by itself.
+forward argument.  Each gradient has the input's shape, or the shape the input
+was broadcast to in ``forward``: the engine sums broadcast dimensions away in
+one place, so no op un-broadcasts by itself.  Any other shape is an error.
+``backward`` should return new arrays (or pass ``grad`` itself through), not
+arrays it keeps: the engine may store a returned array as a leaf's ``.grad``.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class Function:
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{type(ctx).__name__}: a Function must define forward")
+        raise NotImplementedError("a Function must define forward")
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
@@ -94,7 +97,7 @@ class Function:
             else:
                 arrays.append(a)
                 inputs.append(None)
-        requires = grad_mode.STATE.enabled and inputs.count(None) != len(inputs)
+        requires = grad_mode.STATE.enabled and inputs.count(None) != len(inputs)  # some input requires grad
         if requires:
             ctx.needs_input_grad = tuple(i is not None for i in inputs)
         out = cls.forward(ctx, *arrays, **kwargs)

@@ -50,7 +50,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     for i in checked:  # perturbations below write into the data, which must be a plain contiguous array
         x = inputs[i]
         if not x.data.flags.c_contiguous or not x.data.flags.writeable:
-            x.data = np.array(x.data, copy=True)
+            x.data = np.array(x.data, order="C", copy=True)
     outs = _as_outputs(fn(*inputs))
     weights = [rng.standard_normal(o.shape) for o in outs]
 

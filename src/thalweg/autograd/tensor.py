@@ -238,7 +238,8 @@ class Tensor:
 
         The hook sees the tensor's total gradient of the pass, before it is
         accumulated into ``.grad`` (for a leaf) or sent on to the inputs (for a
-        non-leaf).  If it returns an array, that array replaces the gradient.
+        non-leaf).  If it returns an array, that array replaces the gradient;
+        it must not modify ``grad`` in place (other tensors may share that array).
         Returns a handle whose ``remove()`` unregisters the hook.
         """
         if not self._requires_grad:

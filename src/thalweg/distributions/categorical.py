@@ -44,7 +44,8 @@ class Categorical(Distribution):
                 p = param.data
                 check_arg(bool(np.isfinite(p).all()) and bool((p >= 0).all()), "Categorical",
                           f"probs must be finite and non-negative, got min {np.nanmin(p)!r}")
-                check_arg(bool((p.sum(-1) > 0).all()), "Categorical", "probs must have a non-zero sum along the last axis")
+                check_arg(bool((p.sum(-1) > 0).all()), "Categorical",
+                          "probs must have a non-zero sum along the last axis")
             self._probs = param / ops.sum(param, dim=-1, keepdim=True)
         else:
             if validate:

@@ -171,9 +171,6 @@ class ModuleList(Module):
     def __add__(self, other: Iterable[Module]) -> "ModuleList":
         return ModuleList(list(self) + list(other))
 
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("ModuleList has no forward(): iterate over it and call its modules")
-
 
 class ModuleDict(Module):
     """An ordered dict of modules, registered under their keys (``"heads.policy.weight"``).
@@ -231,6 +228,3 @@ class ModuleDict(Module):
 
     def clear(self) -> None:
         self._modules.clear()
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("ModuleDict has no forward(): look up its modules by key and call them")

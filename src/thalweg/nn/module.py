@@ -91,7 +91,8 @@ class Module:
             buffers[name] = value
         elif name in params:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} to parameter '{name}' (use nn.Parameter or None)")
+                raise TypeError(f"cannot assign {type(value).__name__} to parameter '{name}' "
+                                "(use nn.Parameter or None)")
             params[name] = None
         elif name in modules:
             if value is not None:

@@ -22,12 +22,12 @@ class ReLU(Function):
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
         xp = get_array_module(x)
-        ctx.mask = x > 0
+        ctx.off = x <= 0  # (not x > 0: a NaN input passes its gradient through, as in torch)
         return xp.maximum(x, 0)  # keeps NaN, maps -inf to 0 (x * mask would give NaN)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
-        return get_array_module(grad).where(ctx.mask, grad, 0)
+        return get_array_module(grad).where(ctx.off, 0, grad)
 
 
 class Sigmoid(Function):
@@ -162,22 +162,23 @@ class LogSoftmax(Function):
         return grad - xp.exp(ctx.out) * grad.sum(axis=ctx.axis, keepdims=True)
 
 
-_ERF = np.frompyfunc(math.erf, 1, 1)
+_ERFC = np.frompyfunc(math.erfc, 1, 1)
 
 
-def erf_array(x: Any) -> Any:
-    """The error function, elementwise, to about 1e-15 relative (float64).
+def erfc_array(x: Any) -> Any:
+    """The complementary error function 1 - erf(x), elementwise, to about 1e-15 relative.
 
-    NumPy has no ``erf``; this uses ``math.erf`` through ``numpy.frompyfunc``
-    for exactness. It is slower than a ufunc but only GELU(approximate='none')
-    needs it.
+    NumPy has no ``erf``; this uses ``math.erfc`` through ``numpy.frompyfunc``
+    for exactness (slower than a ufunc; only GELU(approximate='none') needs it).
+    erfc rather than 1 + erf(-x): the normal CDF Phi(x) = erfc(-x / sqrt 2) / 2
+    stays accurate far into the left tail, where 1 + erf cancels.
     """
     xp = get_array_module(x)
     if xp.__name__ == "numpy":
-        return np.asarray(_ERF(x), dtype=x.dtype)  # asarray: a 0-d input gives a Python float
-    from cupyx.scipy.special import erf  # type: ignore[import-not-found]  # pragma: no cover
+        return np.asarray(_ERFC(x), dtype=x.dtype)  # asarray: a 0-d input gives a Python float
+    from cupyx.scipy.special import erfc  # type: ignore[import-not-found]  # pragma: no cover
 
-    return erf(x)  # pragma: no cover
+    return erfc(x)  # pragma: no cover
 
 
 class GELU(Function):
@@ -199,7 +200,7 @@ class GELU(Function):
             return (0.5 * x * (1 + t)).astype(x.dtype, copy=False)
         if approximate != "none":
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        cdf = 0.5 * (1 + erf_array(x / math.sqrt(2.0)))
+        cdf = 0.5 * erfc_array(x * -math.sqrt(0.5))
         ctx.cdf = cdf
         return (x * cdf).astype(x.dtype, copy=False)
 

@@ -48,10 +48,10 @@ def _operand(x: Any, like: Any) -> Any:
     """
     if isinstance(x, Tensor):
         return x
+    if isinstance(x, np.generic):  # before the float check: np.float64 is a subclass of float
+        return x.item()
     if isinstance(x, (int, float, bool)):
         return x
-    if isinstance(x, (np.floating, np.integer, np.bool_)):
-        return x.item()
     arr = _as_array(x)
     if arr.dtype.kind == "f" and isinstance(like, Tensor) and like.data.dtype.kind == "f":
         arr = arr.astype(like.data.dtype, copy=False)

@@ -37,13 +37,14 @@ def _reduce(xp: Any, loss: Any, reduction: str, count: Any = None) -> Any:
     if reduction == "sum":
         return xp.asarray(total)
     n = loss.size if count is None else count
-    return xp.asarray(total / n, dtype=loss.dtype)
+    with _quiet(xp):  # every target ignored: 0 / 0 = nan, as in torch
+        return xp.asarray(total / n, dtype=loss.dtype)
 
 
 def _quiet(xp: Any) -> Any:
-    """A context that silences NumPy's divide-by-zero warnings (a no-op for other array libraries)."""
+    """A context that silences NumPy's 1/0 and 0/0 warnings (a no-op for other array libraries)."""
     errstate = getattr(xp, "errstate", None)
-    return errstate(divide="ignore") if errstate is not None else contextlib.nullcontext()
+    return errstate(divide="ignore", invalid="ignore") if errstate is not None else contextlib.nullcontext()
 
 
 def _scale(grad: Any, reduction: str, count: Any) -> Any:
@@ -276,8 +277,8 @@ class BCEWithLogitsFunction(Function):
                 reduction: str = "mean") -> Any:
         xp = get_array_module(x)
         sp = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))  # softplus(-x)
-        coef = 1 - t if pos_weight is None else (pos_weight - 1) * t + 1  # P t + 1 - t
-        raw = (1 - t) * x + coef * sp
+        coef = None if pos_weight is None else (pos_weight - 1) * t + 1  # P t + 1 - t (1 without P)
+        raw = (1 - t) * x + (sp if coef is None else coef * sp)
         loss = raw if weight is None else raw * weight
         ctx.x, ctx.t, ctx.sp, ctx.coef, ctx.raw, ctx.weight, ctx.pos_weight = x, t, sp, coef, raw, weight, pos_weight
         ctx.reduction, ctx.count = reduction, loss.size
@@ -293,7 +294,8 @@ class BCEWithLogitsFunction(Function):
         x, t, sp = ctx.x, ctx.t, ctx.sp
         gx = gt = gw = gp = None
         if nx:
-            gx = sw * ((1 - t) - ctx.coef * sigmoid_array(-x))
+            sig = sigmoid_array(-x)
+            gx = sw * ((1 - t) - (sig if ctx.coef is None else ctx.coef * sig))
         if nt:
             gt = sw * ((0 if ctx.pos_weight is None else (ctx.pos_weight - 1) * sp) - x)
         if nw:
@@ -344,16 +346,16 @@ class BCEFunction(Function):
 
 # ------------------------------------------------------- regression losses
 class _PointwiseLoss(Function):
-    """Base of losses l(d), d = x - t, elementwise; dl/dx = l'(d), dl/dt = -l'(d)."""
+    """Base of losses l(d), d = x - t, elementwise; dl/dx = l'(d), dl/dt = -l'(d).
 
-    @staticmethod
-    def values(xp: Any, d: Any, **options: Any) -> tuple[Any, Any]:  # pragma: no cover - overridden
-        raise NotImplementedError
+    Subclasses define ``values(xp, d, **options) -> (l(d), l'(d))``.
+    """
 
     @classmethod
-    def forward(cls, ctx: Context, x: Any, t: Any, *, reduction: str = "mean", **options: Any) -> Any:  # type: ignore[override]
+    def forward(cls, ctx: Context, x: Any, t: Any, *,  # type: ignore[override]
+                reduction: str = "mean", **options: Any) -> Any:
         xp = get_array_module(x)
-        loss, deriv = cls.values(xp, x - t, **options)
+        loss, deriv = cls.values(xp, x - t, **options)  # type: ignore[attr-defined]  # each subclass's l and l'
         ctx.deriv, ctx.reduction, ctx.count = deriv, reduction, loss.size
         return _reduce(xp, loss, reduction)
 

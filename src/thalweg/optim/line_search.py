@@ -34,6 +34,7 @@ import numpy as np
 
 from ..autograd import grad_mode
 from ..autograd.tensor import Tensor
+from .optimizer import _as_groups, _check_param, _split_named
 
 Closure = Callable[[], Any]
 
@@ -134,21 +135,30 @@ def strong_wolfe(evaluate: Callable[[float], tuple[float, np.ndarray]], d: np.nd
 
     starting from the trial step ``t``; ``f``, ``g``, ``gtd`` describe x itself and
     ``evaluate(t)`` returns (f, g) at x + t d.  Phase 1 *brackets*: it grows t
-    (cubic extrapolation, between 1.01 t and 10 t) until an interval must
-    hold an acceptable step.  Phase 2 *zooms*: cubic interpolation inside the
+    (cubic extrapolation, kept between t + (t - t_prev) / 100 and 10 t) until an
+    interval must hold an acceptable step.  Phase 2 *zooms*: cubic interpolation inside the
     bracket, nudged 10% away from its ends when progress stalls, until the
     conditions hold, the bracket is shorter than ``tolerance_change`` (in max-norm
     units of d), or ``max_ls`` evaluations are spent.  This is the search of
     minFunc and of ``torch.optim.LBFGS``, decision for decision, so the
     iterates agree with torch.
 
+    A NaN loss at a trial step is read as +inf (too far), so the search backs off
+    from a blow-up instead of carrying NaN along (torch does not check; on finite
+    values the two agree).
+
     Returns ``(f_new, g_new, t, evaluations)`` for the best point found.
     """
     d_norm = float(np.abs(d).max())
     start = _Trial(0.0, f, g, gtd)
-    f_new, g_new = evaluate(t)
+
+    def trial_at(step: float) -> _Trial:
+        f_step, g_step = evaluate(step)
+        f_step = float(f_step)
+        return _Trial(step, f_step if f_step == f_step else float("inf"), g_step, float(g_step @ d))
+
+    new = trial_at(t)
     evals = 1
-    new = _Trial(t, f_new, g_new, float(g_new @ d))
 
     def sufficient(p: _Trial) -> bool:
         return p.f <= f + c1 * p.t * gtd
@@ -174,9 +184,8 @@ def strong_wolfe(evaluate: Callable[[float], tuple[float, np.ndarray]], d: np.nd
         t_next = cubic_interpolate(prev.t, prev.f, prev.gtd, new.t, new.f, new.gtd,
                                    bounds=(new.t + 0.01 * (new.t - prev.t), new.t * 10))
         prev = new
-        f_new, g_new = evaluate(t_next)
+        new = trial_at(t_next)
         evals += 1
-        new = _Trial(t_next, f_new, g_new, float(g_new @ d))
         ls_iter += 1
     if ls_iter == max_ls:  # out of evaluations: choose between x and the last trial
         bracket, done = [start, new], False
@@ -201,10 +210,9 @@ def strong_wolfe(evaluate: Callable[[float], tuple[float, np.ndarray]], d: np.nd
                 stalled = True
         else:
             stalled = False
-        f_new, g_new = evaluate(t_try)
+        trial = trial_at(t_try)
         evals += 1
         ls_iter += 1
-        trial = _Trial(t_try, f_new, g_new, float(g_new @ d))
         if not sufficient(trial) or trial.f >= bracket[low].f:
             bracket[high] = trial  # the trial is a new upper end
             low, high = (0, 1) if bracket[0].f <= bracket[1].f else (1, 0)
@@ -220,41 +228,31 @@ def strong_wolfe(evaluate: Callable[[float], tuple[float, np.ndarray]], d: np.nd
 
 
 # ============================================================ the closure optimizer front
-def _parse_params(params: Any, opt: str) -> tuple[list[Tensor], list[str], dict[str, Any]]:
-    """Tensors, ``(name, tensor)`` pairs or one ``{"params": ..., **options}`` dict -> (tensors, names, options)."""
-    if isinstance(params, Tensor):
-        raise TypeError(f"{opt}: params must be an iterable of tensors (or of (name, tensor) pairs, or one dict), "
-                        "got a single Tensor")
-    items = list(params)
-    options: dict[str, Any] = {}
-    if items and all(isinstance(i, dict) for i in items):
-        if len(items) != 1:
-            raise ValueError(f"{opt} doesn't support per-parameter options (parameter groups): got {len(items)} groups")
-        options = {k: v for k, v in items[0].items() if k != "params"}
-        if "params" not in items[0]:
-            raise ValueError(f"{opt}: a parameter group needs a 'params' entry")
-        inner = items[0]["params"]
-        items = [inner] if isinstance(inner, Tensor) else list(inner)
-    tensors: list[Tensor] = []
-    names: list[str] = []
-    for k, item in enumerate(items):
-        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
-            name, p = item
-        else:
-            name, p = str(k), item
-        if not isinstance(p, Tensor):
-            raise TypeError(f"{opt}: parameter {name!r} is a {type(p).__name__}, not a Tensor")
-        if not p.is_leaf:
-            raise ValueError(f"{opt}: can't optimize a non-leaf tensor ({name!r})")
-        if p.dtype.kind != "f":
-            raise TypeError(f"{opt}: parameter {name!r} has dtype {p.dtype}; only floating tensors can be optimized")
-        tensors.append(p)
-        names.append(name)
+def _parse_params(params: Any, opt: str) -> tuple[list[Tensor], list[str] | None, dict[str, Any]]:
+    """Parameters as ``Optimizer`` takes them (tensors, ``(name, tensor)`` pairs, a ``Module``, or one
+    ``{"params": ..., **options}`` dict) -> (tensors, names or None, options).  The parsing and the
+    per-parameter checks are ``optim.optimizer``'s, so every optimizer accepts and rejects the same things."""
+    groups = _as_groups(params)
+    if not groups:
+        raise ValueError(f"{opt} got an empty parameter list")
+    if len(groups) != 1:
+        raise ValueError(f"{opt} doesn't support per-parameter options (parameter groups): got {len(groups)} groups")
+    group = dict(groups[0])
+    if "params" not in group:
+        raise ValueError(f"{opt}: a parameter group needs a 'params' entry")
+    tensors, names = _split_named(group.pop("params"))
+    given = group.pop("param_names", None)
+    if names is None and given is not None:
+        names = [str(n) for n in given]
+        if len(names) != len(tensors):
+            raise ValueError(f"{opt}: {len(names)} param_names for {len(tensors)} parameters")
+    for i, t in enumerate(tensors):
+        _check_param(t, repr(names[i]) if names else f"#{i}")
     if not tensors:
         raise ValueError(f"{opt} got an empty parameter list")
     if len({id(p) for p in tensors}) != len(tensors):
         raise ValueError(f"{opt}: some parameters appear more than once")
-    return tensors, names, options
+    return tensors, names, group
 
 
 class FlatParams:
@@ -336,6 +334,8 @@ class ClosureOptimizer:
             raise ValueError(f"{name}: unknown options {unknown} in the parameter group")
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = [{"params": tensors, **defaults, **options}]
+        if names is not None:
+            self.param_groups[0]["param_names"] = list(names)
         self.state: dict[str, Any] = {}
         self._names = names
         self._flat = FlatParams(tensors)
@@ -360,14 +360,25 @@ class ClosureOptimizer:
         return as_float(self._call(closure))
 
     # ------------------------------------------------------------- checkpoints
+    def _keys(self) -> list[Any]:
+        return list(self._names) if self._names is not None else list(range(len(self._flat.params)))
+
     def state_dict(self) -> dict[str, Any]:
-        """``{"state": {...numbers and arrays...}, "param_groups": [{options, "params": names}]}``."""
-        group = {k: _plain(v) for k, v in self.param_groups[0].items() if k != "params"}
-        group["params"] = list(self._names)
-        group["numel"] = self._flat.numel
+        """``{"state": {entry: number or array}, "param_groups": [{options, "params": keys}]}``.
+
+        The same layout as ``Optimizer.state_dict``, except that the state is
+        global (one flat vector over all parameters, in ``params`` order)
+        rather than per parameter.  Keys are names when the optimizer was given
+        names (``model.named_parameters()`` or a ``Module``), else positions.
+        """
+        group = {k: _plain(v) for k, v in self.param_groups[0].items() if k not in ("params", "param_names")}
+        group["params"] = self._keys()
+        if self._names is not None:
+            group["param_names"] = list(self._names)
         return {"state": {k: _plain(v) for k, v in self._state_to_plain().items()}, "param_groups": [group]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; parameter names (or count) and vector sizes must match."""
         name = type(self).__name__
         try:
             groups, state = state_dict["param_groups"], state_dict["state"]
@@ -376,14 +387,14 @@ class ClosureOptimizer:
         if len(groups) != 1:
             raise ValueError(f"{name}.load_state_dict: expected one parameter group, got {len(groups)}")
         saved = dict(groups[0])
-        names = list(saved.pop("params", self._names))
-        numel = saved.pop("numel", self._flat.numel)
-        if names != self._names:
-            raise ValueError(f"{name}.load_state_dict: saved parameters {names} do not match this optimizer's "
-                             f"{self._names}")
-        if int(numel) != self._flat.numel:
-            raise ValueError(f"{name}.load_state_dict: saved state is for {numel} parameter elements, "
-                             f"this optimizer has {self._flat.numel}")
+        keys = list(saved.pop("params", self._keys()))
+        names = saved.pop("param_names", None)
+        if names is not None and self._names is not None and list(names) != self._names:
+            raise ValueError(f"{name}.load_state_dict: saved parameters {list(names)} do not match this "
+                             f"optimizer's {self._names} (same names, same order)")
+        if len(keys) != len(self._flat.params):
+            raise ValueError(f"{name}.load_state_dict: the saved group has {len(keys)} parameters, "
+                             f"this optimizer has {len(self._flat.params)}")
         self._state_from_plain({k: _plain(v) for k, v in state.items()})
         self.param_groups[0].update(saved)
 
@@ -401,7 +412,7 @@ class ClosureOptimizer:
         return arr.astype(self._flat.dtype, copy=True)
 
     def __repr__(self) -> str:
-        opts = ", ".join(f"{k}={v!r}" for k, v in self.param_groups[0].items() if k != "params")
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.param_groups[0].items() if k not in ("params", "param_names"))
         return f"{type(self).__name__}({opts})"
 
 
@@ -438,13 +449,15 @@ class GradientDescentLineSearch(ClosureOptimizer):
         super().__init__(params, {"lr": lr, "rho": rho, "c": c, "max_backtracks": int(max_backtracks)})
         self.state = {"step": 0, "func_evals": 0, "step_size": 0.0}
 
-    def step(self, closure: Closure) -> float:
-        """One descent step; ``closure`` is called once at x and once per trial step.  Returns f(x)."""
+    def step(self, closure: Closure) -> Any:
+        """One descent step; ``closure`` is called once at x and once per trial step.
+        Returns the loss at x (the first call's return value)."""
         if closure is None or not callable(closure):
             raise TypeError("GradientDescentLineSearch.step needs a closure that re-evaluates the loss")
         group = self.param_groups[0]
         flat = self._flat
-        f0 = self._evaluate(closure)
+        loss = self._call(closure)
+        f0 = as_float(loss)
         g = flat.grad()
         x0 = flat.vector()
         evals = 1
@@ -462,7 +475,7 @@ class GradientDescentLineSearch(ClosureOptimizer):
         self.state["step"] += 1
         self.state["func_evals"] += evals
         self.state["step_size"] = float(alpha)
-        return f0
+        return loss
 
     def _state_from_plain(self, state: dict[str, Any]) -> None:
         self.state = {"step": int(state.get("step", 0)), "func_evals": int(state.get("func_evals", 0)),

@@ -262,7 +262,9 @@ class Trainer:
         return {
             "model": dict(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
-            "callbacks": [{"type": type(cb).__name__, "state": cb.state_dict()} for cb in self.callbacks],
+            "callbacks": [{"type": type(cb).__name__, "state": cb.state_dict(),
+                           **({"schedule": type(cb.scheduler).__name__} if isinstance(cb, ScheduleCallback) else {})}
+                          for cb in self.callbacks],
             "rng": _random.get_rng_state(),
             "loader": self.train_loader.state_dict(),
             "epoch": self.epoch,
@@ -279,15 +281,15 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        saved = state.get("callbacks", [])
-        if [c["type"] for c in saved] != [type(cb).__name__ for cb in self.callbacks]:
-            raise ValueError("resume: the checkpoint's callbacks/schedules "
-                             f"{[c['type'] for c in saved]} differ from this run's "
-                             f"{[type(cb).__name__ for cb in self.callbacks]}")
-        for cb, s in zip(self.callbacks, saved):
-            cb.load_state_dict(s["state"])
+        try:
+            self.model.load_state_dict(state["model"])
+        except (RuntimeError, KeyError) as e:
+            raise ValueError(f"resume: the checkpoint does not fit this model ({e})") from None
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, TypeError) as e:
+            raise ValueError(f"resume: the checkpoint's optimizer state does not fit this optimizer ({e})") from None
+        self._load_callbacks(state.get("callbacks", []))
         _random.set_rng_state(state["rng"])
         self.train_loader.load_state_dict(state["loader"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
@@ -307,6 +309,27 @@ class Trainer:
         self.should_stop, self.stop_reason, self.status = bool(stop["should_stop"]), stop["reason"], stop["status"]
         self._time_before = (float(state["time"]["wall"]), float(state["time"]["cpu"]))
         self._session = (time.perf_counter(), time.process_time())
+
+    def _load_callbacks(self, saved: list[dict[str, Any]]) -> None:
+        """Give each callback the saved state of the same type, in order.
+
+        Schedules must match one to one (they shape the trajectory); other
+        callbacks may be added or dropped on resume, and start fresh if new.
+        """
+        def names(cbs: Iterable[Any]) -> list[str]:
+            return [type(c.scheduler).__name__ for c in cbs if isinstance(c, ScheduleCallback)]
+
+        saved_sched = [c.get("schedule") for c in saved if c["type"] == "ScheduleCallback"]
+        if saved_sched != names(self.callbacks):
+            raise ValueError(f"resume: the checkpoint's schedules {saved_sched} differ from this run's "
+                             f"{names(self.callbacks)}")
+        used = [False] * len(saved)
+        for cb in self.callbacks:
+            for i, entry in enumerate(saved):
+                if not used[i] and entry["type"] == type(cb).__name__:
+                    used[i] = True
+                    cb.load_state_dict(entry["state"])
+                    break
 
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write ``state_dict()`` to ``path`` atomically (``.npz``, no pickle)."""

@@ -61,7 +61,13 @@ class RunRecord:
             raise RunRecordError(f"run directory {self.path} already holds files; choose a new one or resume")
         self._created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
-        if config is not None and not (self.resume and (self.path / "config.json").exists()):
+        if config is not None:
+            old = self.path / "config.json"
+            if self.resume and old.is_file():  # a resumed run keeps what it knew and updates what changed
+                try:
+                    config = {**json.loads(old.read_text()), **config}
+                except json.JSONDecodeError:
+                    pass
             atomic_write_json(self.path / "config.json", config)
 
     def update(self, history: list[dict[str, Any]], evals: list[dict[str, Any]],

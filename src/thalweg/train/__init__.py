@@ -1,0 +1,27 @@
+"""``thalweg.train``: the training loop, callbacks, checkpoints, run records and plots.
+
+* ``fit(model, optimizer, train, dev, *, epochs, ...)`` / ``Trainer``: the lecture's
+  loop (shuffle without replacement, step, evaluate on dev, keep the best weights,
+  test once), with one printed line per epoch
+* ``evaluate(model, data)``: mean loss and accuracy without a graph
+* callbacks: ``EarlyStopping``, ``ReduceLROnPlateau``, ``ModelCheckpoint``,
+  ``GradientClipping``, ``ScheduleCallback``, all on ``Callback``/``MonitorCallback``
+* ``save_checkpoint``/``load_checkpoint``: ``.npz`` without pickle, atomic writes
+* ``RunRecord``/``read_run``: the run directory; ``plot_run``/``plot_compare``/``plot_lr_find``
+* ``mlp``/``lenet5``: the command line's reference models
+"""
+
+from .callbacks import (Callback, EarlyStopping, GradientClipping, ModelCheckpoint, MonitorCallback,
+                        ReduceLROnPlateau, ScheduleCallback, clip_grad_norm_, clip_grad_value_)
+from .io import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
+from .loop import FitResult, Trainer, evaluate, fit
+from .metrics import LOSSES, METRICS, accuracy
+from .models import init_weights, lenet5, mlp
+from .plots import PlotsUnavailable, plot_compare, plot_lr_find, plot_run
+from .record import RunRecord, RunRecordError, read_run
+
+__all__ = ["Callback", "CheckpointError", "EarlyStopping", "FitResult", "GradientClipping", "LOSSES", "METRICS",
+           "ModelCheckpoint", "MonitorCallback", "PlotsUnavailable", "ReduceLROnPlateau", "RunRecord",
+           "RunRecordError", "ScheduleCallback", "Trainer", "accuracy", "atomic_write", "clip_grad_norm_",
+           "clip_grad_value_", "evaluate", "fit", "init_weights", "lenet5", "load_checkpoint", "mlp",
+           "plot_compare", "plot_lr_find", "plot_run", "read_run", "save_checkpoint"]
