@@ -157,3 +157,31 @@ def test_train_on_a_slice_of_mnist(tmp_path, capsys):
                  "--hidden", "32", "--out", str(tmp_path), "--no-plots", "--no-checkpoint"])
     assert code == 0, capsys.readouterr().err
     assert "500 train / 10000 dev / 10000 test" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "cyclic", "onecycle", "plateau", "inverse-time", "exponential:gamma=0.5",
+                                      "multistep"])
+def test_every_schedule_name_trains(tmp_path, capsys, schedule):
+    code = main(["train", "--dataset", "moons", "--epochs", "3", "--schedule", schedule, "--out", str(tmp_path),
+                 "--no-plots", "--no-checkpoint", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    (run,) = tmp_path.iterdir()
+    steps = [line.split(",") for line in (run / "steps.csv").read_text().splitlines()[1:]]
+    lrs = [float(s[3]) for s in steps]
+    if schedule in ("cyclic", "onecycle"):  # stepped per batch: the rate moves inside the first epoch
+        assert len(set(lrs[:10])) == 10
+    elif schedule.startswith("exponential"):
+        assert sorted(set(lrs), reverse=True) == pytest.approx([0.1, 0.05, 0.025])
+
+
+def test_lr_find_plots_and_suggests_bounds(tmp_path, capsys):
+    code = main(["lr-find", "--steps", "120", "--min-lr", "1e-4", "--max-lr", "3", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "suggested base_lr" in out
+    (run,) = tmp_path.iterdir()
+    data = json.loads((run / "lr_find.json").read_text())
+    assert 1e-4 <= data["base_lr"] < data["max_lr"] <= 3
+    assert len(data["lrs"]) <= 120 and data["lrs"][0] == pytest.approx(1e-4)
+    if "plot skipped" not in out:
+        assert (run / "lr_find.png").read_bytes()[:4] == b"\x89PNG"

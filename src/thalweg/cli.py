@@ -86,7 +86,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 _NOT_CONFIG = {"debug", "func", "command", "config", "progress", "quiet", "resume", "optimizers", "schedules",
-               "inits", "min_lr", "max_lr", "steps", "run_dir", "all"}
+               "inits", "min_lr", "max_lr", "steps", "mode", "run_dir", "all"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_options(p)
     _flag(p, "--min-lr", type=float, help="start of the range (default 1e-5)")
     _flag(p, "--max-lr", type=float, help="end of the range (default 1.0)")
-    _flag(p, "--steps", type=int, help="number of steps (default: --epochs epochs, else 2 epochs)")
+    _flag(p, "--steps", type=int, help="number of steps (default: --epochs passes, 2 if not given; at least 100)")
+    _flag(p, "--mode", metavar="exp|linear", help="exponential sweep (default) or linear, as in the paper")
     p.set_defaults(func=cmd_lr_find)
 
     p = sub.add_parser("report", help="print the summary of a past run (or comparison)")
@@ -314,18 +315,24 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     from .train.lr_find import lr_find
     from . import random as _random
 
-    cfg, extras = _config(args, ("min_lr", "max_lr", "steps"))
+    cfg, extras = _config(args, ("min_lr", "max_lr", "steps", "mode"))
     cfg, splits, info = prepare(cfg)
+    mode = extras.get("mode", "exp")
+    if mode not in ("exp", "linear"):
+        raise ValueError(f"unknown sweep mode {mode!r}; valid: exp, linear")
     _random.manual_seed(cfg.seed)
     model = build_model(cfg, info)
     optimizer = build_optimizer(cfg, model.parameters())
     result = lr_find(model, optimizer, splits.train, min_lr=float(extras.get("min_lr", 1e-5)),
                      max_lr=float(extras.get("max_lr", 1.0)), steps=extras.get("steps"),
-                     epochs=int(vars(args).get("epochs", 2)), batch_size=int(cfg.batch_size), seed=cfg.seed,
-                     out=cfg.out, name=cfg.name or f"lr-find-{cfg.model}-{cfg.dataset}", log=_log(args),
-                     plots=cfg.plots)
-    print(f"suggested base_lr {result['base_lr']:.3g}  max_lr {result['max_lr']:.3g}  "
-          f"(record: {result['run_dir']})")
+                     epochs=int(vars(args).get("epochs", 2)), mode=mode, batch_size=int(cfg.batch_size),
+                     seed=cfg.seed, out=cfg.out, name=cfg.name or f"lr-find-{cfg.model}-{cfg.dataset}",
+                     log=_log(args), plots=cfg.plots)
+    if result["base_lr"] is None:
+        print(f"no suggested bounds (record: {result['run_dir']})")
+    else:
+        print(f"suggested base_lr {result['base_lr']:.3g}  max_lr {result['max_lr']:.3g}  "
+              f"(record: {result['run_dir']})")
     return 0
 
 

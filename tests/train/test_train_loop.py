@@ -8,7 +8,7 @@ import pytest
 import thalweg as tw
 from thalweg import optim
 from thalweg.train import (Callback, EarlyStopping, GradientClipping, ModelCheckpoint, ReduceLROnPlateau,
-                           ScheduleCallback, clip_grad_norm_, evaluate, fit, load_checkpoint)
+                           ScheduleCallback, evaluate, fit, load_checkpoint)
 
 from train_helpers import Sabotage, Snapshots, mlp, params, small_digits, spirals
 
@@ -222,21 +222,18 @@ def test_gradient_clipping_bounds_the_global_norm():
     assert len(seen) == 2 and max(seen) <= 1e-3 * (1 + 1e-5)
 
 
-def test_clip_grad_norm_matches_torch():
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(0)
-    grads = [rng.normal(size=s).astype(np.float32) for s in [(3, 4), (5,), (2, 2, 2)]]
-    ours = [tw.nn.Parameter(np.zeros_like(g)) for g in grads]
-    theirs = [torch.zeros(g.shape, requires_grad=True) for g in grads]
-    for p, q, g in zip(ours, theirs, grads):
-        p.grad = g.copy()
-        q.grad = torch.from_numpy(g.copy())
-    for max_norm, norm_type in [(0.5, 2.0), (100.0, 2.0), (0.3, 1.0), (0.2, float("inf"))]:
-        n1 = clip_grad_norm_(ours, max_norm, norm_type)
-        n2 = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
-        assert n1 == pytest.approx(float(n2), rel=1e-5)
-        for p, q in zip(ours, theirs):
-            np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=1e-5, atol=1e-7)
+def test_plateau_schedule_from_optim_is_fed_the_dev_accuracy():
+    train, dev, _ = small_digits(320)
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    sched = optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=0)
+    r = fit(model, opt, train, dev, epochs=4, batch_size=32, seed=0, schedule=sched, callbacks=[Sabotage(start=2)],
+            verbose=False)
+    # from epoch 2 on the weights are noise: the accuracy stalls and every epoch halves the rate
+    assert [row["lr"] for row in r.history] == pytest.approx([0.1, 0.1, 0.05, 0.025])
+    wrong = optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min")
+    with pytest.raises(ValueError, match="mode='min'.*'dev_accuracy'.*give it mode='max'"):
+        fit(model, opt, train, dev, epochs=1, schedule=wrong, verbose=False)
 
 
 def test_bad_input_is_caught_before_training(tmp_path):

@@ -102,10 +102,6 @@ class Tensor:
     def ndim(self) -> int:
         return self.data.ndim
 
-    @property
-    def size_(self) -> int:
-        return self.data.size
-
     def size(self, dim: int | None = None) -> Any:
         """torch's ``size()``: the shape, or one dimension of it."""
         if dim is None:

@@ -151,8 +151,9 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
         data = data[:length]
     else:
         data = _api.pad(data, [(0, length - steps)] + [(0, 0)] * (data.ndim - 1))
-    if padding_value != 0:
-        pad = (np.arange(length)[:, None] >= lengths[None, :]).reshape((length, len(lengths)) + (1,) * (data.ndim - 2))
+    pad = np.arange(length)[:, None] >= lengths[None, :]
+    if pad.any():  # padded positions hold padding_value, whatever the data held there
+        pad = pad.reshape((length, len(lengths)) + (1,) * (data.ndim - 2))
         data = _api.where(Tensor(pad), Tensor(np.asarray(padding_value, dtype=data.dtype)), data)
     if batch_first:
         data = data.transpose(0, 1)

@@ -14,8 +14,8 @@ OH, 2, OW, 2).max(axis=(3, 5))``, measured 10-20x slower than this loop.)
 Backward:
 - max:  dL/dx receives g at the position of each window's maximum.  Like
   PyTorch, a tie sends the gradient to the *first* maximal element in the
-  window (row-major order): walking the offsets in order, each view takes what
-  is left of g where it equals the maximum, and the rest passes on.
+  window (row-major order): walking the offsets in order, a view takes g where
+  it equals the maximum and no earlier offset of that window did.
 - average:  every element of a window receives g / divisor.
 - adaptive average: the pooling is linear and separable, y = P_h x P_w^T with
   averaging matrices P (row i is 1/len over [floor(i*in/out), ceil((i+1)*in/out))),
@@ -143,19 +143,18 @@ class MaxPool(Function):
         g = grad[:, :, None, :] if ctx.one_d else grad
         alloc = xp.empty if geo.tiles else xp.zeros
         dxpad = alloc(ctx.xpad.shape, dtype=grad.dtype)
+        seen = None  # windows whose (first) maximum has been found at an earlier offset
         offsets = geo.offsets()
-        remaining = g  # the part of g not yet given to an earlier (first) maximum
         for k, (i, j) in enumerate(offsets):
-            target = geo.view(dxpad, i, j)
             hit = geo.view(ctx.xpad, i, j) == ctx.out
-            if geo.disjoint:
-                xp.multiply(remaining, hit, out=target)
-                taken = target
-            else:
-                taken = remaining * hit
-                target += taken
+            first = hit if seen is None else hit > seen  # hit and not seen (booleans)
             if k + 1 < len(offsets):
-                remaining = remaining - taken  # exact: either remaining - remaining or remaining - 0
+                seen = hit if seen is None else seen | hit
+            target = geo.view(dxpad, i, j)
+            if geo.disjoint:
+                xp.multiply(g, first, out=target)
+            else:
+                target += g * first
         dx = geo.unpad(dxpad)
         return dx[:, :, 0, :] if ctx.one_d else dx
 

@@ -91,7 +91,8 @@ class Optimizer:
         named = names is not None
         if self._named is not None and named != self._named:
             raise ValueError("all parameter groups must be named (named_parameters()) or all unnamed")
-        labels = names if named else [f"#{len(self._all_params()) + i} {tuple(t.shape)}" for i in range(len(tensors))]
+        offset = len(self._all_params())
+        labels = [f"'{n}'" for n in names] if named else [f"#{offset + i}" for i in range(len(tensors))]
         seen_here: set[int] = set()
         for t, label in zip(tensors, labels):
             _check_param(t, label)

@@ -97,7 +97,7 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {
         {"lr": 0.1},
         {"lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "weight_decay": 0.05, "eps": 1e-8},
     )),
-    "Adadelta": OptimizerEntry(Adadelta, {"lr": 50.0}, "Adadelta", (
+    "Adadelta": OptimizerEntry(Adadelta, {"lr": 20.0}, "Adadelta", (
         {"lr": 1.0},
         {"lr": 2.0, "rho": 0.8, "weight_decay": 0.1, "eps": 1e-5},
     )),
@@ -116,11 +116,11 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {
         {"lr": 0.01, "momentum_decay": 0.01, "weight_decay": 0.1},
         {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True},
     )),
-    "RAdam": OptimizerEntry(RAdam, {"lr": 0.05}, "RAdam", (
+    "RAdam": OptimizerEntry(RAdam, {"lr": 0.005}, "RAdam", (
         {"lr": 0.01},
         {"lr": 0.01, "weight_decay": 0.1},
         {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True},
-    )),
+    ), descent_steps=800),
 }
 
 SCHEDULERS: dict[str, SchedulerEntry] = {
@@ -151,7 +151,7 @@ SCHEDULERS: dict[str, SchedulerEntry] = {
     "ReduceLROnPlateau-max-abs": SchedulerEntry(S.ReduceLROnPlateau, {"mode": "max", "factor": 0.1, "patience": 1,
                                                                       "threshold": 0.05, "threshold_mode": "abs"},
                                                 "ReduceLROnPlateau", needs_metric=True),
-    "SequentialLR": SchedulerEntry(S.SequentialLR, {}, "SequentialLR", steps=30, build=lambda M, opt: M.SequentialLR(
+    "SequentialLR": SchedulerEntry(S.SequentialLR, {}, "SequentialLR", steps=25, build=lambda M, opt: M.SequentialLR(
         opt, [M.LinearLR(opt, start_factor=0.1, total_iters=5), M.CosineAnnealingLR(opt, T_max=20, eta_min=0.01)],
         milestones=[5])),
     "ChainedScheduler": SchedulerEntry(S.ChainedScheduler, {}, "ChainedScheduler", build=lambda M, opt: (

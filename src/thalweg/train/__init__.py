@@ -12,7 +12,7 @@
 """
 
 from .callbacks import (Callback, EarlyStopping, GradientClipping, ModelCheckpoint, MonitorCallback,
-                        ReduceLROnPlateau, ScheduleCallback, clip_grad_norm_, clip_grad_value_)
+                        ReduceLROnPlateau, ScheduleCallback)
 from .io import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 from .loop import FitResult, Trainer, evaluate, fit
 from .metrics import LOSSES, METRICS, accuracy
@@ -22,6 +22,5 @@ from .record import RunRecord, RunRecordError, read_run
 
 __all__ = ["Callback", "CheckpointError", "EarlyStopping", "FitResult", "GradientClipping", "LOSSES", "METRICS",
            "ModelCheckpoint", "MonitorCallback", "PlotsUnavailable", "ReduceLROnPlateau", "RunRecord",
-           "RunRecordError", "ScheduleCallback", "Trainer", "accuracy", "atomic_write", "clip_grad_norm_",
-           "clip_grad_value_", "evaluate", "fit", "init_weights", "lenet5", "load_checkpoint", "mlp",
+           "RunRecordError", "ScheduleCallback", "Trainer", "accuracy", "atomic_write", "evaluate", "fit", "init_weights", "lenet5", "load_checkpoint", "mlp",
            "plot_compare", "plot_lr_find", "plot_run", "read_run", "save_checkpoint"]

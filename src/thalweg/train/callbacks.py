@@ -33,13 +33,12 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     from .loop import Trainer
 
 __all__ = ["Callback", "MonitorCallback", "EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint",
-           "GradientClipping", "ScheduleCallback", "normalize_monitor", "clip_grad_norm_", "clip_grad_value_"]
+           "GradientClipping", "ScheduleCallback", "normalize_monitor"]
 
 _ALIASES = {"val_accuracy": "dev_accuracy", "val_acc": "dev_accuracy", "dev_acc": "dev_accuracy",
             "val_loss": "dev_loss", "acc": "train_accuracy", "accuracy": "train_accuracy",
@@ -286,39 +285,13 @@ class ModelCheckpoint(MonitorCallback):
                 self._save(trainer, f"epoch-{epoch:03d}.npz")
 
 
-def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0) -> float:
-    """Scale all gradients together so their global norm is at most ``max_norm``.
-
-    ``g <- g * min(1, max_norm / (||g||_p + 1e-6))`` with ``||g||_p`` over the
-    concatenation of every gradient (Pascanu et al., 2013).  Returns the norm
-    before clipping.
-    """
-    grads = [p.grad for p in parameters if p.grad is not None]
-    if not grads:
-        return 0.0
-    if math.isinf(norm_type):
-        total = max(float(np.max(np.abs(g))) for g in grads)
-    else:
-        total = float(sum(float(np.sum(np.abs(g.astype(np.float64)) ** norm_type)) for g in grads)) ** (1 / norm_type)
-    coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
-        for g in grads:
-            g *= g.dtype.type(coef)
-    return total
-
-
-def clip_grad_value_(parameters: Any, clip_value: float) -> None:
-    """Clamp every gradient entry to ``[-clip_value, clip_value]``."""
-    for p in parameters:
-        if p.grad is not None:
-            np.clip(p.grad, -clip_value, clip_value, out=p.grad)
-
-
 class GradientClipping(Callback):
     """Clip gradients after ``backward()`` and before the optimizer step.
 
-    ``max_norm``: rescale by the global norm (``clip_grad_norm_``); ``max_value``:
-    clamp each entry.  The last global norm is logged as ``grad_norm``.
+    ``max_norm``: rescale all gradients together so their global norm is at
+    most ``max_norm`` (``optim.clip_grad_norm_``, Pascanu et al. 2013);
+    ``max_value``: clamp each entry (``optim.clip_grad_value_``).  The norm
+    before clipping is kept in ``last_norm``.
     """
 
     def __init__(self, max_norm: float | None = None, *, max_value: float | None = None,
@@ -332,11 +305,13 @@ class GradientClipping(Callback):
         self.last_norm: float | None = None
 
     def on_after_backward(self, trainer: "Trainer") -> None:
+        from ..optim import clip_grad_norm_, clip_grad_value_
+
         params = list(trainer.model.parameters())
         if self.max_value is not None:
             clip_grad_value_(params, self.max_value)
         if self.max_norm is not None:
-            self.last_norm = clip_grad_norm_(params, self.max_norm, self.norm_type)
+            self.last_norm = float(clip_grad_norm_(params, self.max_norm, self.norm_type))
 
 
 def _wants_metric(scheduler: Any) -> bool:
@@ -375,8 +350,14 @@ class ScheduleCallback(Callback):
         self.monitor = None if monitor is None else normalize_monitor(monitor)
 
     def on_fit_start(self, trainer: "Trainer") -> None:
-        if self.wants_metric and self.monitor is None:
+        if not self.wants_metric:
+            return
+        if self.monitor is None:
             self.monitor = normalize_monitor(getattr(self.scheduler, "monitor", None) or trainer.monitor or "loss")
+        mode = getattr(self.scheduler, "mode", None)
+        if mode in ("min", "max") and _infer_mode(self.monitor) != mode:
+            raise ValueError(f"{type(self.scheduler).__name__}(mode={mode!r}) would be fed {self.monitor!r}, which "
+                             f"should {'rise' if mode == 'min' else 'fall'}: give it mode={_infer_mode(self.monitor)!r}")
 
     def on_train_batch_end(self, trainer: "Trainer", logs: dict[str, Any]) -> None:
         if self.interval == "step":

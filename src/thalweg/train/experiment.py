@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import random as _random
 from ..data import Splits, TensorDataset, digits_splits, load_idx_dataset, make_moons, make_spirals, synthetic_splits
-from .callbacks import Callback, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, ScheduleCallback
+from .callbacks import Callback, EarlyStopping, ModelCheckpoint, ScheduleCallback
 from .loop import FitResult, Trainer
 from .models import INITS, init_weights, lenet5, mlp
 from .record import new_run_dir
@@ -269,12 +269,6 @@ def build_schedule(cfg: TrainConfig, optimizer: Any, steps_per_epoch: int, spec:
         return []
     epochs = max(int(cfg.epochs or 1), 1)
     lr = float(optimizer.param_groups[0]["lr"])
-    if name == "plateau":  # the lecture's heuristic, as a MonitorCallback
-        args = {"factor": 0.1, "patience": 2, **kw}
-        try:
-            return [ReduceLROnPlateau(**args)]
-        except TypeError as e:
-            raise ValueError(f"schedule 'plateau': {e}") from None
     from ..optim import lr_scheduler as S
 
     table: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -286,6 +280,8 @@ def build_schedule(cfg: TrainConfig, optimizer: Any, steps_per_epoch: int, spec:
         "cosine": ("CosineAnnealingLR", {"T_max": epochs}, "epoch"),
         "cyclic": ("CyclicLR", {"base_lr": lr / 10, "max_lr": lr, "step_size_up": 2 * steps_per_epoch}, "step"),
         "onecycle": ("OneCycleLR", {"max_lr": lr, "total_steps": epochs * steps_per_epoch}, "step"),
+        # the lecture's heuristic: divide the lr by 10 when the dev accuracy stalls for 2 epochs
+        "plateau": ("ReduceLROnPlateau", {"mode": "max", "factor": 0.1, "patience": 2}, "epoch"),
     }
     cls_name, defaults, interval = table[name]
     cls = getattr(S, cls_name, None)
