@@ -159,8 +159,8 @@ def test_train_on_a_slice_of_mnist(tmp_path, capsys):
     assert "500 train / 10000 dev / 10000 test" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("schedule", ["cosine", "cyclic", "onecycle", "plateau", "inverse-time", "exponential:gamma=0.5",
-                                      "multistep"])
+@pytest.mark.parametrize("schedule", ["cosine", "cyclic", "onecycle", "plateau", "inverse-time",
+                                      "exponential:gamma=0.5", "multistep"])
 def test_every_schedule_name_trains(tmp_path, capsys, schedule):
     code = main(["train", "--dataset", "moons", "--epochs", "3", "--schedule", schedule, "--out", str(tmp_path),
                  "--no-plots", "--no-checkpoint", "--quiet"])
@@ -171,7 +171,7 @@ def test_every_schedule_name_trains(tmp_path, capsys, schedule):
     if schedule in ("cyclic", "onecycle"):  # stepped per batch: the rate moves inside the first epoch
         assert len(set(lrs[:10])) == 10
     elif schedule.startswith("exponential"):
-        assert sorted(set(lrs), reverse=True) == pytest.approx([0.1, 0.05, 0.025])
+        assert sorted(set(lrs), reverse=True) == pytest.approx([0.05, 0.025, 0.0125])
 
 
 def test_lr_find_plots_and_suggests_bounds(tmp_path, capsys):
@@ -185,3 +185,5 @@ def test_lr_find_plots_and_suggests_bounds(tmp_path, capsys):
     assert len(data["lrs"]) <= 120 and data["lrs"][0] == pytest.approx(1e-4)
     if "plot skipped" not in out:
         assert (run / "lr_find.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["report", str(run)]) == 0
+    assert "suggested base_lr" in capsys.readouterr().out

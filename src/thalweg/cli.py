@@ -202,8 +202,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg, _ = _config(args)
     cfg, splits, info = prepare(cfg)
     log = _log(args)
+    from .train.experiment import OPTIMIZERS, parse_spec
+
+    opt_name, opt_kw = parse_spec(str(cfg.optimizer))
+    lr = cfg.lr if cfg.lr is not None else opt_kw.get("lr", OPTIMIZERS[opt_name][1])
     log(f"thalweg train: {cfg.model} on {cfg.dataset} ({info.sizes[0]} train / {info.sizes[1]} dev / "
-        f"{info.sizes[2]} test), {cfg.optimizer} lr={cfg.lr if cfg.lr is not None else 'default'}, "
+        f"{info.sizes[2]} test), {cfg.optimizer} lr={lr:g}, "
         f"schedule {cfg.schedule}, {cfg.epochs} epochs, batch {cfg.batch_size}, seed {cfg.seed}")
     result, model = run_training(cfg, splits=splits, info=info, resume=resume, log=log,
                                  progress=getattr(args, "progress", "auto"))
@@ -218,6 +222,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
+    from .train.progress import format_seconds
+
     cols = ["run", "status", "best dev", "epoch", "test", "final loss", "time"]
     body = []
     for r in rows:
@@ -228,9 +234,10 @@ def _table(rows: list[dict[str, Any]]) -> str:
                 return "-"
             return f"{100 * v:.2f}%" if acc else f"{v:.4f}"
 
-        body.append([r["label"], r["status"], fmt(r["best_dev"]), "-" if r["best_epoch"] is None else f"{r['best_epoch']:g}",
+        epoch = "-" if r["best_epoch"] is None else f"{r['best_epoch']:g}"
+        body.append([r["label"], r["status"], fmt(r["best_dev"]), epoch,
                      fmt(r["test"]), "-" if r["final_loss"] is None else f"{r['final_loss']:.4f}",
-                     f"{r['time']:.1f}s"])
+                     format_seconds(r["time"])])
     widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(cols)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(b, widths)) for b in body]
@@ -284,7 +291,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             c = dataclasses.replace(cfg, init=v)
         safe = "".join(ch if ch.isalnum() or ch in "-_.=" else "_" for ch in v)
         result, _ = run_training(c, splits=splits, info=info, init_state=init_state if axis != "inits" else None,
-                                 run_dir=root / f"{i + 1:02d}-{safe}", log=log, progress=getattr(args, "progress", "auto"),
+                                 run_dir=root / f"{i + 1:02d}-{safe}", log=log,
+                                 progress=getattr(args, "progress", "auto"),
                                  **kw)
         metric = "accuracy" if any("dev_accuracy" in r for r in result.history) else "loss"
         histories[v] = result.history

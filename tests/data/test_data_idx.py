@@ -1,7 +1,6 @@
 """IDX parsing, corrupted files, checksums, download with an injected fetcher, MNIST splits."""
 
 import gzip
-import os
 import urllib.error
 from pathlib import Path
 

@@ -160,3 +160,28 @@ def test_subset_batches_through_parent():
 def test_tensor_dataset_rejects_misaligned_arrays():
     with pytest.raises(ValueError, match="same first dimension"):
         TensorDataset(np.zeros((3, 2)), np.zeros(4))
+
+
+def test_collate_fn_and_list_returning_getitems():
+    ds = TensorDataset(np.arange(6), np.arange(6) * 2)
+    seen = []
+
+    def collate(samples):
+        seen.append(len(samples))
+        return [int(x.data) + int(y.data) for x, y in samples]
+
+    out = list(DataLoader(ds, batch_size=4, shuffle=False, collate_fn=collate))
+    assert out == [[0, 3, 6, 9], [12, 15]] and seen == [4, 2]
+
+    class ListStyle:  # torch's __getitems__ returns a list of examples
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return np.float32(i), i
+
+        def __getitems__(self, idx):
+            return [self[int(i)] for i in idx]
+
+    xb, yb = next(iter(DataLoader(ListStyle(), batch_size=5, shuffle=False)))
+    np.testing.assert_array_equal(xb.data, np.arange(5, dtype=np.float32))

@@ -30,11 +30,18 @@ def test_500_step_bidirectional_with_lengths_matches_torch(kind):
 
 @pytest.mark.parametrize("cls", [nn.GRU, nn.LSTM])
 def test_500_step_gradient_is_finite_and_reaches_the_first_step(cls):
-    tw.manual_seed(0)
-    layer = cls(4, 16, 2)
-    x = tw.randn(STEPS, 3, 4, requires_grad=True)
-    out, _ = layer(x)
-    out[-1].sum().backward()  # only the last step's output: the gradient must travel 500 steps back
-    assert all(np.isfinite(p.grad).all() for p in layer.parameters())
-    assert np.isfinite(x.grad).all()
-    assert np.abs(x.grad[0]).max() > 0
+    """Only the last output is in the loss, so the gradient of x[0] has travelled 500 steps back.
+
+    It shrinks by ~1e-98 on the way (vanishing gradients, the reason for gating), so it is
+    checked in float64, where it is still representable, and in float32 only for finiteness.
+    """
+    for dtype in (tw.float64, tw.float32):
+        tw.manual_seed(0)
+        layer = cls(4, 16, 2, dtype=dtype)
+        x = tw.randn(STEPS, 3, 4, requires_grad=True, dtype=dtype)
+        out, _ = layer(x)
+        out[-1].sum().backward()
+        assert all(np.isfinite(p.grad).all() and np.abs(p.grad).max() > 0 for p in layer.parameters())
+        assert np.isfinite(x.grad).all()
+        if dtype == tw.float64:
+            assert np.abs(x.grad[0]).max() > 0

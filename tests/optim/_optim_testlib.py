@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-import thalweg as tw
 from thalweg.nn import Parameter
 
 SHAPES = [(3, 4), (4,), (2,)]
@@ -45,7 +44,3 @@ def rosenbrock(x: np.ndarray) -> tuple[float, np.ndarray]:
     f = (1 - a) ** 2 + 100 * (b - a * a) ** 2
     g = np.array([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)])
     return float(f), g
-
-
-def tw_tensor(x):
-    return tw.tensor(x)

@@ -6,7 +6,6 @@ import zipfile
 import numpy as np
 import pytest
 
-import thalweg as tw
 from thalweg import optim
 from thalweg.train import CheckpointError, ModelCheckpoint, fit, load_checkpoint, save_checkpoint
 from thalweg.train.io import atomic_write

@@ -264,3 +264,13 @@ def test_zero_epochs_evaluates_the_initial_model():
     assert r.history == [] and r.steps == 0 and 0.0 <= r.test["accuracy"] <= 1.0
     for k, v in params(model).items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_output_size_check_without_declared_classes():
+    x = np.random.default_rng(0).normal(size=(40, 64)).astype(np.float32)
+    y = np.arange(40) % 7  # labels 0..6, classes not declared
+    model = mlp(n_out=10)  # more outputs than the largest label needs: allowed
+    fit(model, optim.SGD(model.parameters(), lr=0.1), (x, y), epochs=1, verbose=False)
+    small = mlp(n_out=5)
+    with pytest.raises(ValueError, match="outputs 5 values per example but the dataset has labels up to 6"):
+        fit(small, optim.SGD(small.parameters(), lr=0.1), (x, y), epochs=1, verbose=False)

@@ -91,8 +91,11 @@ def test_failure_later_leaves_a_complete_record_that_says_so(tmp_path):
 
 def test_an_existing_run_is_not_overwritten(tmp_path):
     _fit(tmp_path / "run", epochs=1, plots=False)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
     with pytest.raises(RunRecordError, match="already holds files"):
         _fit(tmp_path / "run", epochs=1)
+    after = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
+    assert after == before
 
 
 def test_read_run_errors(tmp_path):

@@ -139,7 +139,7 @@ def fetch_file(dataset: str, stem: str, dest: Path, *, mirrors: Sequence[str] | 
     raise DataError(
         f"{dataset}: {stem}.gz is not in {dest.parent} and could not be downloaded ({tried}). "
         f"Download {first} yourself and put it at {dest}, or point --data-dir / ${ENV_VAR} at a folder "
-        f"holding {dataset}/{stem}.gz")
+        f"holding {dataset}/{stem}.gz (the set is four files: {', '.join(s + '.gz' for s in CHECKSUMS[dataset])})")
 
 
 def ensure_file(dataset: str, stem: str, root: str | os.PathLike[str] | None = None, *, download: bool = True,

@@ -98,9 +98,13 @@ class DataLoader:
         return self.generator.permutation(n) if self.shuffle else np.arange(n)
 
     def _fetch(self, idx: np.ndarray) -> Any:
-        if self.collate_fn is None and hasattr(self.dataset, "__getitems__"):
-            return self.dataset.__getitems__(idx)
-        samples = [self.dataset[int(i)] for i in idx]
+        if hasattr(self.dataset, "__getitems__"):
+            batch = self.dataset.__getitems__(idx)
+            if not isinstance(batch, list):  # already a batch (TensorDataset): one indexing per field
+                return batch if self.collate_fn is None else self.collate_fn(list(zip(*batch)))
+            samples = batch  # torch's convention: a list of examples, still to collate
+        else:
+            samples = [self.dataset[int(i)] for i in idx]
         return (self.collate_fn or default_collate)(samples)
 
     def __iter__(self) -> Iterator[Any]:

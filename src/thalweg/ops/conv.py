@@ -1,4 +1,4 @@
-"""Convolution as one matrix product over strided windows (im2col), with its exact adjoint (col2im).
+"""Convolution as matrix products over strided windows (im2col), with exact backward passes.
 
 A convolution layer (a cross-correlation, as in every deep-learning library)
 with input ``x`` of shape (N, C, H, W), weight ``w`` of shape (O, C/G, KH, KW)
@@ -17,7 +17,7 @@ strided *view* of ``xpad`` (``as_strided``), so gathering them is one copy.
 Backpropagating through ``y = W @ cols + b``:
 
     dL/db      = sum over n, p, q of g                      (g = dL/dy)
-    dL/dW      = sum_n g[n] @ cols[n]^T
+    dL/dW      = sum_n g[n] @ cols[n]^T                     (cols kept from the forward)
     dL/dcols   = W^T @ g[n]
     dL/dxpad   = col2im(dL/dcols)
 
@@ -27,16 +27,21 @@ contributions are *added*.  It loops over the KH*KW kernel offsets (never over
 the batch or the pixels): for offset (i, j) the columns form one strided slab of
 ``xpad`` and one vectorised ``+=`` adds them all.
 
-The flat-row trick (stride 1).  Seen as a flat array of rows of length Wp (the
-padded width), the window element (i, j) of output pixel (p, q) sits at
-``(p + i*dh) * Wp + q + j*dw``: the run ``p*Wp + q`` shifted by
-``i*dh*Wp + j*dw``.  If each output row is computed Wp wide instead of OW wide
-(the extra ``Wp - OW`` values are thrown away), a window's columns are *one
-contiguous run* of the input, so the gather copies long runs and col2im adds
-long runs -- several times faster in NumPy than the 2-D strided form.  The
-thrown-away outputs cost ``Wp/OW - 1`` extra arithmetic, so the trick is used
-only when the stride is 1 and that ratio is at most 2; otherwise the compact
-2-D windows are used.  Their gradient is set to zero, so they add nothing.
+Two speed-ups for stride 1, the common case (``ConvGeometry.flat``):
+
+- Flat rows.  Seen as a flat array of rows of length Wp (the padded width), the
+  window element (i, j) of output pixel (p, q) sits at ``(p + i*dh) * Wp + q +
+  j*dw``: the run ``p*Wp + q`` shifted by ``i*dh*Wp + j*dw``.  Computing each
+  output row Wp wide instead of OW wide (the extra ``Wp - OW`` values are thrown
+  away) makes a window's columns *one contiguous run* of the input, so the
+  gather copies long runs, several times faster in NumPy than the 2-D strided
+  form.  The extra outputs cost ``Wp/OW - 1`` more arithmetic, so this is used
+  only when that ratio is at most 2.  Their gradient is set to zero, so they
+  add nothing to dL/dW.
+- dL/dx by kernel rows (:func:`input_grad_by_rows`): for one kernel row the
+  adjoint is a correlation along the width only, so KH matrix products on a
+  row-wise gather of g replace the KH*KW-fold dL/dcols and its KH*KW additions
+  (measured 25-30% faster).  Strided convolutions use col2im.
 
 Large work arrays come from a small cache (:class:`Workspace`) instead of fresh
 memory each call; see its docstring for why that matters.
@@ -112,7 +117,10 @@ class Loan:
         self.array = array
 
     def __del__(self) -> None:
-        WORKSPACE.give(self.array)
+        try:
+            WORKSPACE.give(self.array)
+        except Exception:  # noqa: BLE001 - interpreter shutdown: module globals may be gone
+            pass
 
 
 class ConvGeometry:
@@ -144,7 +152,7 @@ class ConvGeometry:
         self.width = self.wp if self.flat else self.ow
         self.length = self.oh * self.width
         self.depth = cg * self.kh * self.kw
-        # the thrown-away outputs of the last row read (kw-1)*dw values past the padded input
+        # in flat mode the thrown-away outputs of the last row read (kw-1)*dw values past the input
         self.tail = self.dw * (self.kw - 1) if self.flat else 0
 
 
@@ -181,27 +189,70 @@ def im2col(x: Any, geo: ConvGeometry) -> tuple[Any, Any]:
 
 
 def col2im(dcols: Any, geo: ConvGeometry) -> Any:
-    """The adjoint of :func:`im2col`: add every column entry back to its pixel; returns (N, C, H, W)."""
+    """The adjoint of :func:`im2col` (compact layout): add every column entry back to its pixel.
+
+    Returns (N, C, H, W).  One strided ``+=`` per kernel offset (i, j).
+    """
     xp = get_array_module(dcols)
     top, _, left, _ = geo.pad
-    d = dcols.reshape(geo.n, geo.c, geo.kh, geo.kw, geo.length)
-    plane = geo.hp * geo.wp
-    size = geo.n * geo.c * plane
-    # flat mode: room for the last shifted run, so that every target is a plain slice
-    spare = geo.dh * (geo.kh - 1) * geo.wp + geo.tail if geo.flat else 0
-    mem = xp.zeros(size + spare, dtype=dcols.dtype)
-    xpad = mem[:size].reshape(geo.n, geo.c, geo.hp, geo.wp)
+    d = dcols.reshape(geo.n, geo.c, geo.kh, geo.kw, geo.oh, geo.ow)
+    xpad = xp.zeros((geo.n, geo.c, geo.hp, geo.wp), dtype=dcols.dtype)
+    rows, cols = geo.sh * (geo.oh - 1) + 1, geo.sw * (geo.ow - 1) + 1
     for i in range(geo.kh):
         for j in range(geo.kw):
-            if geo.flat:  # one contiguous run per (sample, channel), shifted by the offset
-                off = i * geo.dh * geo.wp + j * geo.dw
-                target = mem[off:off + size].reshape(geo.n, geo.c, plane)[:, :, :geo.length]
-                target += d[:, :, i, j]
-            else:
-                r, c = i * geo.dh, j * geo.dw
-                target = xpad[:, :, r:r + geo.sh * (geo.oh - 1) + 1:geo.sh, c:c + geo.sw * (geo.ow - 1) + 1:geo.sw]
-                target += d[:, :, i, j].reshape(geo.n, geo.c, geo.oh, geo.ow)
+            r, c = i * geo.dh, j * geo.dw
+            target = xpad[:, :, r:r + rows:geo.sh, c:c + cols:geo.sw]
+            target += d[:, :, i, j]
     return xpad[:, :, top:top + geo.h, left:left + geo.w]
+
+
+def input_grad_by_rows(g: Any, w: Any, geo: ConvGeometry) -> Any:
+    """dL/dx for stride 1 (flat mode), one kernel *row* at a time; returns (N, C, H, W).
+
+    dxpad[n, c, r, s] = sum_{o, i, j} w[o, c, i, j] g[n, o, r - i*dh, s - j*dw].  For
+    one kernel row i this is a correlation along the width only, so gather the KW
+    shifted copies of every gradient row once (a row-wise im2col of g, KW times
+    the size of g instead of KH*KW times for full columns), and each kernel row
+    is one matrix product with w[:, :, i, :] whose result is added to dxpad
+    shifted down by i*dh rows.  Measured 25-30% faster than full columns plus
+    col2im (KH additions of long runs instead of KH*KW of short ones).
+
+    Layout: rows of pitch P = Wp + E, E = (KW-1)*dw, with g at columns [E, E+OW)
+    and zeros around it, so the shifted copies read zeros where g has no value.
+    Columns past Wp of the result are thrown away.
+    """
+    xp = get_array_module(g)
+    n, c, o, groups = geo.n, geo.c, geo.o, geo.groups
+    og, cg = o // groups, c // groups
+    e = geo.dw * (geo.kw - 1)
+    pitch = geo.wp + e
+    run = geo.oh * pitch  # one output plane in rows of the new pitch
+    gsize = n * o * run
+    gpad = WORKSPACE.take(xp, (gsize + e,), g.dtype)
+    gpad.fill(0)
+    gpad[:gsize].reshape(n, o, geo.oh, pitch)[..., e:e + geo.ow] = g
+    s = gpad.strides[0]
+    shifted = xp.lib.stride_tricks.as_strided(gpad, (n, o, geo.kw, run), (o * run * s, run * s, geo.dw * s, s),
+                                              writeable=False)
+    rows = WORKSPACE.take(xp, (n, o, geo.kw, run), g.dtype)
+    rows[...] = shifted  # rows[n, o, j', (r, s)] = g[n, o, r, s - (KW-1-j')*dw]
+    rows_g = rows.reshape(n, groups, og * geo.kw, run)
+    # w_rows[i, group, c, (o, j')] = w[o, c, i, KW-1-j']
+    w_rows = xp.ascontiguousarray(w.reshape(groups, og, cg, geo.kh, geo.kw)[..., ::-1].transpose(3, 0, 2, 1, 4))
+    w_rows = w_rows.reshape(geo.kh, groups, cg, og * geo.kw)
+    plane = geo.hp * pitch
+    size = n * c * plane
+    mem = xp.zeros(size + geo.dh * (geo.kh - 1) * pitch, dtype=g.dtype)
+    part = WORKSPACE.take(xp, (n, groups, cg, run), g.dtype)
+    for i in range(geo.kh):
+        xp.matmul(w_rows[i], rows_g, out=part)
+        off = i * geo.dh * pitch
+        target = mem[off:off + size].reshape(n, c, plane)[:, :, :run]
+        target += part.reshape(n, c, run)
+    for buf in (gpad, rows, part):
+        WORKSPACE.give(buf)
+    top, _, left, _ = geo.pad
+    return mem[:size].reshape(n, c, geo.hp, pitch)[:, :, top:top + geo.h, left:left + geo.w]
 
 
 def grad_columns(g: Any, geo: ConvGeometry) -> tuple[Any, Any]:
@@ -255,7 +306,7 @@ class Conv(Function):
             WORKSPACE.give(buf)
         if needs is not None:
             ctx.geo, ctx.one_d, ctx.w_shape = geo, one_d, w.shape
-            ctx.wm = wm if needs[0] else None
+            ctx.w = w if needs[0] else None
         return out[:, :, 0, :] if one_d else out
 
     @staticmethod
@@ -268,16 +319,22 @@ class Conv(Function):
         gx = gw = gb = None
         if need_b:
             gb = grad.sum(axis=(0, 2, 3))
-        gcols, gbuf = grad_columns(grad, geo)  # (N, G, O/G, length)
+        gcols = gbuf = None
+        if need_w or (need_x and not geo.flat):
+            gcols, gbuf = grad_columns(grad, geo)  # (N, G, O/G, length)
         if need_w:
             gw = weight_grad(ctx.cols, gcols, geo).reshape(ctx.w_shape)
             if ctx.one_d:
                 gw = gw[:, :, 0, :]
         if need_x:
-            dcols = WORKSPACE.take(xp, (geo.n, geo.groups, geo.depth, geo.length), grad.dtype)
-            xp.matmul(ctx.wm.swapaxes(-1, -2), gcols, out=dcols)
-            gx = col2im(dcols, geo)
-            WORKSPACE.give(dcols)
+            if geo.flat:
+                gx = input_grad_by_rows(grad, ctx.w, geo)
+            else:
+                dcols = WORKSPACE.take(xp, (geo.n, geo.groups, geo.depth, geo.length), grad.dtype)
+                xp.matmul(ctx.w.reshape(geo.groups, geo.o // geo.groups, geo.depth).swapaxes(-1, -2), gcols,
+                          out=dcols)
+                gx = col2im(dcols, geo)
+                WORKSPACE.give(dcols)
             if ctx.one_d:
                 gx = gx[:, :, 0, :]
         if gbuf is not None:

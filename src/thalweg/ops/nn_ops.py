@@ -111,8 +111,8 @@ class BatchNormFunction(Function):
         axes = (0,) + tuple(range(2, x.ndim))
         view = _channel_view(x.shape)
         dtype = x.dtype.type
+        m = x.size // x.shape[1]  # values per channel
         if training:
-            m = x.size // x.shape[1]
             mean = x.mean(axis=axes, keepdims=True)
             xc = x - mean
             var = xp.square(xc).mean(axis=axes, keepdims=True)
@@ -126,7 +126,6 @@ class BatchNormFunction(Function):
             mean = running_mean.reshape(view).astype(x.dtype, copy=False)
             var = running_var.reshape(view).astype(x.dtype, copy=False)
             xc = x - mean
-            m = 0
         rstd = 1 / xp.sqrt(var + dtype(eps))
         xhat = xc
         xhat *= rstd  # xc is ours: normalise in place

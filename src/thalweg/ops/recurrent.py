@@ -55,6 +55,7 @@ from typing import Any
 
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
+from .workspace import Lease, give, take
 
 
 # ------------------------------------------------------------------ helpers
@@ -108,13 +109,18 @@ def _outer_previous(dA: Any, states: Any, s0: Any, reverse: bool) -> Any:
 
 
 def _project(x: Any, w_ih: Any, bias: Any) -> tuple[Any, Any]:
-    """All input projections at once: ``X W_ih^T + bias`` as ``(T, B, gates*H)``; returns ``(X2d, G)``."""
+    """All input projections at once: ``X W_ih^T + bias`` as ``(T, B, gates*H)``; returns ``(X2d, G)``.
+
+    ``G`` comes from the workspace pool (see ``ops/workspace.py``).
+    """
+    xp = get_array_module(x)
     T, B, F = x.shape
     x2 = x.reshape(T * B, F)
-    g = x2 @ w_ih.T
+    g = take(xp, (T, B, w_ih.shape[0]), x.dtype)
+    xp.matmul(x2, w_ih.T, out=g.reshape(T * B, -1))
     if bias is not None:
         g += bias
-    return x2, g.reshape(T, B, -1)
+    return x2, g
 
 
 def _half_rows(xp: Any, n_sigmoid: int, n: int, dtype: Any) -> Any:
@@ -182,7 +188,7 @@ class RNNLayer(Function):
         x2, A = _project(x, w_ih, bias)
         Z = xp.empty((T + 1, B, H), dtype=x.dtype)
         masked = lengths is not None
-        S = xp.empty((T, B, H), dtype=x.dtype) if masked else Z[:T]  # the carried states
+        S = take(xp, (T, B, H), x.dtype) if masked else Z[:T]  # the carried states
         if masked:
             real, keep, drop = _masks(xp, lengths, T, x.dtype)
         h = _initial(xp, h0, B, H, x.dtype)
@@ -207,6 +213,7 @@ class RNNLayer(Function):
         Z[T] = h
         ctx.x2, ctx.w_ih, ctx.w_hh, ctx.h0 = x2, w_ih, w_hh, h0
         ctx.S, ctx.new = S, (A if masked else S)  # act(a_t) at every step
+        ctx.lease = Lease(A, S) if masked else Lease(A)
         ctx.relu, ctx.reverse, ctx.x_shape = relu, reverse, x.shape
         return Z
 
@@ -215,14 +222,15 @@ class RNNLayer(Function):
         xp = get_array_module(grad)
         new, w_hh = ctx.new, ctx.w_hh
         T = new.shape[0]
+        D = take(xp, new.shape, new.dtype)  # act'(a_t) for all t at once
         if ctx.relu:
-            D = (new > 0).astype(new.dtype)  # act'(a_t) for all t at once
+            xp.greater(new, 0, out=D)
         else:
-            D = new * new
+            xp.multiply(new, new, out=D)
             xp.subtract(1, D, out=D)
         masked = hasattr(ctx, "keep")
         dY, dh = grad[:T], grad[T]
-        dA = xp.empty_like(D)
+        dA = take(xp, D.shape, D.dtype)
         for t in _steps(T, not ctx.reverse):
             g = dY[t] + dh
             if masked:
@@ -232,7 +240,9 @@ class RNNLayer(Function):
             if masked:
                 carried += ctx.drop[t] * dh
             dh = carried
-        return _param_grads(ctx, dA, ctx.w_ih, dh)
+        grads = _param_grads(ctx, dA, ctx.w_ih, dh)
+        give(D, dA)
+        return grads
 
 
 # -------------------------------------------------------------------- LSTM
@@ -277,9 +287,9 @@ class LSTMLayer(Function):
         x2, G = _project(x, w_ih_half, bias)  # becomes the gate activations [o, i, f, g], in place
         Z = xp.empty((T + 2, B, H), dtype=dtype)
         masked = lengths is not None
-        S = xp.empty((T, B, H), dtype=dtype) if masked else Z[:T]  # carried h
-        C = xp.empty((T, B, H), dtype=dtype)  # carried c
-        TC = xp.empty((T, B, H), dtype=dtype)  # tanh of the new cell state
+        S = take(xp, (T, B, H), dtype) if masked else Z[:T]  # carried h
+        C = take(xp, (T, B, H), dtype)  # carried c
+        TC = take(xp, (T, B, H), dtype)  # tanh of the new cell state
         if masked:
             real, keep, drop = _masks(xp, lengths, T, dtype)
             c_new = xp.empty((B, H), dtype=dtype)
@@ -312,6 +322,7 @@ class LSTMLayer(Function):
         Z[T + 1] = c
         ctx.x2, ctx.w_ih, ctx.w_hh, ctx.h0, ctx.c0, ctx.rows = x2, w_ih, w_hh, h0, c0, rows
         ctx.G, ctx.S, ctx.C, ctx.TC = G, S, C, TC
+        ctx.lease = Lease(G, C, TC, S) if masked else Lease(G, C, TC)
         ctx.reverse, ctx.x_shape = reverse, x.shape
         return Z
 
@@ -324,10 +335,11 @@ class LSTMLayer(Function):
         o, i, f, g = G[:, :, 0], G[:, :, 1], G[:, :, 2], G[:, :, 3]
         # Everything that does not depend on the carried gradients, for all steps at once:
         # dc += dh * K;  dA = [dh, dc, dc, dc] * L  (blocks o, i, f, g).
-        K = TC * TC
+        K = take(xp, TC.shape, TC.dtype)
+        xp.multiply(TC, TC, out=K)
         xp.subtract(1, K, out=K)
         K *= o
-        L = xp.empty_like(G)
+        L = take(xp, G.shape, G.dtype)
         xp.subtract(1, G[:, :, :3], out=L[:, :, :3])
         L[:, :, :3] *= G[:, :, :3]  # s(1-s) for o, i, f
         L[:, :, 0] *= TC
@@ -338,7 +350,7 @@ class LSTMLayer(Function):
         L[:, :, 3] *= i
         masked = hasattr(ctx, "keep")
         dY, dh, dc = grad[:T], grad[T], grad[T + 1]
-        dA = xp.empty_like(L)
+        dA = take(xp, L.shape, L.dtype)
         w_hh = ctx.w_hh[rows]
         for t in _steps(T, not ctx.reverse):
             dh_t = dY[t] + dh
@@ -355,8 +367,9 @@ class LSTMLayer(Function):
                 dc_prev += ctx.drop[t] * dc
                 dh_prev += ctx.drop[t] * dh
             dh, dc = dh_prev, dc_prev
-        dA = dA.reshape(T, B, 4 * H)
-        return _param_grads(ctx, dA, ctx.w_ih[rows], dh, dc, rows=rows)
+        grads = _param_grads(ctx, dA.reshape(T, B, 4 * H), ctx.w_ih[rows], dh, dc, rows=rows)
+        give(K, L, dA)
+        return grads
 
 
 # --------------------------------------------------------------------- GRU
@@ -387,12 +400,12 @@ class GRULayer(Function):
         dtype = x.dtype
         half = _half_rows(xp, 2 * H, 3 * H, dtype)
         x2, G = _project(x, w_ih * half[:, None], None if b_ih is None else b_ih * half)  # becomes [r, z, n]
-        GH = xp.empty_like(G)  # hidden projections (r, z rows halved); the n block W_hn h + b_hn is kept
+        GH = take(xp, G.shape, dtype)  # hidden projections (r, z rows halved); the n block W_hn h + b_hn is kept
         w_hh_half_t = (w_hh * half[:, None]).T.copy()
         b_hh_half = None if b_hh is None else b_hh * half
         Z = xp.empty((T + 1, B, H), dtype=dtype)
         masked = lengths is not None
-        S = xp.empty((T, B, H), dtype=dtype) if masked else Z[:T]
+        S = take(xp, (T, B, H), dtype) if masked else Z[:T]
         if masked:
             real, keep, drop = _masks(xp, lengths, T, dtype)
             h_new = xp.empty((B, H), dtype=dtype)
@@ -423,6 +436,7 @@ class GRULayer(Function):
         Z[T] = h
         ctx.x2, ctx.w_ih, ctx.w_hh, ctx.h0 = x2, w_ih, w_hh, h0
         ctx.G, ctx.HN, ctx.S = G, GH[..., 2 * H:], S
+        ctx.lease = Lease(G, GH, S) if masked else Lease(G, GH)
         ctx.reverse, ctx.x_shape = reverse, x.shape
         return Z
 
@@ -434,7 +448,7 @@ class GRULayer(Function):
         r, z, n = G[..., :H], G[..., H:2 * H], G[..., 2 * H:]
         # Everything that does not depend on the carried gradient, for all steps at once:
         # [da_r, da_z, da_n] = dh * P.
-        P = xp.empty_like(G).reshape(T, B, 3, H)
+        P = take(xp, (T, B, 3, H), G.dtype)
         pr, pz, pn = P[:, :, 0], P[:, :, 1], P[:, :, 2]
         xp.multiply(n, n, out=pn)
         xp.subtract(1, pn, out=pn)
@@ -450,8 +464,8 @@ class GRULayer(Function):
         pr *= pn  # (1-z)(1-n^2) hn r(1-r)
         masked = hasattr(ctx, "keep")
         dY, dh = grad[:T], grad[T]
-        dA = xp.empty_like(P)  # dL/d input pre-activations [da_r, da_z, da_n]
-        dAh = xp.empty_like(P)  # dL/d hidden pre-activations [da_r, da_z, da_n * r]
+        dA = take(xp, P.shape, P.dtype)  # dL/d input pre-activations [da_r, da_z, da_n]
+        dAh = take(xp, P.shape, P.dtype)  # dL/d hidden pre-activations [da_r, da_z, da_n * r]
         w_hh = ctx.w_hh
         for t in _steps(T, not ctx.reverse):
             dh_t = dY[t] + dh
@@ -467,7 +481,9 @@ class GRULayer(Function):
             if masked:
                 dh_prev += ctx.drop[t] * dh
             dh = dh_prev
-        return _param_grads(ctx, dA.reshape(T, B, 3 * H), ctx.w_ih, dh, None, dAh.reshape(T, B, 3 * H))
+        grads = _param_grads(ctx, dA.reshape(T, B, 3 * H), ctx.w_ih, dh, None, dAh.reshape(T, B, 3 * H))
+        give(P, dA, dAh)
+        return grads
 
 
 def _add_previous(out: Any, states: Any, s0: Any, reverse: bool) -> None:

@@ -10,6 +10,8 @@ import math
 import numbers
 from typing import Any, Callable, Mapping
 
+import numpy as np
+
 
 def _real(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -53,7 +55,7 @@ def _check_lr(value: Any) -> None:
 
 def _check_bool(name: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
-        if not isinstance(value, (bool, int)) or value not in (0, 1):
+        if not isinstance(value, (bool, numbers.Integral, np.bool_)) or value not in (0, 1):
             raise TypeError(f"{name} must be a bool, got {value!r}")
 
     return check

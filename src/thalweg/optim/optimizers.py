@@ -115,6 +115,8 @@ class Adagrad(Optimizer):
 
     Defaults: ``lr=1e-2, lr_decay=0, weight_decay=0,
     initial_accumulator_value=0, eps=1e-10``.  Paper: Duchi, Hazan & Singer (2011).
+    Unlike torch, a parameter group's own ``initial_accumulator_value`` is
+    honoured (torch fills every group with the constructor's value).
     """
 
     def __init__(self, params: Any, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,

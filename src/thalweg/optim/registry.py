@@ -6,6 +6,9 @@ up: it must lower a quadratic and the Rosenbrock function, match
 tests when it is not), survive a ``state_dict`` round trip, ...  An entry
 without a torch counterpart and without a reference in the tests fails them, so
 nothing can skip the checks.
+
+``LBFGS`` is not listed: it needs a closure at every step and has its own
+tests (``tests/optim/test_lbfgs.py``).
 """
 
 from __future__ import annotations

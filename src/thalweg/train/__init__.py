@@ -22,5 +22,6 @@ from .record import RunRecord, RunRecordError, read_run
 
 __all__ = ["Callback", "CheckpointError", "EarlyStopping", "FitResult", "GradientClipping", "LOSSES", "METRICS",
            "ModelCheckpoint", "MonitorCallback", "PlotsUnavailable", "ReduceLROnPlateau", "RunRecord",
-           "RunRecordError", "ScheduleCallback", "Trainer", "accuracy", "atomic_write", "evaluate", "fit", "init_weights", "lenet5", "load_checkpoint", "mlp",
+           "RunRecordError", "ScheduleCallback", "Trainer", "accuracy", "atomic_write", "evaluate", "fit",
+           "init_weights", "lenet5", "load_checkpoint", "mlp",
            "plot_compare", "plot_lr_find", "plot_run", "read_run", "save_checkpoint"]

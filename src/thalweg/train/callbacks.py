@@ -356,8 +356,9 @@ class ScheduleCallback(Callback):
             self.monitor = normalize_monitor(getattr(self.scheduler, "monitor", None) or trainer.monitor or "loss")
         mode = getattr(self.scheduler, "mode", None)
         if mode in ("min", "max") and _infer_mode(self.monitor) != mode:
+            want = _infer_mode(self.monitor)
             raise ValueError(f"{type(self.scheduler).__name__}(mode={mode!r}) would be fed {self.monitor!r}, which "
-                             f"should {'rise' if mode == 'min' else 'fall'}: give it mode={_infer_mode(self.monitor)!r}")
+                             f"should {'rise' if want == 'max' else 'fall'}: give it mode={want!r}")
 
     def on_train_batch_end(self, trainer: "Trainer", logs: dict[str, Any]) -> None:
         if self.interval == "step":

@@ -102,14 +102,16 @@ def _split_batch(batch: Any) -> tuple[Any, Tensor]:
     return x, y
 
 
-def _num_classes(dataset: Any) -> int | None:
+def _num_classes(dataset: Any) -> tuple[int | None, bool]:
+    """``(classes, exact)``: the declared ``num_classes``, or a lower bound from the largest label."""
     n = getattr(dataset, "num_classes", None)
     if n is not None:
-        return int(n)
+        return int(n), True
     tensors = getattr(dataset, "tensors", None)
-    if tensors is not None and len(tensors) >= 2 and tensors[1].dtype.kind in "iu" and tensors[1].ndim == 1:
-        return int(tensors[1].max()) + 1
-    return None
+    if tensors is not None and len(tensors) >= 2 and tensors[1].dtype.kind in "iu" and tensors[1].ndim == 1 \
+            and tensors[1].size:
+        return int(tensors[1].max()) + 1, False
+    return None, False
 
 
 def _peek(dataset: Any, n: int = 2) -> Any:
@@ -199,7 +201,8 @@ class Trainer:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
         # checkpoints last, so they see the epoch's final state (after schedules and plateau decay)
-        cbs += [c for c in user if not isinstance(c, ModelCheckpoint)] + [c for c in user if isinstance(c, ModelCheckpoint)]
+        cbs += [c for c in user if not isinstance(c, ModelCheckpoint)]
+        cbs += [c for c in user if isinstance(c, ModelCheckpoint)]
         self.callbacks: list[Callback] = cbs
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.config = config
@@ -230,7 +233,12 @@ class Trainer:
         self._epoch_clock = self._session
 
     def log(self, msg: str) -> None:
-        if self.verbose:
+        if not self.verbose:
+            return
+        bar = getattr(self, "_bar", None)
+        if bar is not None and hasattr(bar, "write") and self._log is print:
+            bar.write(msg, file=sys.stdout)  # tqdm clears its bar, prints the line, redraws the bar
+        else:
             self._log(msg)
 
     def stop(self, reason: str) -> None:
@@ -364,11 +372,12 @@ class Trainer:
         finally:
             self.model.train(was_training)
         if self.loss_name in CLASSIFICATION_LOSSES:
-            classes = _num_classes(dataset)
+            classes, exact = _num_classes(dataset)
             units = out.shape[-1] if out.ndim >= 2 else None
-            if classes is not None and units is not None and units != classes:
-                raise ValueError(f"the model outputs {units} values per example but the dataset has {classes} "
-                                 f"classes: make the last layer's output size {classes}")
+            if classes is not None and units is not None and (units != classes if exact else units < classes):
+                has = f"has {classes} classes" if exact else f"has labels up to {classes - 1}"
+                raise ValueError(f"the model outputs {units} values per example but the dataset {has}: "
+                                 f"make the last layer's output size {classes}")
 
     # -------------------------------------------------------------- fit
     def fit(self, train: Any, dev: Any = None, *, epochs: int, test: Any = None,
@@ -446,7 +455,8 @@ class Trainer:
                                      "lr": [float(g["lr"]) for g in self.optimizer.param_groups]})
         cfg.setdefault("schedules", [type(cb.scheduler).__name__ for cb in self.callbacks
                                      if isinstance(cb, ScheduleCallback)])
-        cfg.setdefault("callbacks", [type(cb).__name__ for cb in self.callbacks if not isinstance(cb, ScheduleCallback)])
+        cfg.setdefault("callbacks", [type(cb).__name__ for cb in self.callbacks
+                                     if not isinstance(cb, ScheduleCallback)])
         cfg.setdefault("model", repr(self.model))
         return cfg
 
@@ -465,6 +475,7 @@ class Trainer:
         eval_at = self._eval_points(n_batches)
         self._epoch_clock = (time.perf_counter(), time.process_time())
         bar = progress_bar(n_batches, desc=f"epoch {e}/{epochs}", initial=state["batches"], enabled=self.progress)
+        self._bar = bar
         model.train()
         try:
             for batch in loader:
@@ -501,6 +512,7 @@ class Trainer:
                     bar.set_postfix_str(f"loss {state['means'].means()['loss']:.4f}")
         finally:
             bar.close()
+            self._bar = None
         return True
 
     def _diverged(self, e: int, value: float) -> None:
@@ -518,7 +530,10 @@ class Trainer:
         if math.isnan(v):
             return False
         if self.best_score is not None:
-            better = v > self.best_score + self.min_delta if self.mode == "max" else v < self.best_score - self.min_delta
+            if self.mode == "max":
+                better = v > self.best_score + self.min_delta
+            else:
+                better = v < self.best_score - self.min_delta
             if not better:
                 return False
         self.best_score, self.best_epoch, self.best_step = v, epoch, self.step

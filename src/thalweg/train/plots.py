@@ -77,7 +77,7 @@ def plot_run(out_dir: str | Path, history: list[dict[str, Any]], *, evals: list[
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     _log_if_wide(ax, [r["loss"] for r in history] + list(steps["loss"] if steps else []))
-    ax.set_title(f"{title} loss".strip())
+    ax.set_title(f"{title}: loss" if title else "loss")
     ax.grid(alpha=0.3)
     ax.legend()
     paths.append(_save(fig, out / "loss.png"))
@@ -98,7 +98,7 @@ def plot_run(out_dir: str | Path, history: list[dict[str, Any]], *, evals: list[
             ax.axvline(best[-1]["epoch"], color="gray", ls=":", label=f"best dev (epoch {best[-1]['epoch']})")
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy (%)")
-        ax.set_title(f"{title} accuracy".strip())
+        ax.set_title(f"{title}: accuracy" if title else "accuracy")
         ax.grid(alpha=0.3)
         ax.legend()
         paths.append(_save(fig, out / "accuracy.png"))
@@ -110,7 +110,7 @@ def plot_run(out_dir: str | Path, history: list[dict[str, Any]], *, evals: list[
         ax.plot(epochs, [r["lr"] for r in history], "o-", color="tab:green")
     ax.set_xlabel("epoch")
     ax.set_ylabel("learning rate")
-    ax.set_title(f"{title} learning rate".strip())
+    ax.set_title(f"{title}: learning rate" if title else "learning rate")
     ax.grid(alpha=0.3)
     paths.append(_save(fig, out / "lr.png"))
     return paths
@@ -144,22 +144,25 @@ def plot_lr_find(path: str | Path, lrs: Sequence[float], losses: Sequence[float]
                  max_lr: float | None = None, title: str = "LR range test") -> Path:
     """Loss (and accuracy) against the learning rate, log scale, with the suggested bounds marked."""
     fig, (ax,) = _figure(width=7.0)
-    ax.plot(lrs, losses, color="tab:blue", label="train loss")
+    ax.plot(lrs, losses, color="tab:blue", label="train loss (smoothed)")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("loss")
     finite = [v for v in losses if math.isfinite(v)]
     if finite:
         lo, hi = min(finite), max(finite)
-        ax.set_ylim(lo - 0.05 * (hi - lo + 1e-12), min(hi, 4 * finite[0]) + 0.05 * (hi - lo + 1e-12))
+        ax.set_ylim(lo - 0.05 * (hi - lo + 1e-12), min(hi, 1.5 * finite[0]) + 0.05 * (hi - lo + 1e-12))
+    handles = []
     if accuracies is not None:
         ax2 = ax.twinx()
-        ax2.plot(lrs, [100 * a for a in accuracies], color="tab:orange", alpha=0.7, label="accuracy")
+        handles += ax2.plot(lrs, [100 * a for a in accuracies], color="tab:orange", alpha=0.7,
+                            label="train accuracy (smoothed)")
         ax2.set_ylabel("accuracy (%)")
     for v, name, c in ((base_lr, "base_lr", "tab:green"), (max_lr, "max_lr", "tab:red")):
         if v is not None:
             ax.axvline(v, color=c, ls="--", label=f"{name} = {v:.2g}")
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="upper left")
+    own, labels = ax.get_legend_handles_labels()
+    ax.legend(own + handles, labels + [h.get_label() for h in handles], loc="center left")
     return _save(fig, Path(path))

@@ -53,6 +53,7 @@ class RunRecord:
         self.path = Path(path)
         self.resume = resume
         self._created = False
+        self._started = False
 
     def start(self, config: dict[str, Any] | None) -> None:
         if self.path.exists() and not self.path.is_dir():
@@ -61,6 +62,7 @@ class RunRecord:
             raise RunRecordError(f"run directory {self.path} already holds files; choose a new one or resume")
         self._created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
+        self._started = True
         if config is not None:
             old = self.path / "config.json"
             if self.resume and old.is_file():  # a resumed run keeps what it knew and updates what changed
@@ -95,7 +97,9 @@ class RunRecord:
 
     def fail(self, summary: dict[str, Any], *, keep: bool) -> None:
         """After an exception: remove a directory this run created and that holds nothing useful, else
-        write a summary that says the run failed."""
+        write a summary that says the run failed.  A record that never started touches nothing."""
+        if not self._started:
+            return
         if not keep and self._created:
             shutil.rmtree(self.path, ignore_errors=True)
             return

@@ -31,6 +31,16 @@ def format_report(run_dir: str | Path, *, all_rows: bool = False) -> str:
         data = json.loads(comp.read_text())
         text = (p / "comparison.txt").read_text().rstrip() if (p / "comparison.txt").is_file() else ""
         return "\n".join([f"comparison of {data.get('axis')}: {p}", text, f"plot: {data.get('plot', '-')}"])
+    lrf = p / "lr_find.json"
+    if lrf.is_file():
+        data = json.loads(lrf.read_text())
+        bounds = ("no suggested bounds" if data.get("base_lr") is None else
+                  f"suggested base_lr {data['base_lr']:.3g}  max_lr {data['max_lr']:.3g}")
+        return "\n".join([f"LR range test: {p}",
+                          f"{data.get('optimizer', '?')}, {len(data.get('lrs', []))} steps, {data.get('mode')} sweep "
+                          f"from {data['lrs'][0]:.3g} to {data['lrs'][-1]:.3g}"
+                          + ("  (stopped: the loss diverged)" if data.get("diverged") else ""),
+                          bounds, f"rule: {data.get('rule', '-')}"])
     run = read_run(p)
     cfg, summary, history = run["config"] or {}, run["summary"], run["history"]
     lines = [f"run: {p}"]

@@ -117,9 +117,9 @@ class LRScheduler:
                 set_momentum(group, m)
         self._last_lr = lrs
 
-    def step(self) -> None:
-        """Advance the count by one and write the new learning rates into the optimizer."""
-        self.last_epoch += 1
+    def step(self, epoch: int | None = None) -> None:
+        """Advance the count by one (or jump to ``epoch``) and write the new learning rates."""
+        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
         self._apply(self.last_epoch)
 
     def get_last_lr(self) -> list[float]:

@@ -69,12 +69,12 @@ class ReduceLROnPlateau(LRScheduler):
             return a < (best * (1.0 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold)
         return a > (best * (1.0 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold)
 
-    def step(self, metrics: SupportsFloat | None = None) -> None:  # type: ignore[override]
+    def step(self, metrics: SupportsFloat | None = None, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record the monitored metric (e.g. the validation loss) and reduce the lr if it has plateaued."""
         if metrics is None:
             raise TypeError("ReduceLROnPlateau.step() needs the monitored metric: call step(val_loss)")
         current = float(metrics)
-        self.last_epoch += 1
+        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
         if self.is_better(current, self.best):
             self.best = current
             self.num_bad_epochs = 0
