@@ -24,6 +24,7 @@ from .ops.api import (abs, add, allclose, amax, amin, argmax, argmin, broadcast_
                       softplus, split, sqrt, squeeze, stack, std, sub, sum, swapaxes, tanh, transpose, unsqueeze,
                       var, where)
 from .random import Generator, get_rng_state, manual_seed, set_rng_state
+from . import nn, optim  # noqa: E402,F401 - tw.nn, tw.optim, as torch.nn / torch.optim
 from . import data, train  # noqa: E402,F401 - tw.data (datasets, loader), tw.train (the loop); after the core
 
 float = float32  # noqa: A001 - torch's spelling: tw.float is float32

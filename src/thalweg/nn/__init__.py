@@ -17,3 +17,4 @@ from .parameter import Parameter
 from .pooling import *  # noqa: F401,F403
 from .recurrent import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
+from . import utils  # noqa: F401,E402

@@ -30,6 +30,7 @@ except ImportError:
     pass
 try:
     from . import line_search
+    from .line_search import GradientDescentLineSearch, backtracking_line_search
 except ImportError:
     pass
 
@@ -37,4 +38,4 @@ __all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "GradientTransforma
            "Optimizer", "RAdam", "RMSprop", "SGD", "chain", "clip_grad_norm_", "clip_grad_value_",
            "default_decay_mask", "lr_range_test", "lr_scheduler", "param_groups_no_decay", "transforms"]
 if "LBFGS" in globals():
-    __all__.append("LBFGS")
+    __all__ += ["LBFGS", "GradientDescentLineSearch", "backtracking_line_search", "line_search"]

@@ -12,7 +12,9 @@ Each iteration:
 4. update the policy: a TRPO step (``step="trpo"``, the paper's) or PPO's
    clipped objective (``step="ppo"``, a first-order comparison);
 5. fit the value function by regression on the discounted returns (the
-   paper's equation 28), minibatch Adam on the mean squared error.
+   paper's equation 28): full-batch L-BFGS on the mean squared error (the
+   paper used a trust region for this regression, eq. 30; the authors'
+   released code used L-BFGS), or minibatch Adam.
 
 Every iteration returns (and, with ``log=print``, prints) a dict with the
 mean episode return and length, the KL between the old and new policy, the
@@ -71,10 +73,12 @@ class PGConfig:
     ppo_lr: float = 3e-3
     ppo_minibatch_size: int = 256
     ppo_target_kl: float | None = None
-    # value function regression
-    vf_lr: float = 1e-2
-    vf_epochs: int = 10
-    vf_minibatch_size: int = 256
+    # value function regression: full-batch L-BFGS (as the authors' code did) or minibatch Adam
+    vf_optimizer: str = "lbfgs"
+    vf_iters: int = 25  # L-BFGS iterations per fit
+    vf_lr: float = 1e-2  # Adam
+    vf_epochs: int = 10  # Adam
+    vf_minibatch_size: int = 256  # Adam
     # Gaussian policies
     log_std_init: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried into reports
@@ -84,8 +88,10 @@ class PGConfig:
         check_discount("lam", self.lam, "PGConfig")
         if self.step not in ("trpo", "ppo"):
             raise ValueError(f"PGConfig: step must be 'trpo' or 'ppo', got {self.step!r}")
+        if self.vf_optimizer not in ("lbfgs", "adam"):
+            raise ValueError(f"PGConfig: vf_optimizer must be 'lbfgs' or 'adam', got {self.vf_optimizer!r}")
         for name in ("episodes_per_batch", "cg_iters", "ppo_epochs", "ppo_minibatch_size", "vf_epochs",
-                     "vf_minibatch_size"):
+                     "vf_minibatch_size", "vf_iters"):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"PGConfig: {name} must be a positive integer, got {v!r}")
@@ -149,7 +155,8 @@ class PolicyGradientTrainer:
         if value_fn is None and cfg.value_function:
             value_fn = ValueFunction(spec.obs_dim, hidden=cfg.vf_hidden, generator=init_rng)
         self.value_fn = value_fn if cfg.value_function else None
-        self.vf_optimizer = optim.Adam(self.value_fn.parameters(), lr=cfg.vf_lr) if self.value_fn else None
+        self.vf_optimizer = optim.Adam(self.value_fn.parameters(), lr=cfg.vf_lr) \
+            if self.value_fn is not None and cfg.vf_optimizer == "adam" else None
         self.policy_optimizer = optim.Adam(self.policy.parameters(), lr=cfg.ppo_lr) if cfg.step == "ppo" else None
         self.history: list[dict[str, Any]] = []
         self.last_batch: Batch | None = None
@@ -178,20 +185,38 @@ class PolicyGradientTrainer:
         return adv, returns, values
 
     def fit_value_function(self, obs: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
-        """Minibatch Adam on mean (V(s) - target)^2; returns the loss before and after."""
+        """Regress V(s) on the targets by mean squared error; returns the loss before and after.
+
+        ``vf_optimizer="lbfgs"``: ``vf_iters`` iterations of full-batch L-BFGS with
+        a strong-Wolfe line search, a fresh history each time (what the
+        authors' code did); ``"adam"``: ``vf_epochs`` epochs of minibatch Adam.
+        """
         cfg = self.config
-        vf, opt = self.value_fn, self.vf_optimizer
+        vf = self.value_fn
         targets = targets.astype(np.float32)
         before = float(np.mean((vf.predict(obs) - targets) ** 2))
-        n = len(obs)
-        for _ in range(cfg.vf_epochs):
-            perm = self.rng.permutation(n)
-            for start in range(0, n, cfg.vf_minibatch_size):
-                idx = perm[start:start + cfg.vf_minibatch_size]
-                loss = ops.mean((vf(Tensor(obs[idx])) - Tensor(targets[idx])) ** 2)
+        if cfg.vf_optimizer == "lbfgs":
+            obs_t, tgt_t = Tensor(obs), Tensor(targets)
+            opt = optim.LBFGS(vf.parameters(), max_iter=cfg.vf_iters, line_search_fn="strong_wolfe")
+
+            def closure() -> Tensor:
                 opt.zero_grad()
+                loss = ops.mean((vf(obs_t) - tgt_t) ** 2)
                 loss.backward()
-                opt.step()
+                return loss
+
+            opt.step(closure)
+        else:
+            opt = self.vf_optimizer
+            n = len(obs)
+            for _ in range(cfg.vf_epochs):
+                perm = self.rng.permutation(n)
+                for start in range(0, n, cfg.vf_minibatch_size):
+                    idx = perm[start:start + cfg.vf_minibatch_size]
+                    loss = ops.mean((vf(Tensor(obs[idx])) - Tensor(targets[idx])) ** 2)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
         after = float(np.mean((vf.predict(obs) - targets) ** 2))
         return before, after
 
