@@ -10,6 +10,7 @@ step's losses must agree: the smoke test checks that.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -232,56 +233,61 @@ def _tiny_backward(quick: bool) -> tuple[Step, Step]:
 
 
 # ----------------------------------------------------------- a whole MNIST epoch
-def mnist_arrays(quick: bool) -> tuple[np.ndarray, np.ndarray, str]:
-    """50,000 MNIST training images if ../shared/data is there, else random data of the same size."""
-    n = 2_000 if quick else 50_000
-    try:
-        from thalweg.data import mnist as mnist_mod
+SHARED_MNIST = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
 
-        splits = mnist_mod.load_mnist_splits()  # type: ignore[attr-defined]
-        x, y = splits["train"]
-        return x[:n].reshape(len(x[:n]), -1).astype(np.float32), y[:n].astype(np.int64), "MNIST"
-    except Exception:  # noqa: BLE001 - fall back to data of the same shape
-        rng = np.random.default_rng(0)
-        return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n).astype(np.int64), "random"
+
+def mnist_arrays(quick: bool) -> tuple[np.ndarray, np.ndarray, str]:
+    """The 50,000 MNIST training images (flattened, in [0, 1]) if the data is found, else random data of that size.
+
+    The data directory is ``$THALWEG_DATA/mnist`` or ``../shared/data/mnist``.
+    """
+    import os
+
+    from thalweg.data import load_mnist
+
+    n = 2_000 if quick else 50_000
+    root = Path(os.environ["THALWEG_DATA"]) / "mnist" if "THALWEG_DATA" in os.environ else SHARED_MNIST
+    if root.is_dir():
+        train = load_mnist(root, flatten=True, download=False).train
+        x, y = train.tensors
+        return np.ascontiguousarray(x[:n], dtype=np.float32), y[:n].astype(np.int64), "MNIST"
+    rng = np.random.default_rng(0)
+    return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n).astype(np.int64), "random"
 
 
 def _mnist_epoch(quick: bool) -> tuple[Step, Step]:
-    import thalweg as tw
-    import thalweg.nn.functional as F
-    from thalweg import data, optim
+    """One epoch of the MLP through thalweg's own DataLoader and ``fit`` versus a plain PyTorch loop."""
+    from thalweg import data, optim, train
 
     torch = _torch()
     x, y, _ = mnist_arrays(quick)
     om, tm = _mlp_models()
     oo = optim.SGD(om.parameters(), lr=0.05)
     to = torch.optim.SGD(tm.parameters(), lr=0.05)
-    loader = data.DataLoader(data.TensorDataset(tw.from_numpy(x), tw.from_numpy(y)), batch_size=128,
-                             shuffle=True, generator=np.random.default_rng(0))
+    dataset = data.TensorDataset(x, y, num_classes=10)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(0)
+    epoch = [0]
 
     def ours() -> float:
-        total = 0.0
-        for xb, yb in loader:
-            oo.zero_grad()
-            loss = F.cross_entropy(om(xb), yb)
-            loss.backward()
-            oo.step()
-            total += loss.item()
-        return total
+        epoch[0] += 1
+        result = train.fit(om, oo, dataset, epochs=1, batch_size=128, seed=epoch[0], verbose=False,
+                           metrics=(), restore_best=False)
+        return float(result.history[-1]["train_loss"])
 
     def theirs() -> float:
-        total = 0.0
+        total, count = 0.0, 0
         perm = torch.randperm(len(xt), generator=gen)
+        tm.train()
         for i in range(0, len(xt), 128):
             idx = perm[i:i + 128]
             to.zero_grad()
             loss = torch.nn.functional.cross_entropy(tm(xt[idx]), yt[idx])
             loss.backward()
             to.step()
-            total += loss.item()
-        return total
+            total += loss.item() * len(idx)
+            count += len(idx)
+        return total / count
 
     return ours, theirs
 

@@ -94,8 +94,10 @@ class LabData:
 
     def describe(self) -> str:
         """One sentence for a report's setup."""
-        s = (f"{self.name} ({self.source}): {len(self.y_train):,} training / {len(self.y_dev):,} dev / "
-             f"{len(self.y_test):,} test examples")
+        parts = [f"{len(self.y_train):,} training", f"{len(self.y_dev):,} dev"]
+        if len(self.y_test):
+            parts.append(f"{len(self.y_test):,} test")
+        s = f"{self.name} ({self.source}): {' / '.join(parts)} examples"
         if self.fallback:
             s += (f". {self.wanted} was not found (looked in {', '.join(str(r) for r in candidate_roots())}; "
                   f"set ${ENV_VAR} or --data-dir), so this run used the embedded 8x8 digits instead")

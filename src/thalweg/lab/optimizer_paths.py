@@ -54,7 +54,7 @@ OPTIMIZERS: dict[str, Callable[[list[Any]], Any]] = {
     "AMSGrad": lambda p: optim.Adam(p, lr=0.001, amsgrad=True),
     "RAdam": lambda p: optim.RAdam(p, lr=0.001),
     "AdamW": lambda p: optim.AdamW(p, lr=0.001, weight_decay=0.01),
-    "L-BFGS": lambda p: optim.LBFGS(p, lr=1, max_iter=1, line_search_fn="strong_wolfe"),
+    "L-BFGS": lambda p: optim.LBFGS(p, lr=1, max_iter=1, max_eval=25, line_search_fn="strong_wolfe"),
 }
 DEFAULTS_TEXT = ("SGD, Momentum and NAG: lr 0.001, momentum 0.9; Adagrad lr 0.01; Adadelta rho 0.9, eps 1e-6 "
                  "(lr 1, i.e. none); RMSprop lr 0.001, decay 0.9; Adam, AMSGrad, RAdam: lr 0.001, betas (0.9, 0.999), "
@@ -140,14 +140,17 @@ def trajectory(surface: Surface, name: str, steps: int) -> tuple[np.ndarray, flo
             closure()
             opt.step()
         x, y = float(p.data[0]), float(p.data[1])
-        if not (math.isfinite(x) and math.isfinite(y)) or max(abs(x), abs(y)) > 1e6:
+        finite = math.isfinite(x) and math.isfinite(y)
+        if finite and math.isinf(reached) and surface.done(x, y, surface.fn(x, y)[0]):
+            reached = float(t)
+            path.append(p.data.copy())
+            if surface.minimum is None:  # once off the saddle the loss is unbounded below: stop there
+                break
+            continue
+        if not finite or max(abs(x), abs(y)) > 1e6:
             diverged = True
             break
         path.append(p.data.copy())
-        if math.isinf(reached) and surface.done(x, y, surface.fn(x, y)[0]):
-            reached = float(t)
-            if surface.minimum is None:  # once off the saddle the loss is unbounded below: stop there
-                break
     return np.asarray(path), reached, diverged
 
 

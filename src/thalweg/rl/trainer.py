@@ -64,7 +64,7 @@ class PGConfig:
     # TRPO
     max_kl: float = 0.01
     cg_iters: int = 10
-    cg_damping: float = 0.1
+    cg_damping: float = 0.01
     backtrack_ratio: float = 0.5
     max_backtracks: int = 10
     # PPO
