@@ -273,7 +273,7 @@ def _mnist_epoch(quick: bool) -> tuple[Step, Step]:
         epoch[0] += 1
         result = train.fit(om, oo, dataset, epochs=1, batch_size=128, seed=epoch[0], verbose=False,
                            metrics=(), restore_best=False)
-        return float(result.history[-1]["train_loss"])
+        return float(result.history[-1]["loss"])
 
     def theirs() -> float:
         total, count = 0.0, 0

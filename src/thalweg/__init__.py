@@ -26,6 +26,8 @@ from .ops.api import (abs, add, allclose, amax, amin, argmax, argmin, broadcast_
 from .random import Generator, get_rng_state, manual_seed, set_rng_state
 from . import nn, optim  # noqa: E402,F401 - tw.nn, tw.optim, as torch.nn / torch.optim
 from . import data, train  # noqa: E402,F401 - tw.data (datasets, loader), tw.train (the loop); after the core
+from . import prune  # noqa: E402,F401 - tw.prune: magnitude pruning with fixed masks, sparse export
+from . import rl  # noqa: E402,F401 - tw.rl: GAE, policies, TRPO/PPO steps, the policy-gradient trainer
 
 float = float32  # noqa: A001 - torch's spelling: tw.float is float32
 int = int32  # noqa: A001

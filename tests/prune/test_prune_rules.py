@@ -166,3 +166,19 @@ def test_masks_are_read_only_views_and_state_dict_round_trips():
     prune.prune_with_masks(other, saved)
     for n in saved:
         np.testing.assert_array_equal(prune.masks_of(other)[n], saved[n])
+
+
+def test_a_copied_or_pickled_model_keeps_its_masks_and_hooks():
+    import copy
+    import pickle
+
+    model = mlp()
+    prune.prune_layers(model, 0.6)
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        masks = prune.masks_of(clone)
+        assert masks is not None and masks.model is clone
+        assert masks.parameter("0.weight") is clone[0].weight
+        np.testing.assert_array_equal(masks["0.weight"], prune.masks_of(model)["0.weight"])
+        nn.functional.cross_entropy(clone(tw.randn(4, 12)), tw.tensor([0, 1, 2, 0])).backward()
+        assert np.all(clone[0].weight.grad[~masks["0.weight"]] == 0)
+        assert len(clone[0].weight._hooks) == 1

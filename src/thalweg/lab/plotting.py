@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..train.plots import PlotsUnavailable  # one exception for "matplotlib is not installed" in the library
 from .result import LabResult
 
 __all__ = ["PlotsUnavailable", "plots_available", "figure", "save", "plot_into", "COLORS"]
@@ -25,10 +26,6 @@ __all__ = ["PlotsUnavailable", "plots_available", "figure", "save", "plot_into",
 # A colour per curve, enough for the twelve optimizers of the survey.
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
           "#17becf", "#000000", "#aec7e8", "#ffbb78", "#98df8a")
-
-
-class PlotsUnavailable(RuntimeError):
-    """matplotlib is not installed."""
 
 
 def plots_available() -> bool:

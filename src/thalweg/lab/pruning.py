@@ -56,7 +56,7 @@ from .. import nn, prune
 from ..optim import SGD
 from ..optim.lr_scheduler import CosineAnnealingLR
 from . import datasets
-from .plotting import COLORS, PlotsUnavailable, figure, plot_into, save
+from .plotting import COLORS, figure, plot_into, save
 from .registry import Experiment, register
 from .result import Check, LabResult, Table, Verdict, verdict_from_checks
 from .training import evaluate, predict, seed_everything, train
@@ -230,32 +230,19 @@ def run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
         })
     result = LabResult(setup=_setup(data, cfg, quick), tables=_tables(results), measured=measured)
     lead = results["LeNet-300-100"][0]
-    _plot(result, out_dir / "tradeoff.png", lambda p: _plot_tradeoff(p, results))
+    plot_into(result, out_dir / "tradeoff.png", lambda p: _plot_tradeoff(p, results))
     for net in results:
         first = results[net][0]
         slug = net.lower()
-        _plot(result, out_dir / f"sensitivity-{slug}.png",
+        plot_into(result, out_dir / f"sensitivity-{slug}.png",
               lambda p, s=first["sensitivity"], n=net: s.plot(p, title=f"{n}: one layer pruned at a time "
                                                                         "(no retraining)"))
-    _plot(result, out_dir / "weights-lenet-300-100-fc1.png",
+    plot_into(result, out_dir / "weights-lenet-300-100-fc1.png",
           lambda p: prune.plot_weight_histograms(lead["hist"], p, title="LeNet-300-100 fc1 weights (zeros omitted)"))
     if data.fallback:
         result.notes.append("MNIST was not found, so the nets ran on the 8x8 digits: the paper's figures are for "
                             "MNIST and say little about this run.")
     return result
-
-
-def _plot(result: LabResult, path: Path, draw: Any) -> None:
-    """``plot_into`` for drawers from ``thalweg.prune`` (which raise the training package's PlotsUnavailable)."""
-    from ..train.plots import PlotsUnavailable as TrainPlotsUnavailable
-
-    def wrapped(p: Path) -> None:
-        try:
-            draw(p)
-        except TrainPlotsUnavailable as e:
-            raise PlotsUnavailable(str(e)) from None
-
-    plot_into(result, path, wrapped)
 
 
 def _setup(data: datasets.LabData, cfg: dict[str, Any], quick: bool) -> str:

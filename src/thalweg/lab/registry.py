@@ -67,17 +67,21 @@ def register(experiment: Experiment, *, replace: bool = False) -> Experiment:
     """Add ``experiment`` to the registry and return it (``EXPERIMENT = register(Experiment(...))``).
 
     Registering a second experiment under a taken name is an error unless
-    ``replace=True`` (re-importing the same module replaces silently).
+    ``replace=True`` (re-importing the same module, whose ``run`` has the same
+    qualified name, replaces silently).
     """
     if not isinstance(experiment, Experiment):
         raise TypeError(f"register: expected an Experiment, got {type(experiment).__name__}")
     old = _REGISTRY.get(experiment.name)
-    same_module = old is not None and getattr(old.run, "__module__", None) == getattr(experiment.run, "__module__", 0)
-    if old is not None and not (replace or same_module):
+    if old is not None and not (replace or _origin(old.run) == _origin(experiment.run)):
         raise ValueError(f"register: an experiment named {experiment.name!r} already exists "
                          f"(from {old.run.__module__}); pick another name or pass replace=True")
     _REGISTRY[experiment.name] = experiment
     return experiment
+
+
+def _origin(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
 
 
 def _discover() -> None:

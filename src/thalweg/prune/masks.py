@@ -57,6 +57,13 @@ class _Entry:
         self.hook = _MaskGrad(mask)
         self.handle = param.register_hook(self.hook) if param.requires_grad else None
 
+    # A copied or unpickled model gets new Parameters (without hooks): register the hook again.
+    def __getstate__(self) -> tuple[Tensor, Any]:
+        return self.param, self.mask
+
+    def __setstate__(self, state: tuple[Tensor, Any]) -> None:
+        self.__init__(*state)  # type: ignore[misc]
+
 
 class PruningMasks:
     """The masks of one model, keyed by parameter name (``"0.weight"``, ``"features.3.weight"``).

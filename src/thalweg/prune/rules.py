@@ -10,8 +10,8 @@ layer's output, so its connection is the cheapest to remove.
       t_l = q_l * std(W_l),        keep w  iff  |w| >= t_l,
 
   so one number ``q`` prunes every layer in proportion to its own weight scale
-  (the seed text we hold starts after that section; the rule is quoted from
-  the paper as published).  ``std`` is NumPy's (``ddof=0``) over the whole
+  (the seed text we hold starts after that section, so the rule is taken
+  from the paper as published).  ``std`` is NumPy's (``ddof=0``) over the whole
   weight tensor, pruned zeros included (``std_of="all"``), or over the
   connections still kept (``std_of="kept"``).
 * ``prune_layers(model, sparsity)`` -- remove exactly ``round(s * n)`` of each

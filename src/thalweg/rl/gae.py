@@ -141,6 +141,8 @@ def gae(rewards: Any, values: Any, dones: Any, *, gamma: float, lam: float, trun
         lam: lambda, the GAE weight, in [0, 1].
         truncated: True where the episode was cut by a time limit after step t
             (implies an end); the last residual then bootstraps from V(s_{t+1}).
+            A step that reached a terminal state *and* the time limit is
+            terminal: pass ``truncated & ~terminated``.
         last_values: V of the state after the last row, shape (N,); needed when
             a trajectory is still running at the end of the batch.
         next_values: V(s_{t+1}) of every step's true successor, shape (T, N);
@@ -163,12 +165,11 @@ def gae(rewards: Any, values: Any, dones: Any, *, gamma: float, lam: float, trun
     v = v.astype(dtype, copy=False)
     g = dtype.type(gamma)
     gl = dtype.type(gamma * lam)
-    # delta_t = r_t + gamma V(s_{t+1}) [0 at a terminal state] - V(s_t), for the whole batch at once
-    delta = r + g * np.where(terminal, dtype.type(0), nv) - v
+    boot = np.where(terminal, dtype.type(0), nv)  # V(s_{t+1}), or 0 after a terminal state
+    delta = r + g * boot - v  # delta_t = r_t + gamma V(s_{t+1}) - V(s_t), for the whole batch at once
     # cont[t]: the trajectory goes on into row t + 1 of the same column (never past the last row)
     cont = ~ended
     cont[-1:] = False
-    boot = np.where(terminal, dtype.type(0), nv)  # what a return adds after its last step in the batch
     adv = np.empty_like(delta)
     ret = np.empty_like(delta)
     a_next = np.zeros(delta.shape[1], dtype)

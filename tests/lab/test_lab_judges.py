@@ -1,0 +1,112 @@
+"""Each experiment's verdict logic on made-up figures: every outcome can come out, and only from the numbers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import pytest
+
+from thalweg.lab import clr, depth, dropout, lr_range, memorization, optimizer_paths, optimizer_survey, weight_decay
+from thalweg.lab.result import NOT_REPRODUCED, PARTLY, REPRODUCED
+
+
+# ------------------------------------------------------------------ figures
+def _depth(ratio_sig: float = 0.005, ratio_fix: float = 1.0, acc4: float = 0.958, acc0: float = 0.90,
+           grads: tuple[float, ...] = (0.001, 0.01, 0.05, 0.2)) -> dict[str, Any]:
+    m: dict[str, Any] = {"ratio/sigmoid": ratio_sig, "ratio/tanh-glorot": ratio_fix, "ratio/relu-he": ratio_fix}
+    for i, g in enumerate(grads, start=1):
+        m[f"grad_bias/sigmoid/layer{i}"] = g
+    acc = {0: acc0, 1: 0.960, 2: 0.965, 3: 0.962, 4: acc4}
+    for d, a in acc.items():
+        m[f"test_accuracy/sigmoid/{d}"] = a
+        m[f"test_accuracy/tanh-glorot/{d}"] = 0.97
+        m[f"test_accuracy/relu-he/{d}"] = 0.97
+    return m
+
+
+def _memorization(train_random: float = 1.0, dev_random: float = 0.1, dev_true: float = 0.9,
+                  epochs: tuple[float, float] = (10.0, 30.0)) -> dict[str, Any]:
+    return {"train_accuracy/random": train_random, "dev_accuracy/random": dev_random, "chance_bound": 0.13,
+            "dev_accuracy/true": dev_true, "epochs_to_95/true": epochs[0], "epochs_to_95/random": epochs[1]}
+
+
+def _weight_decay(adam: float = 0.3, sgd: float = 0.0, dev: float = 0.01) -> dict[str, Any]:
+    return {"adam_norm_rel_diff_final": adam, "sgd_norm_max_rel_diff": sgd, "adam_dev_max_abs_diff": dev}
+
+
+def _dropout(reduction: float = 0.05, se: float = 0.005, dev_with: float = 0.92) -> dict[str, Any]:
+    return {"gap_reduction": reduction, "dev_difference_se": se, "dev_accuracy/with dropout": dev_with,
+            "dev_accuracy/without dropout": 0.90}
+
+
+def _paths(n_slower: int, sgd: float = 3000.0) -> dict[str, Any]:
+    m: dict[str, Any] = {"steps/saddle/SGD": sgd}
+    group = optimizer_paths.ADAPTIVE + optimizer_paths.MOMENTUM
+    for i, name in enumerate(group):
+        m[f"steps/saddle/{name}"] = math.inf if i < n_slower else 500.0
+    return m
+
+
+def _survey(adam_loss: float = 0.3, adam_steps: float = 200.0, others: float = 0.4,
+            momentum: float = 0.35) -> dict[str, Any]:
+    m: dict[str, Any] = {"steps": 1000, "final_loss/SGD": 0.6, "final_loss/Momentum": momentum,
+                         "final_loss/Nesterov": momentum, "steps_to_sgd_final/Adam": adam_steps}
+    for name in optimizer_survey.ADAPTIVE:
+        m[f"final_loss/{name}"] = others
+    m["final_loss/Adam"] = adam_loss
+    return m
+
+
+def _range(base: float = 0.01, top: float = 0.1, drop: float = 0.05, dev_max: float = 0.8,
+           dev_last: float = 0.1) -> dict[str, Any]:
+    return {"base_lr": base, "max_lr": top, "drop_after_peak": drop, "one_epoch_dev/max_lr": dev_max,
+            "one_epoch_dev/last_lr": dev_last}
+
+
+def _clr(ratio_max: float = 0.5, ratio_mean: float = 0.4, tri2: float = 0.88) -> dict[str, Any]:
+    return {"ratio_max/triangular2": ratio_max, "ratio_mean/triangular2": ratio_mean,
+            "final_dev_mean/triangular2": tri2, "final_dev_mean/fixed-mid": 0.87}
+
+
+CASES: dict[str, tuple[Callable[..., Any], dict[str, Any], dict[str, Any], dict[str, Any]]] = {
+    # name: (judge, reproduced figures, partly figures, not-reproduced figures)
+    "depth": (depth.judge, _depth(), _depth(acc4=0.90),
+              _depth(ratio_sig=0.6, ratio_fix=0.1, acc0=0.97, grads=(0.3, 0.2, 0.1, 0.05))),
+    "memorization": (memorization.judge, _memorization(), _memorization(dev_true=0.5),
+                     _memorization(train_random=0.5, dev_random=0.3)),
+    "weight-decay": (weight_decay.judge, _weight_decay(), _weight_decay(sgd=0.2),
+                     _weight_decay(adam=0.01, sgd=0.2)),
+    "dropout": (dropout.judge, _dropout(), _dropout(dev_with=0.89), _dropout(reduction=0.005)),
+    "optimizer-paths": (optimizer_paths.judge, _paths(0), _paths(3), _paths(9)),
+    "optimizer-survey": (optimizer_survey.judge, _survey(), _survey(adam_steps=math.inf),
+                         _survey(adam_loss=0.7, adam_steps=math.inf)),
+    "lr-range-test": (lr_range.judge, _range(), _range(drop=0.0), _range(top=0.005, drop=0.0)),
+    "clr": (clr.judge, _clr(), _clr(ratio_mean=0.8), _clr(ratio_max=math.inf, ratio_mean=math.inf)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_outcome_can_come_out_of_the_figures(name: str) -> None:
+    judge, good, partly, bad = CASES[name]
+    for figures, expected in ((good, REPRODUCED), (partly, PARTLY), (bad, NOT_REPRODUCED)):
+        v = judge(figures)
+        assert v.outcome == expected, (name, expected, v.reason)
+        assert v.checks and v.reason
+        if expected != REPRODUCED:
+            assert any(not c.passed for c in v.checks)
+
+
+def test_optimizer_paths_needs_strictly_fewer_steps_than_sgd() -> None:
+    m = _paths(0, sgd=500.0)  # every method exactly as slow as SGD
+    assert optimizer_paths.judge(m).outcome == NOT_REPRODUCED
+    m = _paths(0, sgd=math.inf)  # SGD never left within the budget, the others did
+    assert optimizer_paths.judge(m).outcome == REPRODUCED
+
+
+def test_memorization_chance_bound_is_the_largest_class_share_plus_three_standard_errors() -> None:
+    import numpy as np
+
+    y = np.array([0] * 30 + [1] * 20 + list(range(2, 10)) * 6 + [2, 3])  # class 0: 30 of 100
+    assert len(y) == 100
+    assert memorization.chance_bound(y) == pytest.approx(0.3 + 3 * math.sqrt(0.3 * 0.7 / 100))
