@@ -314,3 +314,15 @@ def test_init_is_reproducible_from_seed_and_generator():
     d = nn.Conv2d(2, 3, 3, generator=tw.Generator(5)).weight.data
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(c, d)
+
+
+
+def test_functional_conv1d_unbatched_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x, w, b = rng.standard_normal((4, 10)), rng.standard_normal((6, 2, 3)), rng.standard_normal(6)
+    ours = F.conv1d(tw.tensor(x), tw.tensor(w), tw.tensor(b), padding="same", dilation=2, groups=2)
+    theirs = torch.nn.functional.conv1d(torch.tensor(x), torch.tensor(w), torch.tensor(b), padding="same",
+                                        dilation=2, groups=2)
+    assert ours.shape == (6, 10)
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12, atol=1e-12)

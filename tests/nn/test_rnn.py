@@ -176,6 +176,14 @@ def test_pad_packed_sequence_trims_to_longest_and_total_length():
         nn.pad_packed_sequence(packed, total_length=2)
 
 
+def test_helpers_live_where_torch_scripts_import_them():
+    from thalweg.nn.utils import rnn
+
+    assert rnn.pack_padded_sequence is nn.pack_padded_sequence
+    assert rnn.pad_packed_sequence is nn.pad_packed_sequence
+    assert rnn.pad_sequence is nn.pad_sequence and rnn.PackedSequence is nn.PackedSequence
+
+
 def test_pack_padded_sequence_enforces_sorted_lengths():
     with pytest.raises(ValueError, match=r"sorted in decreasing order.*\[2, 3\]"):
         nn.pack_padded_sequence(tw.zeros(3, 2, 1), [2, 3])
@@ -335,3 +343,72 @@ def test_repr():
     assert repr(nn.RNN(3, 4, 2, nonlinearity="relu", batch_first=True)) == \
         "RNN(3, 4, nonlinearity='relu', num_layers=2, batch_first=True)"
     assert repr(nn.LSTMCell(3, 4, bias=False)) == "LSTMCell(3, 4, bias=False)"
+
+
+# ------------------------------------------------- dtype and buffer reuse
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_float32_stays_float32(kind):
+    layer = make(kind, 3, 4, 2, bidirectional=True)
+    x = tw.randn(5, 2, 3, requires_grad=True)
+    res = flat_outputs(layer(x, lengths=[5, 3]))
+    assert all(r.dtype == np.float32 for r in res)
+    sum(r.sum() for r in res).backward()
+    assert x.grad.dtype == np.float32
+    assert all(p.grad.dtype == np.float32 for p in layer.parameters())
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+@pytest.mark.parametrize("lengths", [None, [5, 2]])
+def test_live_graphs_and_retain_graph_do_not_share_buffers(kind, lengths, monkeypatch):
+    """Scratch buffers are reused across calls (ops/workspace.py); a graph that is still alive keeps its own."""
+    from thalweg.ops import workspace
+
+    monkeypatch.setattr(workspace, "MIN_BYTES", 0)  # pool even these tiny arrays
+    workspace.clear()
+    tw.manual_seed(0)
+    layer = make(kind, 3, 4, bidirectional=True, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    xa, xb = (tw.tensor(rng.standard_normal((5, 2, 3)), requires_grad=True) for _ in range(2))
+
+    def loss(x):
+        return sum((r * r).sum() for r in flat_outputs(layer(x, lengths=lengths)))
+
+    la = loss(xa)
+    la.backward(retain_graph=True)
+    reference = {n: p.grad.copy() for n, p in layer.named_parameters()}
+    ref_x = xa.grad.copy()
+    layer.zero_grad()
+    xa.grad = None
+    lb = loss(xb)  # a second graph with the same shapes, alive at the same time
+    with tw.no_grad():
+        loss(xb)  # and a forward without a graph
+    la.backward()  # the retained graph, a second time
+    for n, p in layer.named_parameters():
+        np.testing.assert_allclose(p.grad, reference[n], rtol=1e-12, atol=1e-12, err_msg=n)
+    np.testing.assert_allclose(xa.grad, ref_x, rtol=1e-12, atol=1e-12)
+    lb.backward()
+    assert np.isfinite(xb.grad).all()
+    assert workspace._held[0] > 0  # the buffers did go back to the pool
+    workspace.clear()
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+@pytest.mark.parametrize("lengths", [None, [5, 2]])
+def test_repeated_training_steps_reuse_all_scratch_buffers(kind, lengths, monkeypatch):
+    """After the first step, forward + backward of the same shapes allocates no new large buffer."""
+    from thalweg.ops import workspace
+
+    monkeypatch.setattr(workspace, "MIN_BYTES", 0)
+    workspace.clear()
+    layer = make(kind, 3, 4, 2, bidirectional=True)
+    x = tw.randn(5, 2, 3)
+
+    def step():
+        layer.zero_grad()
+        sum((r * r).sum() for r in flat_outputs(layer(x, lengths=lengths))).backward()
+
+    step()
+    before = workspace.misses[0]
+    step()
+    assert workspace.misses[0] == before
+    workspace.clear()

@@ -67,7 +67,7 @@ CLAIM = ("Letting the learning rate cycle between bounds found by the LR range t
 def _settings(quick: bool) -> dict[str, Any]:
     if quick:
         return {"n_train": 300, "n_dev": 300, "batch": 20, "stepsize_epochs": 1, "cycles": 2, "seeds": 2,
-                "sweep_epochs": 2, "end_lr": 0.5, "evals_per_epoch": 2}
+                "sweep_epochs": 2, "end_lr": 0.5, "evals_per_epoch": 1}
     return {"n_train": 6000, "n_dev": 2000, "batch": 100, "stepsize_epochs": 2, "cycles": 3, "seeds": 3,
             "sweep_epochs": 4, "end_lr": 0.5, "evals_per_epoch": 2}
 

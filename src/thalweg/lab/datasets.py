@@ -104,16 +104,27 @@ class LabData:
         return s
 
 
-@functools.lru_cache(maxsize=4)
-def _load_full(dataset: str, root: str, images: bool) -> tuple[np.ndarray, ...]:
-    s = load_idx_dataset(dataset, root, download=False, flatten=not images, seed=0)
-    return (*s.train.tensors, *s.dev.tensors, *s.test.tensors)
-
-
 @functools.lru_cache(maxsize=2)
-def _load_digits(images: bool) -> tuple[np.ndarray, ...]:
-    s = digits_splits(seed=0, images=images)
+def _load_flat(dataset: str, root: str) -> tuple[np.ndarray, ...]:
+    s = load_idx_dataset(dataset, root, download=False, flatten=True, seed=0)
     return (*s.train.tensors, *s.dev.tensors, *s.test.tensors)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_digits_flat() -> tuple[np.ndarray, ...]:
+    s = digits_splits(seed=0)
+    return (*s.train.tensors, *s.dev.tensors, *s.test.tensors)
+
+
+def _as_images(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """Views of the flat images as ``(N, 1, side, side)`` (labels unchanged)."""
+    out = []
+    for i, a in enumerate(arrays):
+        if i % 2 == 0:
+            side = int(round(np.sqrt(a.shape[1])))
+            a = a.reshape(len(a), 1, side, side)
+        out.append(a)
+    return tuple(out)
 
 
 def _take(x: np.ndarray, y: np.ndarray, n: int | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -138,13 +149,16 @@ def load(dataset: str = "mnist", *, n_train: int | None = None, n_dev: int | Non
     arrays: tuple[np.ndarray, ...] | None = None
     if root is not None:
         try:
-            arrays = _load_full(dataset, str(root), images)
-            name, source, fallback = _NAMES[dataset], str(root / dataset), False
+            arrays = _load_flat(dataset, str(root))
+            folder = root / dataset if (root / dataset).is_dir() else root
+            name, source, fallback = _NAMES[dataset], str(folder), False
         except DataError:
             arrays = None
     if arrays is None:
-        arrays = _load_digits(images)
+        arrays = _load_digits_flat()
         name, source, fallback = "UCI 8x8 digits", "embedded in thalweg", True
+    if images:
+        arrays = _as_images(arrays)
     rng = np.random.default_rng((seed, 0xDA7A))
     xtr, ytr = _take(arrays[0], arrays[1], n_train, rng)
     xdv, ydv = _take(arrays[2], arrays[3], n_dev, rng)

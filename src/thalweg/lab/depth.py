@@ -193,6 +193,9 @@ def judge(m: Mapping[str, Any]) -> Verdict:
 
 def _plot_gradients(path: Path, curves: dict[str, dict[str, Any]]) -> None:
     fig, axes = figure(1, len(curves), width=4.6, height=3.8)
+    positive = [c["bias"][c["bias"] > 0] for c in curves.values()]
+    low = min(float(v.min()) for v in positive if v.size) / 2
+    high = max(float(v.max()) for v in positive if v.size) * 2
     for ax, (variant, c) in zip(axes[0], curves.items()):
         b = c["bias"]
         for layer in range(b.shape[1]):
@@ -202,6 +205,7 @@ def _plot_gradients(path: Path, curves: dict[str, dict[str, Any]]) -> None:
             smooth = np.convolve(b[:, layer], np.ones(k) / k, mode="valid")
             ax.plot(c["steps"][k - 1:], smooth, color=COLORS[layer], label=label)
         ax.set_yscale("log")
+        ax.set_ylim(low, high)  # one scale for the three panels, so they compare at a glance
         ax.set_title(f"{variant}: 4 hidden layers of {WIDTH}")
         ax.set_xlabel("step")
         ax.set_ylabel("||dC/db|| of the layer")

@@ -39,14 +39,16 @@ its padded steps come *first* and keep the initial state, which is exactly
 
 Speed notes (each measured against PyTorch on one core, see benchmarks/):
 
-* Gate-major layout.  Gates live in arrays of shape ``(gates, T, B, H)``:
-  block ``[k, t]`` is gate ``k`` at step ``t``, a contiguous ``(B, H)`` matrix.
-  NumPy runs an elementwise op on a contiguous array several times faster
-  than on a strided slice (such as one gate's columns inside a row-major
-  ``(B, gates*H)`` product), and a gated layer does dozens of such ops per
-  step.  The products follow the layout: ``h_{t-1} W_hh^T`` is a batch of
-  per-gate ``(B, H) @ (H, H)`` products, which OpenBLAS runs no slower than
-  one ``(B, H) @ (H, gates*H)`` product.
+* Gate-major layout.  The forward pass keeps gates in arrays of shape
+  ``(gates, T, B, H)``: block ``[k, t]`` is gate ``k`` at step ``t``, a
+  contiguous ``(B, H)`` matrix.  NumPy runs an elementwise op on a contiguous
+  array several times faster than on a strided slice (such as one gate's
+  columns inside a row-major ``(B, gates*H)`` product), and a gated layer does
+  dozens of such ops per step.  ``h_{t-1} W_hh^T`` is then a batch of per-gate
+  ``(B, H) @ (H, H)`` products, which OpenBLAS runs no slower than one
+  ``(B, H) @ (H, gates*H)`` product.  The backward pass writes ``dL/dA``
+  batch-major, ``(T, B, gates*H)``, because there each weight gradient is one
+  large product over all steps, faster than a batch of per-gate ones.
 * One tanh for all gates: ``sigmoid(a) = (1 + tanh(a / 2)) / 2``.  The weight
   and bias rows feeding sigmoid gates are halved once per call, so one
   ``tanh`` over the step's gate block serves every gate, followed by
@@ -423,9 +425,9 @@ class LSTMLayer(Function):
             dh, dc = dh_prev, dc_prev
         give(K, L)
         need = ctx.needs_input_grad
-        dA = dA.reshape(T, B, 4 * H)
-        dx, dw_ih, db_ih = _input_grads(ctx, dA, rows)
-        dw_hh, db_hh = _hidden_grads(ctx, dA, rows, db_same=db_ih)
+        dA2 = dA.reshape(T, B, 4 * H)
+        dx, dw_ih, db_ih = _input_grads(ctx, dA2, rows)
+        dw_hh, db_hh = _hidden_grads(ctx, dA2, rows, db_same=db_ih)
         give(dA)
         return dx, dw_ih, dw_hh, db_ih, db_hh, dh if need[5] else None, dc if need[6] else None
 

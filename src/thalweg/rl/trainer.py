@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -81,7 +81,6 @@ class PGConfig:
     vf_minibatch_size: int = 256  # Adam
     # Gaussian policies
     log_std_init: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried into reports
 
     def __post_init__(self) -> None:
         check_discount("gamma", self.gamma, "PGConfig")
