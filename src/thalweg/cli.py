@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--all", action="store_true", default=argparse.SUPPRESS, help="print every epoch's row")
     p.set_defaults(func=cmd_report)
+
+    from .lab.cli import add_parser as add_lab_parser  # the lab owns its sub-command's options
+
+    add_lab_parser(sub)
     return parser
 
 

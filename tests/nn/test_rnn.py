@@ -339,6 +339,13 @@ def test_one_graph_node_per_layer_and_direction(kind):
     assert sizes[0] == sizes[1]
 
 
+def test_flatten_parameters_is_accepted_and_changes_nothing():
+    lstm = nn.LSTM(3, 4)
+    before = {k: v.copy() for k, v in lstm.state_dict().items()}
+    lstm.flatten_parameters()
+    assert all(np.array_equal(before[k], v) for k, v in lstm.state_dict().items())
+
+
 def test_repr():
     assert repr(nn.RNN(3, 4, 2, nonlinearity="relu", batch_first=True)) == \
         "RNN(3, 4, nonlinearity='relu', num_layers=2, batch_first=True)"

@@ -220,6 +220,9 @@ class RNNBase(Module):
         """Redraw every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
         _init_uniform(list(self.parameters()), self.hidden_size, self.generator)
 
+    def flatten_parameters(self) -> None:
+        """Accepted for PyTorch scripts, which call it to compact cuDNN weights; nothing to do here."""
+
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         if self.mode == "RNN_RELU":
