@@ -81,7 +81,7 @@ CASES: dict[str, tuple[Callable[..., Any], dict[str, Any], dict[str, Any], dict[
     "optimizer-paths": (optimizer_paths.judge, _paths(0), _paths(3), _paths(9)),
     "optimizer-survey": (optimizer_survey.judge, _survey(), _survey(adam_steps=math.inf),
                          _survey(adam_loss=0.7, adam_steps=math.inf)),
-    "lr-range-test": (lr_range.judge, _range(), _range(drop=0.0), _range(top=0.005, drop=0.0)),
+    "lr-range-test": (lr_range.judge, _range(), _range(drop=0.0), _range(top=0.005, drop=0.0, dev_max=0.1)),
     "clr": (clr.judge, _clr(), _clr(ratio_mean=0.8), _clr(ratio_max=math.inf, ratio_mean=math.inf)),
 }
 

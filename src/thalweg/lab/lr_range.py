@@ -19,6 +19,9 @@ Criteria (``judge``):
 * the test finds a range (``max_lr > base_lr``);
 * the curve turns inside the sweep: after its peak the smoothed accuracy falls
   by at least 2 points (or the loss diverges);
+* the upper bound is usable: one epoch at a fixed ``max_lr`` from the same
+  initialization ends above twice the chance accuracy (0.2 for ten classes),
+  i.e. training there does not collapse;
 * (secondary) one epoch at ``max_lr`` reaches a higher dev accuracy than one
   epoch at the sweep's last rate.
 """
@@ -135,6 +138,8 @@ def judge(m: Mapping[str, Any]) -> Verdict:
         Check.greater_than("max_lr / base_lr", m["max_lr"] / m["base_lr"] if m["base_lr"] > 0 else math.nan, 1.0),
         Check.at_least("fall of the smoothed accuracy after its peak (fraction; inf = diverged)",
                        m["drop_after_peak"], 0.02),
+        Check.greater_than("dev accuracy after one epoch at a fixed max_lr (twice chance = no collapse)",
+                           m["one_epoch_dev/max_lr"], 0.2),
         Check.greater_than("dev accuracy after one epoch: at max_lr minus at the last rate",
                            m["one_epoch_dev/max_lr"] - m["one_epoch_dev/last_lr"], 0.0, primary=False),
     ], context="If the sweep stops below the rate where training breaks down, the accuracy keeps rising to the "
@@ -163,4 +168,4 @@ def plot_range_test(path: Path, r: optim.LRRangeTestResult) -> None:
 
 EXPERIMENT = register(Experiment(
     name="lr-range-test", paper="1506.01186", title="Cyclical Learning Rates for Training Neural Networks "
-    "(Smith 2017): the LR range test", claim=CLAIM, run=run, judge=judge, quick_seconds=3, full_minutes=1))
+    "(Smith 2017): the LR range test", claim=CLAIM, run=run, judge=judge, quick_seconds=1, full_minutes=0.5))

@@ -146,4 +146,4 @@ def _plot(path: Path, logs: dict[str, Any]) -> None:
 EXPERIMENT = register(Experiment(
     name="optimizer-survey", paper="1609.04747",
     title="An overview of gradient descent optimization algorithms (Ruder 2016): twelve optimizers on "
-          "Fashion-MNIST", claim=CLAIM, run=run, judge=judge, quick_seconds=4, full_minutes=4))
+          "Fashion-MNIST", claim=CLAIM, run=run, judge=judge, quick_seconds=3, full_minutes=3))

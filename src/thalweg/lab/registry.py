@@ -41,7 +41,8 @@ class Experiment:
         claim: what is being checked, in one or two sentences of our own words.
         run: ``run(*, quick: bool, out_dir: Path, seed: int) -> LabResult``.
         judge: ``judge(measured) -> Verdict``, a pure function of the measured numbers.
-        quick_seconds, full_minutes: rough run times on one CPU core (shown by ``--list``).
+        quick_seconds, full_minutes: rough CPU times on one core (shown by ``--list``; a busy
+            machine takes longer in wall time).
     """
 
     name: str
@@ -114,8 +115,8 @@ def get_experiment(name: str) -> Experiment:
     """The experiment called ``name``; a clear ``ValueError`` listing the valid names otherwise."""
     found = experiments()
     if name not in found:
-        hint = f" (module {name.replace('-', '_')} failed to import: {_ERRORS[name.replace('-', '_')].splitlines()[0]})" \
-            if name.replace("-", "_") in _ERRORS else ""
+        module = name.replace("-", "_")
+        hint = f" (module {module} failed to import: {_ERRORS[module].splitlines()[0]})" if module in _ERRORS else ""
         raise ValueError(f"unknown lab experiment {name!r}; valid: {', '.join(found) or 'none'}{hint}")
     return found[name]
 

@@ -158,4 +158,4 @@ def _plot(path: Path, logs: dict[str, Any]) -> None:
 EXPERIMENT = register(Experiment(
     name="weight-decay", paper="lecture-004",
     title="Weight decay versus L2 under Adam (lecture 4, after Loshchilov and Hutter 2019)",
-    claim=CLAIM, run=run, judge=judge, quick_seconds=3, full_minutes=2))
+    claim=CLAIM, run=run, judge=judge, quick_seconds=2, full_minutes=1))

@@ -33,7 +33,7 @@ from ..backend import get_array_module
 
 __all__ = ["calculate_gain", "constant_", "eye_", "kaiming_normal_", "kaiming_uniform_", "lecun_normal_",
            "normal_", "ones_", "orthogonal_", "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_",
-           "zeros_"]
+           "zeros_", "data_dependent_"]
 
 _LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                "conv_transpose3d", "sigmoid")
@@ -243,3 +243,14 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, *, generator: Any = None) -> 
         q = q.T
     return _fill(tensor, (gain * q).reshape(tensor.shape))
 
+
+def data_dependent_(model: Any, sample: Any, **kwargs: Any) -> Any:
+    """Initialize a whole network from a batch of inputs (Krahenbuhl et al., 2016); see ``nn.init_data``.
+
+    Unlike the functions above it takes the model, not one tensor:
+    ``nn.init.data_dependent_(model, x[:160])`` gives every unit mean ``beta``
+    and unit variance on the sample and equalizes the layers' change rates.
+    """
+    from .init_data import data_dependent_ as _data_dependent  # late: init_data needs the layer classes
+
+    return _data_dependent(model, sample, **kwargs)
