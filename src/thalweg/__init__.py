@@ -9,7 +9,7 @@ A thalweg is the line water follows down a valley floor; this library is about
 that descent.
 """
 
-from . import autograd, distributions, dtypes, random
+from . import allocator, autograd, distributions, dtypes, random
 from .autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.tensor import device
 from .dtypes import (bool_, double, float16, float32, float64, get_default_dtype, half, int8, int16, int32,
@@ -32,6 +32,8 @@ from . import rl  # noqa: E402,F401 - tw.rl: GAE, policies, TRPO/PPO steps, the 
 float = float32  # noqa: A001 - torch's spelling: tw.float is float32
 int = int32  # noqa: A001
 bool = bool_  # noqa: A001
+
+allocator.tune_allocator()  # keep freed array memory warm (THALWEG_MALLOC_TUNING=0 disables)
 
 __version__ = "0.1.0"
 

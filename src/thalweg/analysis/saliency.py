@@ -104,7 +104,7 @@ def _token_norm(g: np.ndarray, norm: str) -> np.ndarray:
 def _score(output: Tensor, target: Any, score: str | Callable[[Tensor, Any], Tensor]) -> Tensor:
     if callable(score):
         s = score(output, target)
-        if not isinstance(s, Tensor) or s.size != 1:
+        if not isinstance(s, Tensor) or s.data.size != 1:
             raise ValueError("saliency: a score function must return a scalar Tensor")
         return s.reshape(())
     if output.ndim != 2:

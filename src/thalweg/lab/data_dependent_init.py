@@ -181,7 +181,7 @@ def judge(m: Mapping[str, Any]) -> Verdict:
     gain = math.inf if math.isinf(dd) and math.isinf(small) else dd - small
     ratio_he = 1.0 if math.isinf(dd) and math.isinf(he) else (dd / he if he > 0 else math.inf)
     checks = [
-        Check.at_most("within-layer: largest |mean - beta| or |std - 1| of a unit on the sample",
+        Check.at_most("within-layer: largest deviation of a unit's mean from beta or std from 1, on the sample",
                       max(m["within_mean_error"], m["within_std_error"]), 0.05),
         Check.at_most("between-layer: spread (max/min) of the layers' change rates", m["rate_spread_after"], 1.2),
         Check.at_most("between-layer: relative change of the network's outputs", m["output_change"], 1e-4),
