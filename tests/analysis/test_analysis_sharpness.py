@@ -111,9 +111,10 @@ def test_loss_function_gradient_matches_finite_differences_and_ignores_batching(
         h = 1e-6
         fd = (f.value(f.x0 + h * d) - f.value(f.x0 - h * d)) / (2 * h)
         assert g @ d == pytest.approx(fd, rel=1e-6)
-        with LossFunction(model, x, y, batch_size=1000) as whole:
-            v2, g2 = whole(whole.x0)
-        assert v == pytest.approx(v2, rel=1e-12) and np.allclose(g, g2, rtol=1e-10, atol=1e-14)
+    with LossFunction(model, x, y, batch_size=1000) as whole:  # the first one put the parameters back
+        assert np.array_equal(whole.x0, f.x0)
+        v2, g2 = whole(whole.x0)
+    assert v == pytest.approx(v2, rel=1e-12) and np.allclose(g, g2, rtol=1e-10, atol=1e-14)
 
 
 def test_model_sharpness_restores_the_model_and_uses_eval_mode() -> None:

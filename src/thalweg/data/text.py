@@ -39,7 +39,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -338,15 +338,15 @@ def _read_word_list(words: Any) -> list[str]:
     return [str(w) for w in words]
 
 
-def read_vectors(path: str | Path, *, words: Any = None, keep: Iterable[str] | None = None,
+def read_vectors(path: str | Path, *, words: Any = None, keep: Iterable[str] | Callable[[str], bool] | None = None,
                  dtype: Any = np.float32) -> tuple[list[str], np.ndarray]:
     """Read word vectors: ``(words, matrix (n, D))``.
 
     * A text file (any suffix but ``.npy``): one ``word v1 ... vD`` per line,
       separated by spaces (GloVe), optionally after a ``count dim`` header line
       (word2vec's text format).  With ``keep`` only those words are kept, so a
-      large file is read without holding all of it.  The first occurrence of a
-      word wins.
+      large file is read without holding all of it (``keep`` may also be a
+      predicate ``word -> bool``).  The first occurrence of a word wins.
     * A ``.npy`` file: a 2-D matrix, row ``i`` the vector of ``words[i]``;
       ``words`` is a sequence or the path of a text file with one word per
       line, default ``<path without .npy>.vocab`` or ``.txt`` beside it.
@@ -355,7 +355,11 @@ def read_vectors(path: str | Path, *, words: Any = None, keep: Iterable[str] | N
     path = Path(path)
     if not path.is_file():
         raise DataError(f"read_vectors: no file at {path}")
-    keep_set = None if keep is None else set(keep)
+    if keep is None or callable(keep):
+        wanted = keep
+    else:
+        keep_set = set(keep)
+        wanted = keep_set.__contains__
     if path.suffix == ".npy":
         matrix = np.load(path, allow_pickle=False)
         if matrix.ndim != 2:
@@ -371,8 +375,8 @@ def read_vectors(path: str | Path, *, words: Any = None, keep: Iterable[str] | N
         names = _read_word_list(words)
         if len(names) != matrix.shape[0]:
             raise DataError(f"read_vectors: {len(names)} words for a matrix of {matrix.shape[0]} rows in {path}")
-        if keep_set is not None:
-            rows = [i for i, w in enumerate(names) if w in keep_set]
+        if wanted is not None:
+            rows = [i for i, w in enumerate(names) if wanted(w)]
             names, matrix = [names[i] for i in rows], matrix[rows]
         return names, np.ascontiguousarray(matrix, dtype=dtype)
     names: list[str] = []
@@ -392,7 +396,7 @@ def read_vectors(path: str | Path, *, words: Any = None, keep: Iterable[str] | N
             elif len(parts) - 1 != dim:
                 raise DataError(f"read_vectors: {path} line {lineno} has {len(parts) - 1} numbers, earlier lines "
                                 f"have {dim}")
-            if word in seen or (keep_set is not None and word not in keep_set):
+            if word in seen or (wanted is not None and not wanted(word)):
                 continue
             try:
                 rows_.append(np.asarray(parts[1:], dtype=np.float64).astype(dtype))
@@ -412,7 +416,8 @@ def vectors_for_vocabulary(vocab: Vocabulary, words: Sequence[str], matrix: np.n
     """Arrange pretrained vectors in the vocabulary's order: ``(weights (len(vocab), D), found (len(vocab),))``.
 
     Row ``i`` is the vector of ``vocab.token(i)`` (or, with
-    ``lowercase_fallback``, of its lower-cased form); tokens without one get
+    ``lowercase_fallback``, of the first word that equals it after
+    lower-casing both); tokens without one get
     N(0, s^2) with ``s`` the standard deviation of the given vectors (so they
     sit on the same scale); the padding row is zero.  ``found[i]`` says
     whether row ``i`` came from the file.
@@ -421,6 +426,9 @@ def vectors_for_vocabulary(vocab: Vocabulary, words: Sequence[str], matrix: np.n
     if matrix.ndim != 2 or matrix.shape[0] != len(words):
         raise ValueError(f"vectors_for_vocabulary: matrix must be ({len(words)}, dim), got {matrix.shape}")
     where = {w: i for i, w in enumerate(words)}
+    where_lower: dict[str, int] = {}
+    for i, w in enumerate(words):
+        where_lower.setdefault(w.lower(), i)
     scale = float(matrix.std()) if matrix.size else 1.0
     rng = np.random.default_rng(seed)
     out = (rng.standard_normal((len(vocab), matrix.shape[1])) * (scale or 1.0)).astype(dtype)
@@ -428,7 +436,7 @@ def vectors_for_vocabulary(vocab: Vocabulary, words: Sequence[str], matrix: np.n
     for i, tok in enumerate(vocab):
         j = where.get(tok)
         if j is None and lowercase_fallback:
-            j = where.get(tok.lower())
+            j = where_lower.get(tok.lower())
         if j is not None:
             out[i] = matrix[j]
             found[i] = True
@@ -450,10 +458,10 @@ def load_pretrained_embedding(path: str | Path, vocab: Vocabulary, *, words: Any
     """
     from ..nn.sparse import Embedding
 
-    keep = set(vocab.tokens)
-    if lowercase_fallback:
-        keep |= {t.lower() for t in keep}
-    names, matrix = read_vectors(path, words=words, keep=keep)
+    exact = set(vocab.tokens)
+    lowered = {t.lower() for t in exact}
+    names, matrix = read_vectors(path, words=words, keep=(lambda w: w in exact or w.lower() in lowered)
+                                 if lowercase_fallback else exact)
     if not names:
         raise DataError(f"load_pretrained_embedding: none of the {len(vocab)} vocabulary tokens is in {path}")
     weights, found = vectors_for_vocabulary(vocab, names, matrix, lowercase_fallback=lowercase_fallback, seed=seed)

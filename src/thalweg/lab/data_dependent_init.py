@@ -145,7 +145,8 @@ def _setup(data: datasets.LabData, cfg: dict[str, Any], seed: int) -> str:
         f"- Initializations: {', '.join(INITS)}; the data-dependent one is `nn.init.data_dependent_(model, sample, "
         f"beta={BETA}, alpha={ALPHA}, iterations={ITERATIONS})` on {SAMPLE} random training images (a new sample "
         "per seed): W ~ N(0, 1), then per-unit normalization on the sample, then the between-layer rescaling; "
-        "change rates are estimated with random linear losses (4 draws each).",
+        "change rates come from per-example gradients of a random linear loss (one draw per estimate inside the "
+        "procedure, four for the table).",
         f"- Training: SGD, learning rate {cfg['lr']}, momentum {cfg['momentum']}, minibatches of {cfg['batch']}, "
         f"{cfg['steps']:,} steps; dev accuracy every {cfg['eval_every']} steps; {cfg['seeds']} seeds "
         f"({seed * 1000} to {seed * 1000 + cfg['seeds'] - 1}), the same data order for every initialization.",

@@ -374,7 +374,7 @@ def run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
         f"kept; {cfg['seeds']} seed(s) from {seed}; {train_seconds:.0f} s of training and saliency in all.",
         f"- Saliency: |dS_c/de| (``thalweg.analysis.saliency``, class score S_c); a token's saliency is the L2 "
         f"norm of its gradient row (also with the loss instead of S_c, the paper's Section 5.1 wording, and, for "
-        "comparison, erasure: the token whose deletion lowers S_c most).  Controlled check: {len(constructed)} neutral runs from the data "
+        f"comparison, erasure: the token whose deletion lowers S_c most).  Controlled check: {len(constructed)} neutral runs from the data "
         f"({len(runs):,} available) with one strongly polar word inserted at a random position; c = the word's "
         "polarity."])
     result = LabResult(setup=setup, tables=[table, more, lex], measured=measured)

@@ -261,4 +261,4 @@ def _plot_sharpness(path: Path, m: Mapping[str, Any]) -> None:
 EXPERIMENT = register(Experiment(
     name="sharp-minima", paper="1609.04836",
     title="On Large-Batch Training for Deep Learning: Generalization Gap and Sharp Minima", claim=CLAIM, run=run,
-    judge=judge, quick_seconds=6, full_minutes=9))
+    judge=judge, quick_seconds=6, full_minutes=5))

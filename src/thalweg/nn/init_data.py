@@ -24,9 +24,9 @@ labels are used) it is estimated as::
 
     C_k = sqrt( E_x || d l_x / d W_k ||^2 ) / || W_k ||
 
-(one backward pass over the sample: the per-example cross terms of
-``||sum_x d l_x / d W_k||^2`` have mean zero, so that squared norm divided by
-the batch size estimates ``E_x ||d l_x / d W_k||^2``).  Each iteration takes
+from per-example gradients (one backward pass gives every example's error
+at each layer's output; an example's weight gradient is that error times the
+layer's input).  Each iteration takes
 the geometric mean ``C`` of the ``C_k`` and rescales layer ``k`` by::
 
     s_k = (C_k / C) ^ (alpha / 2),      damping alpha = 0.25 (the paper's value)
@@ -196,22 +196,58 @@ def _within_layer(model: Module, layers: list[tuple[str, Module]], sample: Tenso
         report.std_error.append(float(np.max(np.abs(sigma2[live] - 1.0))) if live.any() else 0.0)
 
 
+def _per_example_sq_norms(layer: Module, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``||d l_x / d W||^2`` for each example ``x``, from the layer's input ``z`` and output gradient ``y``."""
+    n = z.shape[0]
+    if isinstance(layer, Linear):
+        z64 = np.asarray(z, dtype=np.float64).reshape(n, -1, z.shape[-1])
+        y64 = np.asarray(y, dtype=np.float64).reshape(n, -1, y.shape[-1])
+        if z64.shape[1] == 1:  # the usual (N, in) input: the gradient y z^T has norm |y| |z|
+            return np.sum(y64[:, 0] ** 2, axis=1) * np.sum(z64[:, 0] ** 2, axis=1)
+        # (N, ..., in): g = sum_p y_p z_p^T, ||g||^2 = sum_{p,q} (y_p . y_q)(z_p . z_q)
+        return np.einsum("npq,npq->n", y64 @ y64.transpose(0, 2, 1), z64 @ z64.transpose(0, 2, 1))
+    out = np.empty(n)
+    for i in range(n):  # convolutions: the library's own backward, one example at a time
+        layer.weight.grad = None
+        (layer(Tensor(z[i:i + 1])) * Tensor(y[i:i + 1])).sum().backward()
+        out[i] = float(np.sum(np.square(layer.weight.grad, dtype=np.float64)))
+    layer.weight.grad = None
+    return out
+
+
 def change_rates(model: Module, layers: list[tuple[str, Module]], sample: Any, *, draws: int = 1,
                  generator: np.random.Generator | None = None) -> list[float]:
-    """Each layer's change rate ``C_k`` (module docstring) under random linear losses, averaged over ``draws``."""
+    """Each layer's change rate ``C_k`` (module docstring) under random linear losses, averaged over ``draws``.
+
+    ``E_x ||d l_x / d W_k||^2`` is computed from per-example gradients: one
+    backward pass of ``sum_x eta_x . z_N(x)`` gives every example's error
+    ``y_k(x)`` at each layer's output (the examples do not interact in eval
+    mode), and the weight gradient of one example is ``y_k(x) z_{k-1}(x)^T``
+    (summed over positions for a convolution).
+    """
     rng = _random.get_generator(generator)
     x = _tensor(sample)
     n = x.shape[0]
     sq = np.zeros(len(layers))
     for _ in range(draws):
-        for _, layer in layers:
-            layer.weight.grad = None
-        out = model(x)
-        eta = rng.standard_normal(out.shape).astype(out.data.dtype)
-        (out * Tensor(eta)).sum().backward()
-        for i, (_, layer) in enumerate(layers):
-            g = layer.weight.grad
-            sq[i] += float(np.sum(np.square(g, dtype=np.float64))) / n if g is not None else 0.0
+        captured: dict[int, tuple[Tensor, Tensor]] = {}
+
+        def keep(mod: Module, args: tuple[Any, ...], out: Tensor) -> None:
+            out.retain_grad()
+            captured[id(mod)] = (args[0], out)
+
+        handles = [layer.register_forward_hook(keep) for _, layer in layers]
+        try:
+            out = model(x)
+            eta = rng.standard_normal(out.shape).astype(out.data.dtype)
+            (out * Tensor(eta)).sum().backward()
+        finally:
+            for h in handles:
+                h.remove()
+        for i, (name, layer) in enumerate(layers):
+            z, o = captured[id(layer)]
+            y = o.grad if o.grad is not None else np.zeros_like(o.data)
+            sq[i] += float(np.mean(_per_example_sq_norms(layer, np.asarray(z.data), np.asarray(y))))
     for p in model.parameters():
         p.grad = None
     rates = []
@@ -252,7 +288,7 @@ def _between_layer(model: Module, layers: list[tuple[str, Module]], sample: Tens
 
 
 def data_dependent_(model: Module, sample: Any, *, beta: float = 0.0, alpha: float = 0.25, iterations: int = 10,
-                    within_layer: bool = True, between_layer: bool = True, reinit: bool = True, draws: int = 4,
+                    within_layer: bool = True, between_layer: bool = True, reinit: bool = True, draws: int = 1,
                     generator: np.random.Generator | None = None) -> DataDependentInit:
     """Initialize ``model``'s ``Linear``/``Conv`` layers in place from a batch of inputs ``sample``.
 

@@ -99,7 +99,8 @@ class ItemKNN:
         x[np.repeat(np.arange(len(train)), train.lengths), train.items] = 1.0
         cooc = (x.T @ x).astype(np.float64)
         support = np.diag(cooc).copy()
-        sim = cooc / (lam + np.power(support[:, None], alpha) * np.power(support[None, :], 1.0 - alpha))
+        denom = lam + np.power(support[:, None], alpha) * np.power(support[None, :], 1.0 - alpha)
+        sim = np.divide(cooc, denom, out=np.zeros_like(cooc), where=denom > 0)  # unseen items: similarity 0
         np.fill_diagonal(sim, 0.0)
         self.sim = sim
         # a tie-break far below any difference between similarities (they lie in [0, 1), in float64)
