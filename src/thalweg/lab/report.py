@@ -67,8 +67,8 @@ def render_report(exp: "Experiment", result: "LabResult", out_dir: Path) -> str:
         lines += [f"**{v.outcome.upper()}**: {v.reason}", ""]
         if v.checks:
             lines += ["| check | measured | criterion | holds |", "| --- | --- | --- | --- |"]
-            lines += [f"| {c.description}{'' if c.primary else ' (secondary)'} | {c.measured} | {c.criterion} | "
-                      f"{'yes' if c.passed else 'no'} |" for c in v.checks]
+            lines += [f"| {_cell(c.description)}{'' if c.primary else ' (secondary)'} | {_cell(c.measured)} | "
+                      f"{_cell(c.criterion)} | {'yes' if c.passed else 'no'} |" for c in v.checks]
             lines.append("")
     lines += ["## Plots", ""]
     for p in result.plots:
@@ -125,3 +125,8 @@ def print_summary(exp: "Experiment", result: "LabResult", report: Path,
     for note in result.plot_notes:
         echo(f"plots skipped: {note}")
     echo(f"report:   {report}  ({result.seconds:.1f} s)")
+
+
+def _cell(text: object) -> str:
+    """Text safe inside a Markdown table cell (a ``|`` would end the cell)."""
+    return str(text).replace("|", "\\|")
