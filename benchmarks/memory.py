@@ -1,9 +1,10 @@
 """Peak memory of one LeNet training step, measured in a fresh process per framework.
 
 Each child process builds the model and the batch, notes its resident set size
-(RSS), runs one training step and reports how far its peak RSS (``ru_maxrss``)
-rose above that baseline: the step's own peak allocation, whatever allocator
-made it (NumPy's and PyTorch's alike).
+(RSS), resets the kernel's high-water mark (writing 5 to ``/proc/self/clear_refs``),
+runs one training step (the first: nothing is cached yet) and reports how far
+the peak RSS (``VmHWM``) rose above the baseline: the step's own peak
+allocation, whatever allocator made it (NumPy's and PyTorch's alike).
 """
 
 from __future__ import annotations
@@ -14,26 +15,31 @@ import sys
 from pathlib import Path
 
 CHILD = r"""
-import json, resource, sys
+import json, sys
 sys.path.insert(0, {root!r})
 framework = {framework!r}
 import numpy as np
 from benchmarks import cases
 
-def rss_kib():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() // 1024
+def status_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(field + " not in /proc/self/status")
 
 om, tm = cases._lenet_models()
 x, y = cases.lenet_data(64)
 ours, theirs = cases._classification_steps(om, tm, x, y)
 step = ours if framework == "thalweg" else theirs
-base = rss_kib()
-peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+import gc
+gc.collect()
+base = status_kib("VmRSS")
+with open("/proc/self/clear_refs", "w") as f:  # resets the high-water mark VmHWM to the current RSS
+    f.write("5")
 step()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"framework": framework, "step_peak_kib": max(peak - max(base, 0), 0), "baseline_kib": base,
-                   "peak_before_kib": peak_before}}))
+peak = status_kib("VmHWM")
+print(json.dumps({{"framework": framework, "step_peak_kib": max(peak - base, 0), "baseline_kib": base}}))
 """
 
 

@@ -15,6 +15,7 @@ from .interpolation import InterpolationCurve, interpolate, interpolated_state
 from .params import LossFunction, flat_parameters, set_flat_parameters
 from .sharpness import (METHODS, PAPER_EPSILONS, SharpnessResult, box_half_widths, epsilon_sharpness,
                         model_sharpness, random_subspace, scipy_available)
+from .saliency import SaliencyResult, draw_saliency, saliency, variance_salience  # noqa: F401 - Li et al. 2016
 
 __all__ = ["InterpolationCurve", "LossFunction", "METHODS", "PAPER_EPSILONS", "SharpnessResult", "box_half_widths",
            "epsilon_sharpness", "flat_parameters", "interpolate", "interpolated_state", "model_sharpness",

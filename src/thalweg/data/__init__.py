@@ -23,3 +23,15 @@ __all__ = ["CHECKSUMS", "ConcatDataset", "DIGITS_ATTRIBUTION", "DataError", "Dat
            "digits_splits", "encode_idx", "ensure_file", "load_digits", "load_fashion_mnist", "load_idx_dataset",
            "load_mnist", "make_moons", "make_regression", "make_spirals", "parse_idx", "random_split", "read_idx",
            "synthetic_splits"]
+
+# text and session utilities (``thalweg.data.text``, ``thalweg.data.sessions``)
+from .sessions import (Interactions, ItemIndex, SessionBatch, Sessions, build_sessions, load_interactions,  # noqa: E402
+                       session_parallel_batches, split_by_time)
+from .text import (PAD, UNK, BucketBatchSampler, LabelledText, Vocabulary, lengths_to_mask,  # noqa: E402
+                   load_pretrained_embedding, load_sentence_polarity, pad_sequences, read_vectors, text_batches,
+                   tokenize, vectors_for_vocabulary)
+
+__all__ += ["BucketBatchSampler", "Interactions", "ItemIndex", "LabelledText", "PAD", "SessionBatch", "Sessions",
+            "UNK", "Vocabulary", "build_sessions", "lengths_to_mask", "load_interactions", "load_pretrained_embedding",
+            "load_sentence_polarity", "pad_sequences", "read_vectors", "session_parallel_batches", "split_by_time",
+            "text_batches", "tokenize", "vectors_for_vocabulary"]

@@ -134,8 +134,8 @@ class Sessions:
         idx = np.arange(len(self))[np.asarray(index)] if np.asarray(index).dtype == bool else np.asarray(index)
         lengths = self.lengths[idx]
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        gather = np.concatenate([np.arange(self.offsets[s], self.offsets[s + 1]) for s in idx]) if len(idx) \
-            else np.zeros(0, dtype=np.int64)
+        # event k of the new layout comes from old position k - new_start + old_start of its session
+        gather = np.arange(offsets[-1], dtype=np.int64) + np.repeat(self.offsets[idx] - offsets[:-1], lengths)
         return Sessions(self.items[gather], offsets, self.user[idx], self.start[idx], self.end[idx])
 
     def keep_events(self, keep: np.ndarray) -> "Sessions":

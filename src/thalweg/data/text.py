@@ -323,7 +323,8 @@ def text_batches(sequences: Sequence[np.ndarray], *arrays: np.ndarray, batch_siz
         sampler: Iterable[np.ndarray] = BucketBatchSampler([len(s) for s in sequences], batch_size,
                                                            shuffle=shuffle, seed=seed)
     else:
-        order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+        rng = np.random.default_rng(seed) if seed is not None else _random.get_generator(None)
+        order = rng.permutation(n) if shuffle else np.arange(n)
         sampler = (order[i:i + batch_size] for i in range(0, n, batch_size))
     for idx in sampler:
         ids, lengths = pad_sequences([sequences[i] for i in idx], padding_value=padding_value)
