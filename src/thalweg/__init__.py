@@ -37,7 +37,9 @@ bool = bool_  # noqa: A001
 allocator.tune_allocator()  # keep freed array memory warm (THALWEG_MALLOC_TUNING=0 disables)
 
 __version__ = "0.1.0"
+_builtin_bool = type(True)
 
 
-def is_tensor(x: object) -> "builtins.bool":  # type: ignore[name-defined]  # noqa: F821
+def is_tensor(x: object) -> _builtin_bool:
+    """Whether ``x`` is a thalweg ``Tensor`` (torch's ``is_tensor``)."""
     return isinstance(x, Tensor)

@@ -20,7 +20,6 @@ traceback instead.  A run that diverges (NaN loss) exits with status 1.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path

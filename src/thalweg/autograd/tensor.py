@@ -12,7 +12,7 @@ accepted beside NumPy's (``axis=``, ``keepdims=``).
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 

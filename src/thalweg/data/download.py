@@ -19,12 +19,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..fileio import atomic_write_bytes
 from .errors import DataError
 from .idx import read_bytes
 
@@ -93,21 +93,6 @@ def url_fetcher(timeout: float = 30.0) -> Fetcher:
     return fetch
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def fetch_file(dataset: str, stem: str, dest: Path, *, mirrors: Sequence[str] | None = None,
                fetcher: Fetcher | None = None) -> bytes:
     """Download ``<stem>.gz`` from the mirrors, verify it, cache it at ``dest``; return the decompressed bytes."""
@@ -132,7 +117,7 @@ def fetch_file(dataset: str, stem: str, dest: Path, *, mirrors: Sequence[str] | 
         except DataError as e:
             failures.append(str(e))
             continue
-        _atomic_write(dest, gzip.compress(raw, mtime=0) if payload[:2] != b"\x1f\x8b" else payload)
+        atomic_write_bytes(dest, gzip.compress(raw, mtime=0) if payload[:2] != b"\x1f\x8b" else payload)
         return raw
     tried = "; ".join(failures) if failures else "no mirror given"
     first = (mirrors[0] + stem + ".gz") if mirrors else stem + ".gz"

@@ -11,13 +11,12 @@ report says so.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from ..fileio import atomic_write_bytes
 from ..train.plots import PlotsUnavailable  # one exception for "matplotlib is not installed" in the library
 from .result import LabResult
 
@@ -57,17 +56,7 @@ def save(fig: Any, path: str | Path) -> Path:
     path = Path(path)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def plot_into(result: LabResult, path: str | Path, draw: Callable[[Path], Any]) -> Path | None:

@@ -47,7 +47,7 @@ def fmt_value(v: Any, spec: str = ".4g") -> str:
         if math.isnan(v):
             return "n/a"
         if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
+            return "never" if v > 0 else "-inf"
         return format(v, spec)
     return str(v)
 

@@ -227,7 +227,6 @@ def change_rates(model: Module, layers: list[tuple[str, Module]], sample: Any, *
     """
     rng = _random.get_generator(generator)
     x = _tensor(sample)
-    n = x.shape[0]
     sq = np.zeros(len(layers))
     for _ in range(draws):
         captured: dict[int, tuple[Tensor, Tensor]] = {}

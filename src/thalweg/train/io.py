@@ -18,13 +18,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from ..fileio import atomic_write, atomic_write_text  # noqa: F401 - re-exported for train's users
 
 __all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "save_checkpoint", "load_checkpoint",
            "encode_state", "decode_state", "CheckpointError"]
@@ -34,30 +34,9 @@ FORMAT = "thalweg-checkpoint"
 VERSION = 1
 
 
+
 class CheckpointError(ValueError):
     """A checkpoint file is missing, unreadable or holds something that is not plain data."""
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None]) -> Path:
-    """Call ``write(fileobj)`` on a temporary file, fsync it, then rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def _json_default(obj: Any) -> Any:
