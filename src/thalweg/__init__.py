@@ -28,7 +28,7 @@ from . import nn, optim  # noqa: E402,F401 - tw.nn, tw.optim, as torch.nn / torc
 from . import data, train  # noqa: E402,F401 - tw.data (datasets, loader), tw.train (the loop); after the core
 from . import prune  # noqa: E402,F401 - tw.prune: magnitude pruning with fixed masks, sparse export
 from . import rl  # noqa: E402,F401 - tw.rl: GAE, policies, TRPO/PPO steps, the policy-gradient trainer
-from . import analysis  # noqa: E402,F401 - tw.analysis: sharpness, interpolation, saliency
+from . import analysis, nli, recsys  # noqa: E402,F401 - sharpness/saliency, ESIM, GRU4Rec
 
 float = float32  # noqa: A001 - torch's spelling: tw.float is float32
 int = int32  # noqa: A001

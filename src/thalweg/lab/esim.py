@@ -153,7 +153,8 @@ def run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
     for name in MODELS[1:4]:
         measured[f"esim_minus/{name}"] = esim - measured[f"test_accuracy/{name}"]
 
-    table = Table(["model", "test accuracy (mean, %)", "per seed (%)", "ESIM minus it (points)", "paper, SNLI test (%)"],
+    table = Table(["model", "test accuracy (mean, %)", "per seed (%)", "ESIM minus it (points)",
+                   "paper, SNLI test (%)"],
                   title=f"Generated inference task: {len(test_data):,} test pairs, three balanced classes")
     for name in MODELS:
         runs = measured[f"test_accuracy_runs/{name}"]

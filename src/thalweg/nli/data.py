@@ -96,7 +96,10 @@ def encode_pairs(data: NLIData, vocab: Vocabulary) -> tuple[list[np.ndarray], li
 def pair_batches(premises: Sequence[np.ndarray], hypotheses: Sequence[np.ndarray], labels: np.ndarray, *,
                  batch_size: int, shuffle: bool = True, seed: int | None = None, padding_value: int = 0
                  ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Padded batches ``(premise, premise_lengths, hypothesis, hypothesis_lengths, labels)``, bucketed by premise length."""
+    """Padded batches ``(premise, premise_lengths, hypothesis, hypothesis_lengths, labels)``.
+
+    Batches are bucketed by premise length (:class:`thalweg.data.text.BucketBatchSampler`).
+    """
     sampler = BucketBatchSampler([len(p) for p in premises], batch_size, shuffle=shuffle, seed=seed)
     for idx in sampler:
         a, la = pad_sequences([premises[i] for i in idx], padding_value=padding_value)
