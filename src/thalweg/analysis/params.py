@@ -16,6 +16,7 @@ import numpy as np
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..nn import functional as F
+from ..nn.utils.vector import vector_to_parameters
 
 __all__ = ["flat_parameters", "set_flat_parameters", "LossFunction"]
 
@@ -36,16 +37,7 @@ def flat_parameters(model: Any) -> np.ndarray:
 
 def set_flat_parameters(model: Any, vector: np.ndarray) -> None:
     """Write ``vector`` (as produced by ``flat_parameters``) back into the parameters, in their own dtype."""
-    params = _trainable(model)
-    v = np.asarray(vector)
-    total = sum(p.data.size for p in params)
-    if v.ndim != 1 or v.size != total:
-        raise ValueError(f"set_flat_parameters: expected a 1-D vector of {total} values, got shape {v.shape}")
-    start = 0
-    for p in params:
-        n = p.data.size
-        p.data[...] = v[start:start + n].reshape(p.data.shape)
-        start += n
+    vector_to_parameters(np.asarray(vector), _trainable(model))
 
 
 class LossFunction:
