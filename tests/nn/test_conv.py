@@ -10,7 +10,8 @@ import thalweg as tw
 import thalweg.nn.functional as F
 from thalweg import nn
 from thalweg.autograd import gradcheck
-from thalweg.ops.conv import WORKSPACE, Conv, ConvGeometry
+from thalweg.ops import workspace
+from thalweg.ops.conv import Conv, ConvGeometry
 
 from core_helpers import copy_torch_weights
 
@@ -191,19 +192,19 @@ def test_layer_used_twice_before_backward_gets_both_gradients():
 
 def test_retain_graph_backward_twice_and_workspace_reuse():
     tw.manual_seed(0)
-    layer = nn.Conv2d(2, 3, 3)
-    x = tw.randn(2, 2, 6, 6, requires_grad=True)
+    layer = nn.Conv2d(8, 3, 3)  # columns of ~1 MB: large enough to go through the scratch pool
+    x = tw.randn(4, 8, 32, 32, requires_grad=True)
     y = layer(x).sum()
     y.backward(retain_graph=True)
     first_w, first_x = layer.weight.grad.copy(), x.grad.copy()
     for _ in range(3):  # other convolutions of the same size reuse the workspace meanwhile
-        layer(tw.randn(2, 2, 6, 6)).sum().backward()
+        layer(tw.randn(4, 8, 32, 32)).sum().backward()
     layer.zero_grad()
     x.grad = None
     y.backward()
     np.testing.assert_allclose(layer.weight.grad, first_w, rtol=1e-6)
     np.testing.assert_allclose(x.grad, first_x, rtol=1e-6)
-    assert WORKSPACE.bytes <= WORKSPACE.limit
+    assert workspace._held[0] <= workspace.MAX_BYTES
 
 
 def test_float32_stays_float32():

@@ -43,8 +43,10 @@ Two speed-ups for stride 1, the common case (``ConvGeometry.flat``):
   row-wise gather of g replace the KH*KW-fold dL/dcols and its KH*KW additions
   (measured 25-30% faster).  Strided convolutions use col2im.
 
-Large work arrays come from a small cache (:class:`Workspace`) instead of fresh
-memory each call; see its docstring for why that matters.
+Large work arrays (im2col's columns are KH*KW times the input: about 12 MB per
+LeNet-5 step at batch 64) come from the shared scratch pool of
+``ops/workspace.py`` instead of fresh memory each call; see its docstring for
+why that matters (measured here: ~2,500 page faults a step without it).
 
 1-D convolutions are the same computation with H = 1.  Reference for the
 lowering to matrix products: K. Chellapilla, S. Puri, P. Simard, "High
@@ -55,72 +57,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
-
-
-class Workspace:
-    """A cache of large scratch arrays, reused from call to call instead of allocated afresh.
-
-    Why: im2col's columns are KH*KW times the size of the input (about 12 MB
-    per LeNet-5 training step at batch 64).  The C allocator serves blocks that
-    large from fresh pages of the operating system and gives them back when
-    they are freed, so every step touched thousands of new pages, each costing
-    a page fault: measured ~2,500 faults and more time than the arithmetic.
-    Arrays taken from here are uninitialised; ``give`` returns one for reuse.
-    A :class:`Loan` gives its array back when it is garbage (the graph node
-    that kept the columns for the backward pass is cleared).  Only NumPy
-    arrays are cached (CuPy has its own memory pool), at most ``limit`` bytes.
-    """
-
-    def __init__(self, limit: int = 256 << 20) -> None:
-        self.free: dict[tuple[Any, ...], list[Any]] = {}
-        self.bytes = 0
-        self.limit = limit
-
-    def take(self, xp: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-        if xp is not np:
-            return xp.empty(shape, dtype=dtype)
-        stack = self.free.get((shape, dtype))
-        if stack:
-            try:
-                arr = stack.pop()
-            except IndexError:  # another thread took it
-                return np.empty(shape, dtype=dtype)
-            self.bytes -= arr.nbytes
-            return arr
-        return np.empty(shape, dtype=dtype)
-
-    def give(self, arr: Any) -> None:
-        if type(arr) is not np.ndarray or arr.base is not None or self.bytes + arr.nbytes > self.limit:
-            return
-        self.free.setdefault((arr.shape, arr.dtype), []).append(arr)
-        self.bytes += arr.nbytes
-
-    def clear(self) -> None:
-        """Drop every cached array."""
-        self.free.clear()
-        self.bytes = 0
-
-
-WORKSPACE = Workspace()
-
-
-class Loan:
-    """Holds a workspace array while a graph node needs it; gives it back when garbage-collected."""
-
-    __slots__ = ("array",)
-
-    def __init__(self, array: Any) -> None:
-        self.array = array
-
-    def __del__(self) -> None:
-        try:
-            WORKSPACE.give(self.array)
-        except Exception:  # noqa: BLE001 - interpreter shutdown: module globals may be gone
-            pass
+from . import workspace
 
 
 class ConvGeometry:
@@ -164,7 +104,7 @@ def im2col(x: Any, geo: ConvGeometry) -> tuple[Any, Any]:
     scratch = None
     if geo.flat or any(geo.pad):  # copy x into a zero border (and a zero tail in flat mode)
         size = geo.n * geo.c * geo.hp * geo.wp
-        scratch = WORKSPACE.take(xp, (size + geo.tail,), x.dtype)
+        scratch = workspace.take(xp, (size + geo.tail,), x.dtype)
         if any(geo.pad):
             scratch.fill(0)
         else:
@@ -181,10 +121,10 @@ def im2col(x: Any, geo: ConvGeometry) -> tuple[Any, Any]:
     else:
         view = as_strided(src, (geo.n, geo.c, geo.kh, geo.kw, geo.oh, geo.ow),
                           (s_n, s_c, geo.dh * s_h, geo.dw * s_w, geo.sh * s_h, geo.sw * s_w), writeable=False)
-    buf = WORKSPACE.take(xp, (geo.n * geo.c * geo.kh * geo.kw * geo.length,), x.dtype)
+    buf = workspace.take(xp, (geo.n * geo.c * geo.kh * geo.kw * geo.length,), x.dtype)
     buf.reshape(view.shape)[...] = view
     if scratch is not None:
-        WORKSPACE.give(scratch)
+        workspace.give(scratch)
     return buf.reshape(geo.n, geo.groups, geo.depth, geo.length), buf
 
 
@@ -228,13 +168,13 @@ def input_grad_by_rows(g: Any, w: Any, geo: ConvGeometry) -> Any:
     pitch = geo.wp + e
     run = geo.oh * pitch  # one output plane in rows of the new pitch
     gsize = n * o * run
-    gpad = WORKSPACE.take(xp, (gsize + e,), g.dtype)
+    gpad = workspace.take(xp, (gsize + e,), g.dtype)
     gpad.fill(0)
     gpad[:gsize].reshape(n, o, geo.oh, pitch)[..., e:e + geo.ow] = g
     s = gpad.strides[0]
     shifted = xp.lib.stride_tricks.as_strided(gpad, (n, o, geo.kw, run), (o * run * s, run * s, geo.dw * s, s),
                                               writeable=False)
-    rows = WORKSPACE.take(xp, (n, o, geo.kw, run), g.dtype)
+    rows = workspace.take(xp, (n, o, geo.kw, run), g.dtype)
     rows[...] = shifted  # rows[n, o, j', (r, s)] = g[n, o, r, s - (KW-1-j')*dw]
     rows_g = rows.reshape(n, groups, og * geo.kw, run)
     # w_rows[i, group, c, (o, j')] = w[o, c, i, KW-1-j']
@@ -243,14 +183,14 @@ def input_grad_by_rows(g: Any, w: Any, geo: ConvGeometry) -> Any:
     plane = geo.hp * pitch
     size = n * c * plane
     mem = xp.zeros(size + geo.dh * (geo.kh - 1) * pitch, dtype=g.dtype)
-    part = WORKSPACE.take(xp, (n, groups, cg, run), g.dtype)
+    part = workspace.take(xp, (n, groups, cg, run), g.dtype)
     for i in range(geo.kh):
         xp.matmul(w_rows[i], rows_g, out=part)
         off = i * geo.dh * pitch
         target = mem[off:off + size].reshape(n, c, plane)[:, :, :run]
         target += part.reshape(n, c, run)
     for buf in (gpad, rows, part):
-        WORKSPACE.give(buf)
+        workspace.give(buf)
     top, _, left, _ = geo.pad
     return mem[:size].reshape(n, c, geo.hp, pitch)[:, :, top:top + geo.h, left:left + geo.w]
 
@@ -263,7 +203,7 @@ def grad_columns(g: Any, geo: ConvGeometry) -> tuple[Any, Any]:
     xp = get_array_module(g)
     og = geo.o // geo.groups
     if geo.flat and geo.width != geo.ow:
-        buf = WORKSPACE.take(xp, (geo.n, geo.o, geo.oh, geo.width), g.dtype)
+        buf = workspace.take(xp, (geo.n, geo.o, geo.oh, geo.width), g.dtype)
         buf[..., :geo.ow] = g
         buf[..., geo.ow:] = 0
         return buf.reshape(geo.n, geo.groups, og, geo.length), buf
@@ -290,20 +230,20 @@ class Conv(Function):
         cols, buf = im2col(x, geo)
         wm = w.reshape(groups, geo.o // groups, geo.depth)
         if geo.flat:  # drop the thrown-away outputs while adding the bias
-            y = WORKSPACE.take(xp, (geo.n, groups, geo.o // groups, geo.length), x.dtype)
+            y = workspace.take(xp, (geo.n, groups, geo.o // groups, geo.length), x.dtype)
             xp.matmul(wm, cols, out=y)
             img = y.reshape(geo.n, geo.o, geo.oh, geo.width)[..., :geo.ow]
             out = xp.add(img, b.reshape(-1, 1, 1)) if b is not None else xp.ascontiguousarray(img)
-            WORKSPACE.give(y)
+            workspace.give(y)
         else:
             out = xp.matmul(wm, cols).reshape(geo.n, geo.o, geo.oh, geo.ow)
             if b is not None:
                 out += b.reshape(-1, 1, 1)
         needs = getattr(ctx, "needs_input_grad", None)
         if needs is not None and needs[1]:
-            ctx.cols, ctx.loan = cols, Loan(buf)  # kept for dL/dW; the loan returns it when the node is freed
+            ctx.cols, ctx.loan = cols, workspace.Lease(buf)  # kept for dL/dW; the loan returns it when the node is freed
         else:
-            WORKSPACE.give(buf)
+            workspace.give(buf)
         if needs is not None:
             ctx.geo, ctx.one_d, ctx.w_shape = geo, one_d, w.shape
             ctx.w = w if needs[0] else None
@@ -330,15 +270,15 @@ class Conv(Function):
             if geo.flat:
                 gx = input_grad_by_rows(grad, ctx.w, geo)
             else:
-                dcols = WORKSPACE.take(xp, (geo.n, geo.groups, geo.depth, geo.length), grad.dtype)
+                dcols = workspace.take(xp, (geo.n, geo.groups, geo.depth, geo.length), grad.dtype)
                 xp.matmul(ctx.w.reshape(geo.groups, geo.o // geo.groups, geo.depth).swapaxes(-1, -2), gcols,
                           out=dcols)
                 gx = col2im(dcols, geo)
-                WORKSPACE.give(dcols)
+                workspace.give(dcols)
             if ctx.one_d:
                 gx = gx[:, :, 0, :]
         if gbuf is not None:
-            WORKSPACE.give(gbuf)
+            workspace.give(gbuf)
         return gx, gw, gb
 
 
@@ -355,15 +295,15 @@ def weight_grad(cols: Any, gcols: Any, geo: ConvGeometry) -> Any:
     og = geo.o // geo.groups
     per_sample_shape = (geo.n, geo.groups, og, geo.depth)
     if og < 16 or geo.depth < 64:
-        per_sample = WORKSPACE.take(xp, per_sample_shape, gcols.dtype)
+        per_sample = workspace.take(xp, per_sample_shape, gcols.dtype)
         xp.matmul(gcols, cols.swapaxes(-1, -2), out=per_sample)
         gw = per_sample.sum(axis=0)
     else:
-        gt = WORKSPACE.take(xp, (geo.n, geo.groups, geo.length, og), gcols.dtype)
+        gt = workspace.take(xp, (geo.n, geo.groups, geo.length, og), gcols.dtype)
         gt[...] = gcols.swapaxes(-1, -2)
-        per_sample = WORKSPACE.take(xp, (geo.n, geo.groups, geo.depth, og), gcols.dtype)
+        per_sample = workspace.take(xp, (geo.n, geo.groups, geo.depth, og), gcols.dtype)
         xp.matmul(cols, gt, out=per_sample)
         gw = xp.ascontiguousarray(per_sample.sum(axis=0).swapaxes(-1, -2))
-        WORKSPACE.give(gt)
-    WORKSPACE.give(per_sample)
+        workspace.give(gt)
+    workspace.give(per_sample)
     return gw
