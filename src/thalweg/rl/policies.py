@@ -24,6 +24,7 @@ cart-pole value function has one hidden layer of 20 tanh units).
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -73,19 +74,22 @@ def _obs_tensor(obs: Any, module: Module) -> Tensor:
     return Tensor(np.asarray(obs, dtype))
 
 
-class Policy(Module):
-    """Common interface of the policies (see the module docstring); subclasses set ``head``."""
+class Policy(Module, metaclass=abc.ABCMeta):
+    """Common interface of the policies (see the module docstring); subclasses set ``head``.
+
+    An abstract base: instantiating it without the two distribution methods is a ``TypeError``.
+    """
 
     head: Sequential
     discrete: bool
 
+    @abc.abstractmethod
     def distribution_params(self, obs: Any) -> dict[str, np.ndarray]:
         """The distribution's parameters at ``obs`` as plain arrays (to remember the old policy)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def distribution_from(self, params: Mapping[str, np.ndarray]) -> Any:
         """A constant distribution rebuilt from :meth:`distribution_params`."""
-        raise NotImplementedError
 
     def log_prob(self, dist: Any, actions: Any) -> Tensor:
         """log pi(a | s) per sample, shape (B,)."""
