@@ -169,7 +169,7 @@ def _adam(quick: bool) -> tuple[Step, Step]:
 
     def ours() -> float:
         oo.step()
-        return float(ours_p[0].data[0])
+        return float(ours_p[0].array[0])
 
     def theirs() -> float:
         to.step()
@@ -194,7 +194,7 @@ def _tiny_op(quick: bool) -> tuple[Step, Step]:
         y = xo
         for _ in range(TINY_OPS):
             y = xo * 1.0001
-        return float(y.data[0])
+        return float(y.array[0])
 
     def theirs() -> float:
         y = xt

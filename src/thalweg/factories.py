@@ -23,7 +23,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: An
     keeps its dtype (as ``torch.tensor`` does).  ``dtype`` may be ``tw.float64``,
     ``np.float64``, ``"float64"`` or a torch dtype.
     """
-    arr = _as_array(data.data if isinstance(data, Tensor) else data, dtype)
+    arr = _as_array(data.array if isinstance(data, Tensor) else data, dtype)
     arr = np.array(arr, copy=True)
     return Tensor(arr, requires_grad=requires_grad)
 

@@ -31,10 +31,10 @@ TARGET = np.array([2, 0])
 
 def _finite_difference(model: nn.Module, score, eps: float = 1e-6) -> np.ndarray:
     """d score / d E by central differences, perturbing the embedding's output entry by entry."""
-    base = model.embedding(IDS).data.copy()
+    base = model.embedding(IDS).array.copy()
     grad = np.zeros_like(base)
     delta = np.zeros_like(base)
-    handle = model.embedding.register_forward_hook(lambda m, a, out: tw.Tensor(out.data + delta))
+    handle = model.embedding.register_forward_hook(lambda m, a, out: tw.Tensor(out.array + delta))
     try:
         for idx in np.ndindex(base.shape):
             vals = []
@@ -50,11 +50,11 @@ def _finite_difference(model: nn.Module, score, eps: float = 1e-6) -> np.ndarray
 
 
 def _logit_score(out: tw.Tensor) -> float:
-    return float(out.data[np.arange(2), TARGET].sum())
+    return float(out.array[np.arange(2), TARGET].sum())
 
 
 def _loss_score(out: tw.Tensor) -> float:
-    z = out.data - out.data.max(axis=1, keepdims=True)
+    z = out.array - out.array.max(axis=1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     return float(-logp[np.arange(2), TARGET].sum())
 
@@ -76,7 +76,7 @@ def test_a_score_function_norms_and_the_top_token() -> None:
     tw.manual_seed(1)
     model = _Tiny()
     r = saliency(model, (IDS, LENGTHS), None, score=lambda out, t: out[:, 1].sum() - out[:, 0].sum(), norm="l1")
-    fd = _finite_difference(model.eval(), lambda out: float((out.data[:, 1] - out.data[:, 0]).sum()))
+    fd = _finite_difference(model.eval(), lambda out: float((out.array[:, 1] - out.array[:, 0]).sum()))
     np.testing.assert_allclose(r.token_saliency, np.abs(fd).sum(-1), rtol=1e-5, atol=1e-8)
     r_max = saliency(model, (IDS, LENGTHS), 1, norm="max")
     np.testing.assert_allclose(r_max.token_saliency, r_max.magnitude.max(-1))

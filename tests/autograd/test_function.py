@@ -122,7 +122,7 @@ def test_engine_checks_the_shape_of_gradients() -> None:
 def test_scalars_from_forward_and_backward_become_arrays(shape: tuple[int, ...]) -> None:
     x = tw.tensor(np.full(shape, 1.5, dtype=np.float32), requires_grad=True)
     y = SumOfSquares.apply(x)
-    assert type(y.data) is np.ndarray and y.shape == ()
+    assert type(y.array) is np.ndarray and y.shape == ()
     y.backward()
     assert type(x.grad) is np.ndarray and x.grad.dtype == np.float32 and x.grad.shape == shape
     np.testing.assert_array_equal(x.grad, np.full(shape, 3.0))

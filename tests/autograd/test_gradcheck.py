@@ -68,5 +68,5 @@ def test_gradcheck_refuses_float32_and_empty_inputs() -> None:
 def test_gradcheck_on_non_contiguous_input() -> None:
     base = np.random.default_rng(1).standard_normal((4, 3))
     x = tw.Tensor(base.T, requires_grad=True)  # a transposed view
-    assert not x.data.flags.c_contiguous
+    assert not x.array.flags.c_contiguous
     assert gradcheck(lambda p: (p * p).sum(axis=0), [x])

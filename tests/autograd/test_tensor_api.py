@@ -128,11 +128,11 @@ def test_grad_stays_an_ndarray_and_numpy_shares_memory() -> None:
     (x * x).sum().backward()
     assert type(x.grad) is np.ndarray
     arr = x.numpy()
-    assert np.shares_memory(arr, x.data)
+    assert np.shares_memory(arr, x.array)
     assert np.asarray(x) is not None and np.asarray(x).dtype == np.float32
     assert np.asarray(x, dtype=np.float64).dtype == np.float64
     d = x.detach()
-    assert not d.requires_grad and d.is_leaf and np.shares_memory(d.data, x.data)
+    assert not d.requires_grad and d.is_leaf and np.shares_memory(d.array, x.array)
 
 
 def test_item_tolist_len_iter_and_bool() -> None:

@@ -8,7 +8,7 @@ from thalweg.data import DataLoader, Subset, TensorDataset, random_split
 
 
 def _ids(loader):
-    return [b[0].data.copy() for b in loader]
+    return [b[0].array.copy() for b in loader]
 
 
 def test_each_epoch_is_a_fresh_permutation():
@@ -27,7 +27,7 @@ def test_batches_keep_fields_aligned_and_types():
     y = np.arange(25)
     for xb, yb in DataLoader(TensorDataset(x, y), batch_size=4, seed=3):
         assert isinstance(xb, tw.Tensor) and isinstance(yb, tw.Tensor)
-        np.testing.assert_array_equal(xb.data[:, 0], 2 * yb.data)
+        np.testing.assert_array_equal(xb.array[:, 0], 2 * yb.array)
         assert xb.dtype == np.float32 and yb.dtype == np.int64
 
 
@@ -92,8 +92,8 @@ def test_per_example_dataset_is_collated():
 
     batches = list(DataLoader(Squares(), batch_size=3, shuffle=False))
     assert [b[0].shape for b in batches] == [(3, 2), (3, 2), (1, 2)]
-    np.testing.assert_array_equal(batches[1][0].data[:, 1], [9, 16, 25])
-    np.testing.assert_array_equal(batches[1][1].data, [3, 4, 5])
+    np.testing.assert_array_equal(batches[1][0].array[:, 1], [9, 16, 25])
+    np.testing.assert_array_equal(batches[1][1].array, [3, 4, 5])
 
 
 def test_state_dict_resumes_mid_epoch_exactly():
@@ -103,7 +103,7 @@ def test_state_dict_resumes_mid_epoch_exactly():
 
     a = DataLoader(ds, batch_size=6, seed=9)
     it = iter(a)
-    first = [next(it)[0].data.copy() for _ in range(3)]
+    first = [next(it)[0].array.copy() for _ in range(3)]
     state = a.state_dict()
     b = DataLoader(ds, batch_size=6, seed=123)  # a different seed: the state must override it
     b.load_state_dict(state)
@@ -153,8 +153,8 @@ def test_subset_batches_through_parent():
     x = np.arange(20) * 10
     sub = Subset(TensorDataset(x, np.arange(20)), [3, 5, 7])
     xb, yb = next(iter(DataLoader(sub, batch_size=3, shuffle=False)))
-    np.testing.assert_array_equal(xb.data, [30, 50, 70])
-    assert len(sub) == 3 and int(sub[1][1].data) == 5
+    np.testing.assert_array_equal(xb.array, [30, 50, 70])
+    assert len(sub) == 3 and int(sub[1][1].array) == 5
 
 
 def test_tensor_dataset_rejects_misaligned_arrays():
@@ -168,7 +168,7 @@ def test_collate_fn_and_list_returning_getitems():
 
     def collate(samples):
         seen.append(len(samples))
-        return [int(x.data) + int(y.data) for x, y in samples]
+        return [int(x.array) + int(y.array) for x, y in samples]
 
     out = list(DataLoader(ds, batch_size=4, shuffle=False, collate_fn=collate))
     assert out == [[0, 3, 6, 9], [12, 15]] and seen == [4, 2]
@@ -184,4 +184,4 @@ def test_collate_fn_and_list_returning_getitems():
             return [self[int(i)] for i in idx]
 
     xb, yb = next(iter(DataLoader(ListStyle(), batch_size=5, shuffle=False)))
-    np.testing.assert_array_equal(xb.data, np.arange(5, dtype=np.float32))
+    np.testing.assert_array_equal(xb.array, np.arange(5, dtype=np.float32))

@@ -172,7 +172,7 @@ def test_pretrained_vectors_fill_an_embedding_in_vocabulary_order(tmp_path: Path
     _write_glove(p)
     vocab = Vocabulary(["good", "film", "the", "rare"])
     emb, found = load_pretrained_embedding(p, vocab, seed=0)
-    w = emb.weight.data
+    w = emb.weight.array
     assert emb.weight.shape == (6, 3) and emb.padding_idx == 0 and found == 3
     np.testing.assert_allclose(w[vocab["good"]], [1.0, -1.0, 0.5])
     np.testing.assert_allclose(w[vocab["film"]], [2, 2, 2])  # found through the lower-case fallback

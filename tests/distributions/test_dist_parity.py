@@ -29,7 +29,7 @@ def backward_weighted(out_tw, out_t, seed: int = 0) -> None:
 
 
 def close(a, b, dtype) -> None:
-    a = np.asarray(a.data if isinstance(a, tw.Tensor) else a)
+    a = np.asarray(a.array if isinstance(a, tw.Tensor) else a)
     b = b.detach().numpy() if hasattr(b, "detach") else np.asarray(b)
     assert a.shape == b.shape, (a.shape, b.shape)
     assert a.dtype == np.dtype(dtype), f"dtype {a.dtype}, expected {np.dtype(dtype)}"
@@ -172,7 +172,7 @@ def test_categorical_kl_with_zeros_is_inf_or_skips_like_torch():
     kl = kl_divergence(Categorical(probs=tw.tensor(p)), Categorical(probs=tw.tensor(q)))
     tkl = torch.distributions.kl_divergence(torch.distributions.Categorical(probs=torch.tensor(p)),
                                             torch.distributions.Categorical(probs=torch.tensor(q)))
-    assert np.isinf(kl.data[0]) and np.isinf(tkl[0].item())
+    assert np.isinf(kl.array[0]) and np.isinf(tkl[0].item())
     close(kl[1:], tkl[1:], np.float64)
 
 
@@ -229,8 +229,8 @@ def test_bernoulli_kl_edge_probabilities_like_torch():
     kl = kl_divergence(Bernoulli(probs=tw.tensor(p)), Bernoulli(probs=tw.tensor(q)))
     tkl = torch.distributions.kl_divergence(torch.distributions.Bernoulli(probs=torch.tensor(p)),
                                             torch.distributions.Bernoulli(probs=torch.tensor(q)))
-    np.testing.assert_allclose(kl.data, tkl.numpy(), rtol=1e-12)
-    assert np.isinf(kl.data[2:]).all()
+    np.testing.assert_allclose(kl.array, tkl.numpy(), rtol=1e-12)
+    assert np.isinf(kl.array[2:]).all()
 
 
 def test_bernoulli_gradcheck():

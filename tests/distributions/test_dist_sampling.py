@@ -46,19 +46,19 @@ def test_sampling_is_reproducible_from_the_seed_and_the_generator(index):
     tw.manual_seed(7)
     b = d.sample((50,))
     c = d.sample((50,))  # the generator moved on
-    np.testing.assert_array_equal(a.data, b.data)
-    assert not np.array_equal(b.data, c.data)
+    np.testing.assert_array_equal(a.array, b.array)
+    assert not np.array_equal(b.array, c.array)
     g1 = d.sample((50,), generator=tw.Generator(3))
     g2 = d.sample((50,), generator=tw.Generator(3))
     g3 = d.sample((50,), generator=tw.Generator(4))
-    np.testing.assert_array_equal(g1.data, g2.data)
-    assert not np.array_equal(g1.data, g3.data)
+    np.testing.assert_array_equal(g1.array, g2.array)
+    assert not np.array_equal(g1.array, g3.array)
 
 
 def test_categorical_frequencies_match_probs():
     probs = np.array([[0.1, 0.2, 0.3, 0.4], [0.7, 0.0, 0.2, 0.1]])
     d = Categorical(probs=tw.tensor(probs))
-    s = d.sample((20000,), generator=tw.Generator(0)).data  # (20000, 2)
+    s = d.sample((20000,), generator=tw.Generator(0)).array  # (20000, 2)
     for row in range(2):
         counts = np.bincount(s[:, row], minlength=4).astype(float)
         keep = probs[row] > 0
@@ -73,17 +73,17 @@ def test_categorical_frequencies_match_probs():
 def test_categorical_samples_from_logits_and_last_class():
     # one-hot probabilities: every draw must be that class, including the last one
     d = Categorical(logits=tw.tensor([[-1e9, -1e9, 0.0], [0.0, -1e9, -1e9]], dtype=tw.float64))
-    s = d.sample((100,)).data
+    s = d.sample((100,)).array
     assert (s[:, 0] == 2).all() and (s[:, 1] == 0).all()
 
 
 def test_bernoulli_and_normal_sample_statistics():
     n = 40000
-    b = Bernoulli(probs=tw.tensor([0.05, 0.3, 0.9], dtype=tw.float64)).sample((n,), generator=tw.Generator(1)).data
+    b = Bernoulli(probs=tw.tensor([0.05, 0.3, 0.9], dtype=tw.float64)).sample((n,), generator=tw.Generator(1)).array
     sigma = np.sqrt(np.array([0.05, 0.3, 0.9]) * (1 - np.array([0.05, 0.3, 0.9])) / n)
     assert np.all(np.abs(b.mean(0) - [0.05, 0.3, 0.9]) < 5 * sigma)
     assert set(np.unique(b)) == {0.0, 1.0}
-    x = Normal(tw.tensor([1.0, -2.0]), tw.tensor([0.5, 3.0])).sample((n,), generator=tw.Generator(2)).data
+    x = Normal(tw.tensor([1.0, -2.0]), tw.tensor([0.5, 3.0])).sample((n,), generator=tw.Generator(2)).array
     assert np.all(np.abs(x.mean(0) - [1.0, -2.0]) < 5 * np.array([0.5, 3.0]) / np.sqrt(n))
     assert np.all(np.abs(x.std(0) / [0.5, 3.0] - 1) < 5 / np.sqrt(2 * n))
     assert abs(x.mean(0)[0] - 1.0) > 1e-6  # a real draw, not the mean echoed back
@@ -96,13 +96,13 @@ def test_rsample_keeps_the_graph_and_its_gradient_is_right():
     x = d.rsample((1000,), generator=tw.Generator(5))
     assert x.requires_grad and x.shape == (1000, 2)
     (x ** 2).mean(0).sum().backward()
-    eps = (x.data - loc.data) / scale.data  # the noise that was drawn
-    np.testing.assert_allclose(loc.grad, (2 * x.data).mean(0), rtol=1e-12)
-    np.testing.assert_allclose(scale.grad, (2 * x.data * eps).mean(0), rtol=1e-12)
+    eps = (x.array - loc.array) / scale.array  # the noise that was drawn
+    np.testing.assert_allclose(loc.grad, (2 * x.array).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(scale.grad, (2 * x.array * eps).mean(0), rtol=1e-12)
     # the same generator state gives the same numbers through sample() (no graph)
     s = Normal(loc, scale).sample((1000,), generator=tw.Generator(5))
     assert not s.requires_grad
-    np.testing.assert_array_equal(s.data, x.data)
+    np.testing.assert_array_equal(s.array, x.array)
     gradcheck(lambda m, sd: Normal(m, sd).rsample((3,), generator=tw.Generator(9)), [loc, scale])
 
 
@@ -120,11 +120,11 @@ def test_float32_stays_float32():
 
 def test_moments_and_nan_mean_of_categorical():
     c = Categorical(probs=tw.tensor([[0.2, 0.8], [0.6, 0.4]]))
-    assert np.isnan(c.mean.data).all() and c.mean.shape == (2,)
-    np.testing.assert_array_equal(c.mode.data, [1, 0])
-    np.testing.assert_array_equal(c.enumerate_support().data, [[0, 0], [1, 1]])
-    np.testing.assert_allclose(Bernoulli(probs=0.25).variance.data, 0.1875)
-    np.testing.assert_allclose(Normal(0.0, 3.0).stddev.data, 3.0)
+    assert np.isnan(c.mean.array).all() and c.mean.shape == (2,)
+    np.testing.assert_array_equal(c.mode.array, [1, 0])
+    np.testing.assert_array_equal(c.enumerate_support().array, [[0, 0], [1, 1]])
+    np.testing.assert_allclose(Bernoulli(probs=0.25).variance.array, 0.1875)
+    np.testing.assert_allclose(Normal(0.0, 3.0).stddev.array, 3.0)
 
 
 # ---------------------------------------------------------------- validation
@@ -164,7 +164,7 @@ def test_kl_dispatch_errors_and_registration():
         pass
 
     # a subclass inherits its parent's rule through the MRO
-    np.testing.assert_allclose(kl_divergence(MyNormal(0.0, 1.0), Normal(1.0, 1.0)).data, 0.5, rtol=1e-6)
+    np.testing.assert_allclose(kl_divergence(MyNormal(0.0, 1.0), Normal(1.0, 1.0)).array, 0.5, rtol=1e-6)
 
     class Point(Distribution):
         def __init__(self, x):

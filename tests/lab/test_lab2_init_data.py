@@ -32,7 +32,7 @@ def _cnn() -> nn.Sequential:
 
 def _preactivations(model: nn.Module, x: np.ndarray) -> list[np.ndarray]:
     outs: list[np.ndarray] = []
-    hooks = [m.register_forward_hook(lambda mod, args, out: outs.append(np.array(out.data)))
+    hooks = [m.register_forward_hook(lambda mod, args, out: outs.append(np.array(out.array)))
              for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     with no_grad():
         model(tw.tensor(x))
@@ -78,17 +78,17 @@ def test_between_layer_step_equalizes_change_rates_and_keeps_the_function(batch:
     model = _mlp(depth=5)
     for m in model.modules():  # a badly scaled start: rates differ by orders of magnitude
         if isinstance(m, nn.Linear):
-            m.weight.data *= np.float32(np.random.default_rng(len(m.weight.data)).uniform(0.1, 10))
+            m.weight.array *= np.float32(np.random.default_rng(len(m.weight.array)).uniform(0.1, 10))
     layers = affine_layers(model, batch)
     est = np.random.default_rng(7)
     before_rates = change_rates(model, layers, batch, draws=8, generator=est)
     with no_grad():
-        before = np.array(model(tw.tensor(batch)).data)
+        before = np.array(model(tw.tensor(batch)).array)
     # alpha = 0.25 removes a quarter of the log-spread per iteration: from a start this bad (a spread of
     # ~100), 10 iterations leave 100^(0.75^10) ~ 1.3, so give it 20
     report = data_dependent_(model, batch, within_layer=False, iterations=20, generator=np.random.default_rng(3))
     with no_grad():
-        after = np.array(model(tw.tensor(batch)).data)
+        after = np.array(model(tw.tensor(batch)).array)
     rates = change_rates(model, layers, batch, draws=8, generator=np.random.default_rng(8))  # fresh draws
     assert max(before_rates) / min(before_rates) > 2.0
     assert max(rates) / min(rates) <= 1.2 and report.spread(report.rates_after) <= 1.2
@@ -106,9 +106,9 @@ def test_change_rate_scales_as_the_derivation_says(batch: np.ndarray) -> None:
     r0 = change_rates(model, layers, batch, draws=2, generator=np.random.default_rng(5))
     c = np.float32(3.0)
     (_, l1), (_, l2) = layers[1], layers[2]
-    l1.weight.data *= c
-    l1.bias.data *= c
-    l2.weight.data /= c
+    l1.weight.array *= c
+    l1.bias.array *= c
+    l2.weight.array /= c
     r1 = change_rates(model, layers, batch, draws=2, generator=np.random.default_rng(5))
     assert r1[0] == pytest.approx(r0[0], rel=1e-4) and r1[3] == pytest.approx(r0[3], rel=1e-4)
     assert r1[1] == pytest.approx(r0[1] / 9, rel=1e-4) and r1[2] == pytest.approx(r0[2] * 9, rel=1e-4)
@@ -126,9 +126,9 @@ def test_full_procedure_through_nn_init_and_keep_mode(batch: np.ndarray) -> None
 def test_reinit_false_rescales_the_existing_rows(batch: np.ndarray) -> None:
     tw.manual_seed(0)
     model = _mlp(depth=1)
-    w0 = np.array(model[0].weight.data)
+    w0 = np.array(model[0].weight.array)
     data_dependent_(model, batch, reinit=False, between_layer=False)
-    ratio = model[0].weight.data / w0
+    ratio = model[0].weight.array / w0
     assert np.allclose(ratio, ratio[:, :1], rtol=1e-4)  # each row multiplied by one positive number
     assert np.all(ratio > 0)
 

@@ -77,7 +77,7 @@ def test_surface_gradients_match_autograd(name: str) -> None:
         f = surface.tensor_fn(p)
         f.backward()
         value, gx, gy = surface.fn(float(point[0]), float(point[1]))
-        assert value == pytest.approx(float(f.data), rel=1e-12)
+        assert value == pytest.approx(float(f.array), rel=1e-12)
         np.testing.assert_allclose([gx, gy], p.grad, rtol=1e-10, atol=1e-10)
 
 

@@ -28,25 +28,25 @@ def test_soft_alignment_matches_a_torch_reference_and_ignores_padding() -> None:
     torch = pytest.importorskip("torch")
     a, b = _rand(2, 3, 4, seed=2), _rand(2, 2, 4, seed=3)
     a_t, b_t = SoftAlignment()(a, b, MA, MB)
-    ta, tb = torch.tensor(a.data), torch.tensor(b.data)
+    ta, tb = torch.tensor(a.array), torch.tensor(b.array)
     e = ta @ tb.transpose(1, 2)
     w_ab = torch.softmax(e.masked_fill(~torch.tensor(MB)[:, None, :], -1e9), dim=2)
     w_ba = torch.softmax(e.masked_fill(~torch.tensor(MA)[:, :, None], -1e9), dim=1)
-    np.testing.assert_allclose(a_t.data, (w_ab @ tb).numpy(), rtol=1e-10)
-    np.testing.assert_allclose(b_t.data, (w_ba.transpose(1, 2) @ ta).numpy(), rtol=1e-10)
+    np.testing.assert_allclose(a_t.array, (w_ab @ tb).numpy(), rtol=1e-10)
+    np.testing.assert_allclose(b_t.array, (w_ba.transpose(1, 2) @ ta).numpy(), rtol=1e-10)
     # example 1's padded hypothesis token gets no weight: every premise word aligns with token 0 only
-    np.testing.assert_allclose(a_t.data[1], np.repeat(b.data[1, :1], 3, axis=0))
+    np.testing.assert_allclose(a_t.array[1], np.repeat(b.array[1, :1], 3, axis=0))
     # changing padded positions changes nothing at the real ones
-    b2 = tw.tensor(b.data.copy())
-    b2.data[1, 1] = 100.0
-    np.testing.assert_allclose(SoftAlignment()(a, b2, MA, MB)[0].data, a_t.data)
+    b2 = tw.tensor(b.array.copy())
+    b2.array[1, 1] = 100.0
+    np.testing.assert_allclose(SoftAlignment()(a, b2, MA, MB)[0].array, a_t.array)
 
 
 def test_uniform_alignment_is_the_masked_mean_and_bad_masks_are_named() -> None:
     a, b = _rand(2, 3, 4), _rand(2, 2, 4)
     a_t, b_t = SoftAlignment(uniform=True)(a, b, MA, MB)
-    np.testing.assert_allclose(a_t.data[0, 0], b.data[0].mean(axis=0))
-    np.testing.assert_allclose(b_t.data[1, 0], a.data[1, :2].mean(axis=0))
+    np.testing.assert_allclose(a_t.array[0, 0], b.array[0].mean(axis=0))
+    np.testing.assert_allclose(b_t.array[1, 0], a.array[1, :2].mean(axis=0))
     with pytest.raises(ValueError, match="mask must have shape"):
         SoftAlignment()(a, b, MA[:, :2], MB)
     with pytest.raises(ValueError, match="at least one real token"):
@@ -57,8 +57,8 @@ def test_enhancement_concatenates_difference_and_product() -> None:
     x, y = _rand(2, 3, 2, seed=4), _rand(2, 3, 2, seed=5)
     out = Enhancement()(x, y)
     assert out.shape == (2, 3, 8)
-    np.testing.assert_allclose(out.data[..., 4:6], x.data - y.data)
-    np.testing.assert_allclose(out.data[..., 6:], x.data * y.data)
+    np.testing.assert_allclose(out.array[..., 4:6], x.array - y.array)
+    np.testing.assert_allclose(out.array[..., 6:], x.array * y.array)
     assert Enhancement(full=False)(x, y).shape == (2, 3, 4)
     assert gradcheck(lambda p, q: Enhancement()(p, q), [x, y])
     with pytest.raises(ValueError, match="one shape"):
@@ -69,8 +69,8 @@ def test_masked_pooling_by_hand_and_gradcheck() -> None:
     x = tw.tensor([[[1.0, -2.0], [3.0, 0.0], [50.0, 50.0]]], dtype=tw.float64, requires_grad=True)
     mask = np.array([[True, True, False]])
     out = MaskedPooling()(x, mask)
-    np.testing.assert_allclose(out.data, [[2.0, -1.0, 3.0, 0.0]])  # mean, then max, of the two real rows
-    np.testing.assert_allclose(MaskedPooling("sum")(x, mask).data, [[4.0, -2.0]])
+    np.testing.assert_allclose(out.array, [[2.0, -1.0, 3.0, 0.0]])  # mean, then max, of the two real rows
+    np.testing.assert_allclose(MaskedPooling("sum")(x, mask).array, [[4.0, -2.0]])
     r = _rand(2, 3, 4, seed=6)
     assert gradcheck(lambda v: MaskedPooling()(v, MA), [r])
     assert gradcheck(lambda v: MaskedPooling("sum")(v, MA), [r])
@@ -92,7 +92,7 @@ def test_esim_and_its_ablations_give_logits_and_ignore_extra_padding(kwargs: dic
     out = model(a, la, b, lb)
     assert out.shape == (2, 3) and out.dtype == np.float32
     padded = model(np.pad(a, ((0, 0), (0, 3))), la, np.pad(b, ((0, 0), (0, 2))), lb)
-    np.testing.assert_allclose(padded.data, out.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(padded.array, out.array, rtol=1e-5, atol=1e-6)
     out.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
 
@@ -127,4 +127,4 @@ def test_esim_learns_a_tiny_alignment_task() -> None:
         loss.backward()
         opt.step()
     model.eval()
-    assert np.mean(model(prem, la, hyp, lb).data.argmax(1) == y) > 0.9
+    assert np.mean(model(prem, la, hyp, lb).array.argmax(1) == y) > 0.9

@@ -45,7 +45,7 @@ def backward_both(torch: Any, out: tw.Tensor, out_t: Any, seed: int = 0) -> None
 
 
 def assert_close(ours: Any, theirs: Any, dtype: Any, what: str = "") -> None:
-    a = ours.data if isinstance(ours, tw.Tensor) else np.asarray(ours)
+    a = ours.array if isinstance(ours, tw.Tensor) else np.asarray(ours)
     b = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
     assert a.shape == b.shape, f"{what}: shape {a.shape} vs torch {b.shape}"
     np.testing.assert_allclose(a, b, err_msg=what, **tol(dtype))

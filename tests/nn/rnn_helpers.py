@@ -62,7 +62,7 @@ def flat_outputs(result: Any) -> list[Any]:
     """``(out, h)`` or ``(out, (h, c))`` -> ``[out, h]`` or ``[out, h, c]``."""
     out, state = result
     if isinstance(out, nn.PackedSequence):
-        out = out.data
+        out = out.array
     return [out, *state] if isinstance(state, tuple) else [out, state]
 
 
@@ -93,7 +93,7 @@ def compare_layers(torch: Any, ours: Any, theirs: Any, x: np.ndarray, states: li
     rng = np.random.default_rng(seed)
     oloss, tloss = 0.0, 0.0
     for o, t in zip(ores, tres):
-        np.testing.assert_allclose(o.data, t.detach().numpy(), **tol_)
+        np.testing.assert_allclose(o.array, t.detach().numpy(), **tol_)
         w = rng.standard_normal(o.shape).astype(x.dtype)
         oloss = oloss + (o * tw.tensor(w)).sum()
         tloss = tloss + (t * torch.tensor(w)).sum()
@@ -149,7 +149,7 @@ def cell_parity(torch: Any, kind: str, dtype: Any, *, batched: bool = True, with
     oloss, tloss = 0.0, 0.0
     for o, t in zip(ores, tres):
         assert o.shape == tuple(t.shape)
-        np.testing.assert_allclose(o.data, t.detach().numpy(), **tol_)
+        np.testing.assert_allclose(o.array, t.detach().numpy(), **tol_)
         w = rng.standard_normal(o.shape).astype(dtype)
         oloss = oloss + (o * tw.tensor(w)).sum()
         tloss = tloss + (t * torch.tensor(w)).sum()

@@ -76,10 +76,10 @@ def test_softmax_implicit_dim_follows_torch(ndim):
     x = np.random.default_rng(1).standard_normal((2, 3, 4, 5)[:ndim]).astype(np.float32)
     with pytest.warns(UserWarning):
         expected = torch.nn.Softmax()(torch.tensor(x)).numpy()
-    np.testing.assert_allclose(nn.Softmax()(tw.tensor(x)).data, expected, rtol=1e-6)
+    np.testing.assert_allclose(nn.Softmax()(tw.tensor(x)).array, expected, rtol=1e-6)
     with pytest.warns(UserWarning):
         expected = torch.nn.LogSoftmax()(torch.tensor(x)).numpy()
-    np.testing.assert_allclose(nn.LogSoftmax()(tw.tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(nn.LogSoftmax()(tw.tensor(x)).array, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_gelu_rejects_unknown_approximation():

@@ -78,7 +78,7 @@ def test_sequential_indexing_slicing_and_editing():
                                                                                                     "0.bias"]
     assert list(seq[1:]._modules) == ["1", "2"]  # slices keep the names, as torch
     x = tw.randn(4, 2)
-    np.testing.assert_allclose(seq(x).data, c(b(a(x))).data)
+    np.testing.assert_allclose(seq(x).array, c(b(a(x))).array)
     d = nn.Tanh()
     seq.append(d)
     assert len(seq) == 4 and seq[3] is d

@@ -20,7 +20,7 @@ def assert_close(ours, theirs, dtype, what):
     """Parity tolerances.  float64: rtol 1e-9, atol 1e-11 (orders of summation differ, nothing else).
     float32: rtol 1e-4 and atol 1e-5 times the largest magnitude in the array, because a weight
     gradient sums N*OH*OW products and its rounding error grows with the size of those terms."""
-    a = ours.data if isinstance(ours, tw.Tensor) else np.asarray(ours)
+    a = ours.array if isinstance(ours, tw.Tensor) else np.asarray(ours)
     b = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
     assert a.shape == b.shape and a.dtype == b.dtype, f"{what}: {a.shape} {a.dtype} vs torch {b.shape} {b.dtype}"
     if np.dtype(dtype) == np.float64:
@@ -173,7 +173,7 @@ def test_functional_conv2d_matches_torch():
                     groups=2)
     theirs = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), stride=(2, 1),
                                         padding=(1, 0), dilation=(1, 2), groups=2)
-    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.array, theirs.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_layer_used_twice_before_backward_gets_both_gradients():
@@ -300,7 +300,7 @@ def test_default_init_is_uniform_with_bound_one_over_sqrt_fan_in():
     tw.manual_seed(0)
     layer = nn.Conv2d(8, 32, 3, groups=2)
     bound = 1 / math.sqrt(4 * 3 * 3)  # fan_in = in_channels / groups * kh * kw
-    w, b = layer.weight.data, layer.bias.data
+    w, b = layer.weight.array, layer.bias.array
     assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.05 * bound  # U(-a, a) has std a / sqrt(3)
     assert w.dtype == np.float32
@@ -308,11 +308,11 @@ def test_default_init_is_uniform_with_bound_one_over_sqrt_fan_in():
 
 def test_init_is_reproducible_from_seed_and_generator():
     tw.manual_seed(3)
-    a = nn.Conv2d(2, 3, 3).weight.data.copy()
+    a = nn.Conv2d(2, 3, 3).weight.array.copy()
     tw.manual_seed(3)
-    b = nn.Conv2d(2, 3, 3).weight.data.copy()
-    c = nn.Conv2d(2, 3, 3, generator=tw.Generator(5)).weight.data
-    d = nn.Conv2d(2, 3, 3, generator=tw.Generator(5)).weight.data
+    b = nn.Conv2d(2, 3, 3).weight.array.copy()
+    c = nn.Conv2d(2, 3, 3, generator=tw.Generator(5)).weight.array
+    d = nn.Conv2d(2, 3, 3, generator=tw.Generator(5)).weight.array
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(c, d)
 
@@ -326,4 +326,4 @@ def test_functional_conv1d_unbatched_matches_torch():
     theirs = torch.nn.functional.conv1d(torch.tensor(x), torch.tensor(w), torch.tensor(b), padding="same",
                                         dilation=2, groups=2)
     assert ours.shape == (6, 10)
-    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.array, theirs.numpy(), rtol=1e-12, atol=1e-12)

@@ -28,27 +28,27 @@ def test_dropout_mask_is_bernoulli_and_scaled(p):
     tw.manual_seed(0)
     x = tw.ones(200, 500, requires_grad=True)
     y = nn.Dropout(p)(x)
-    kept = y.data != 0
+    kept = y.array != 0
     n = kept.size
     # fraction kept ~ Binomial(n, 1-p)/n: within 5 standard deviations
     assert abs(kept.mean() - (1 - p)) < 5 * np.sqrt(p * (1 - p) / n)
-    np.testing.assert_allclose(y.data[kept], 1 / (1 - p), rtol=1e-6)
+    np.testing.assert_allclose(y.array[kept], 1 / (1 - p), rtol=1e-6)
     assert y.dtype == np.float32
     # E[y] = x: the mean is preserved
-    assert abs(y.data.mean() - 1) < 5 * np.sqrt(p / (1 - p) / n)
+    assert abs(y.array.mean() - 1) < 5 * np.sqrt(p / (1 - p) / n)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad, y.data)  # dL/dx = m / (1 - p): no gradient for dropped units
+    np.testing.assert_array_equal(x.grad, y.array)  # dL/dx = m / (1 - p): no gradient for dropped units
 
 
 def test_dropout_train_eval_switch():
     x = tw.randn(4, 10)
     layer = nn.Dropout(0.5)
     assert layer.training
-    assert not np.array_equal(layer(x).data, x.data)
+    assert not np.array_equal(layer(x).array, x.array)
     layer.eval()
     assert layer(x) is x
     layer.train()
-    assert not np.array_equal(layer(x).data, x.data)
+    assert not np.array_equal(layer(x).array, x.array)
     assert F.dropout(x, 0.5, training=False) is x
 
 
@@ -56,7 +56,7 @@ def test_dropout_extremes():
     x = tw.randn(3, 4, requires_grad=True)
     assert F.dropout(x, 0.0) is x
     y = F.dropout(x, 1.0)
-    assert (y.data == 0).all() and np.isfinite(y.data).all()
+    assert (y.array == 0).all() and np.isfinite(y.array).all()
     y.sum().backward()
     assert (x.grad == 0).all()
 
@@ -64,16 +64,16 @@ def test_dropout_extremes():
 def test_dropout_masks_follow_the_run_seed_and_generator():
     x = tw.ones(50)
     tw.manual_seed(5)
-    a = nn.Dropout(0.5)(x).data
+    a = nn.Dropout(0.5)(x).array
     tw.manual_seed(5)
-    b = nn.Dropout(0.5)(x).data
+    b = nn.Dropout(0.5)(x).array
     np.testing.assert_array_equal(a, b)
-    c = nn.Dropout(0.5, generator=tw.Generator(9))(x).data
-    d = F.dropout(x, 0.5, generator=tw.Generator(9)).data
+    c = nn.Dropout(0.5, generator=tw.Generator(9))(x).array
+    d = F.dropout(x, 0.5, generator=tw.Generator(9)).array
     np.testing.assert_array_equal(c, d)
     # consecutive calls draw new masks
     layer = nn.Dropout(0.5)
-    assert not np.array_equal(layer(x).data, layer(x).data)
+    assert not np.array_equal(layer(x).array, layer(x).array)
 
 
 def test_dropout_gradcheck_with_fixed_mask():
@@ -86,11 +86,11 @@ def test_dropout_gradcheck_with_fixed_mask():
 def test_dropout2d_zeroes_whole_channels():
     tw.manual_seed(1)
     x = tw.ones(8, 16, 3, 3)
-    y = nn.Dropout2d(0.5)(x).data
+    y = nn.Dropout2d(0.5)(x).array
     per_channel = y.reshape(8, 16, 9)
     assert ((per_channel == 0).all(-1) | (per_channel == 2).all(-1)).all()
     assert 0 < (per_channel == 0).all(-1).mean() < 1
-    y1 = nn.Dropout1d(0.5)(tw.ones(4, 6, 5)).data
+    y1 = nn.Dropout1d(0.5)(tw.ones(4, 6, 5)).array
     assert ((y1 == 0).all(-1) | (y1 == 2).all(-1)).all()
     with pytest.raises(ValueError, match="dropout2d"):
         nn.Dropout2d()(tw.ones(3, 4))

@@ -43,7 +43,7 @@ def test_embedding_matches_torch(shape, padding_idx):
     idx.reshape(-1)[:3] = 3  # repeats, and the padding row is looked up
     out, tout = ours(tw.tensor(idx)), theirs(torch.tensor(idx))
     assert out.shape == tuple(tout.shape) == shape + (4,)
-    np.testing.assert_array_equal(out.data, tout.detach().numpy())
+    np.testing.assert_array_equal(out.array, tout.detach().numpy())
     g = np.random.default_rng(2).standard_normal(out.shape).astype(np.float32)
     out.backward(tw.tensor(g))
     tout.backward(torch.tensor(g))
@@ -67,11 +67,11 @@ def test_embedding_max_norm_matches_torch():
     ours, theirs = twins(torch, 8, 5, max_norm=1.0)
     idx = np.array([[1, 3, 3], [7, 0, 1]])
     out, tout = ours(idx), theirs(torch.tensor(idx))
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), **F32)
-    np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), **F32)  # renormed in place
-    looked_up = np.linalg.norm(ours.weight.data[[0, 1, 3, 7]], axis=1)
+    np.testing.assert_allclose(out.array, tout.detach().numpy(), **F32)
+    np.testing.assert_allclose(ours.weight.array, theirs.weight.detach().numpy(), **F32)  # renormed in place
+    looked_up = np.linalg.norm(ours.weight.array[[0, 1, 3, 7]], axis=1)
     assert (looked_up <= 1.0 + 1e-6).all()
-    untouched = np.linalg.norm(ours.weight.data[[2, 4]], axis=1)
+    untouched = np.linalg.norm(ours.weight.array[[2, 4]], axis=1)
     assert (untouched > 1.0).all()  # N(0, 1) rows of dimension 5 have norm ~2.2; these were not looked up
 
 
@@ -80,10 +80,10 @@ def test_embedding_init_is_standard_normal_with_zero_padding_row():
     a = nn.Embedding(1000, 64, padding_idx=7)
     tw.manual_seed(3)
     b = nn.Embedding(1000, 64, padding_idx=7)
-    np.testing.assert_array_equal(a.weight.data, b.weight.data)
+    np.testing.assert_array_equal(a.weight.array, b.weight.array)
     assert a.weight.dtype == np.float32
-    assert not a.weight.data[7].any()
-    rest = np.delete(a.weight.data, 7, axis=0)
+    assert not a.weight.array[7].any()
+    rest = np.delete(a.weight.array, 7, axis=0)
     assert abs(rest.mean()) < 0.01 and abs(rest.std() - 1) < 0.01
 
 
@@ -93,7 +93,7 @@ def test_from_pretrained_freezes_by_default_and_keeps_the_table():
     assert not frozen.weight.requires_grad
     np.testing.assert_array_equal(frozen.weight.data[0], table[0])  # not zeroed, as in torch
     out = frozen(tw.tensor([3, 0]))
-    np.testing.assert_array_equal(out.data, table[[3, 0]])
+    np.testing.assert_array_equal(out.array, table[[3, 0]])
     assert not out.requires_grad
     trainable = nn.Embedding.from_pretrained(tw.tensor(table), freeze=False)
     trainable(tw.tensor([1, 1, 2])).sum().backward()

@@ -99,6 +99,6 @@ def test_flatten_unflatten_modules():
 
 def test_functional_activations_accept_inplace_flag():
     x = tw.tensor([-1.0, 2.0])
-    np.testing.assert_array_equal(F.relu(x, inplace=True).data, [0.0, 2.0])
-    np.testing.assert_allclose(F.leaky_relu(x, 0.1, True).data, [-0.1, 2.0])
-    assert F.elu(x, inplace=False).data[1] == 2.0
+    np.testing.assert_array_equal(F.relu(x, inplace=True).array, [0.0, 2.0])
+    np.testing.assert_allclose(F.leaky_relu(x, 0.1, True).array, [-0.1, 2.0])
+    assert F.elu(x, inplace=False).array[1] == 2.0

@@ -73,8 +73,8 @@ def test_gru_cell_follows_the_documented_equations():
     cell = nn.GRUCell(3, 4, dtype=np.float64)
     rng = np.random.default_rng(0)
     x, h = rng.standard_normal((2, 3)), rng.standard_normal((2, 4))
-    w_ih, w_hh = cell.weight_ih.data, cell.weight_hh.data
-    b_ih, b_hh = cell.bias_ih.data, cell.bias_hh.data
+    w_ih, w_hh = cell.weight_ih.array, cell.weight_hh.array
+    b_ih, b_hh = cell.bias_ih.array, cell.bias_hh.array
     gi, gh = x @ w_ih.T + b_ih, h @ w_hh.T + b_hh
 
     def sigmoid(a):
@@ -84,4 +84,4 @@ def test_gru_cell_follows_the_documented_equations():
     z = sigmoid(gi[:, 4:8] + gh[:, 4:8])
     n = np.tanh(gi[:, 8:] + r * gh[:, 8:])
     expected = (1 - z) * n + z * h
-    np.testing.assert_allclose(cell(tw.tensor(x), tw.tensor(h)).data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cell(tw.tensor(x), tw.tensor(h)).array, expected, rtol=1e-12, atol=1e-12)

@@ -21,7 +21,7 @@ def _w(shape=SHAPE, dtype=tw.float32):
 
 
 def _check(w, std, bound=None, mean=0.0):
-    d = w.data.astype(np.float64)
+    d = w.array.astype(np.float64)
     assert d.std() == pytest.approx(std, rel=REL)
     assert abs(d.mean() - mean) < 0.02 * std
     if bound is not None:
@@ -32,17 +32,17 @@ def _check(w, std, bound=None, mean=0.0):
 def test_uniform_and_normal():
     tw.manual_seed(0)
     w = init.uniform_(_w(), -2.0, 4.0)
-    assert w.data.min() >= -2 and w.data.max() <= 4
+    assert w.array.min() >= -2 and w.array.max() <= 4
     _check(w, 6 / math.sqrt(12), mean=1.0)
     _check(init.normal_(_w(), 1.5, 0.3), 0.3, mean=1.5)
 
 
 def test_constants():
     w = _w((3, 4))
-    assert (init.ones_(w).data == 1).all()
-    assert (init.zeros_(w).data == 0).all()
-    assert (init.constant_(w, 0.25).data == 0.25).all()
-    np.testing.assert_array_equal(init.eye_(w).data, np.eye(3, 4))
+    assert (init.ones_(w).array == 1).all()
+    assert (init.zeros_(w).array == 0).all()
+    assert (init.constant_(w, 0.25).array == 0.25).all()
+    np.testing.assert_array_equal(init.eye_(w).array, np.eye(3, 4))
     assert w.dtype == np.float32 and w.requires_grad  # still a parameter, nothing recorded
 
 
@@ -72,7 +72,7 @@ def test_he_relu_is_lecture_interval():
     tw.manual_seed(4)
     bound = math.sqrt(6) / math.sqrt(FAN_IN)
     w = init.kaiming_uniform_(_w(), nonlinearity="relu")
-    assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.99 * bound
+    assert np.abs(w.array).max() <= bound and np.abs(w.array).max() > 0.99 * bound
 
 
 def test_lecun_normal():
@@ -83,7 +83,7 @@ def test_lecun_normal():
 def test_trunc_normal():
     tw.manual_seed(6)
     w = init.trunc_normal_(_w(), mean=0.0, std=1.0, a=-1.0, b=1.0)
-    assert w.data.min() >= -1 and w.data.max() <= 1
+    assert w.array.min() >= -1 and w.array.max() <= 1
     # variance of N(0,1) truncated to [-1, 1]: 1 - 2 phi(1) / (2 Phi(1) - 1)
     phi = math.exp(-0.5) / math.sqrt(2 * math.pi)
     Phi = 0.5 * (1 + math.erf(1 / math.sqrt(2)))
@@ -94,7 +94,7 @@ def test_trunc_normal():
 def test_orthogonal(shape):
     tw.manual_seed(7)
     w = init.orthogonal_(_w(shape, tw.float64), gain=2.0)
-    m = w.data.reshape(shape[0], -1)
+    m = w.array.reshape(shape[0], -1)
     gram = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
     np.testing.assert_allclose(gram, 4.0 * np.eye(gram.shape[0]), atol=1e-10)
 
@@ -125,15 +125,15 @@ def test_fan_errors_and_bad_mode():
 
 
 def test_generator_and_manual_seed_make_draws_reproducible():
-    a = init.kaiming_normal_(_w((20, 10)), generator=tw.Generator(11)).data.copy()
-    b = init.kaiming_normal_(_w((20, 10)), generator=tw.Generator(11)).data.copy()
+    a = init.kaiming_normal_(_w((20, 10)), generator=tw.Generator(11)).array.copy()
+    b = init.kaiming_normal_(_w((20, 10)), generator=tw.Generator(11)).array.copy()
     np.testing.assert_array_equal(a, b)
     tw.manual_seed(11)
-    c = init.xavier_uniform_(_w((20, 10))).data.copy()
+    c = init.xavier_uniform_(_w((20, 10))).array.copy()
     tw.manual_seed(11)
-    d = init.xavier_uniform_(_w((20, 10))).data.copy()
+    d = init.xavier_uniform_(_w((20, 10))).array.copy()
     np.testing.assert_array_equal(c, d)
-    assert not np.array_equal(c, init.xavier_uniform_(_w((20, 10))).data)
+    assert not np.array_equal(c, init.xavier_uniform_(_w((20, 10))).array)
 
 
 def test_dtype_is_kept():

@@ -47,13 +47,13 @@ def test_lenet_loss_falls_with_manual_sgd():
             model.zero_grad()
             loss.backward()
             for p in model.parameters():
-                p.data -= 0.15 * p.grad
+                p.array -= 0.15 * p.grad
             losses.append(loss.item())
     first, last = np.mean(losses[:5]), np.mean(losses[-5:])
     assert first > 2.0  # chance level is ln 10 = 2.3
     assert last < 0.4 * first, (first, last)
     with tw.no_grad():
-        accuracy = (model(tw.tensor(x)).data.argmax(1) == y).mean()
+        accuracy = (model(tw.tensor(x)).array.argmax(1) == y).mean()
     assert accuracy > 0.8
 
 

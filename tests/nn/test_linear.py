@@ -61,7 +61,7 @@ def test_linear_default_init_is_torch_uniform_bound():
     fan_in = 400
     layer = nn.Linear(fan_in, 300)
     bound = 1 / math.sqrt(fan_in)
-    w, b = layer.weight.data, layer.bias.data
+    w, b = layer.weight.array, layer.bias.array
     assert w.dtype == np.float32 and b.dtype == np.float32
     assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
     # U(-a, a) has std a / sqrt(3); 120,000 draws put the sample std within ~0.5% of it
@@ -74,13 +74,13 @@ def test_linear_init_is_reproducible_with_seed_and_generator():
     a = nn.Linear(6, 4)
     tw.manual_seed(3)
     b = nn.Linear(6, 4)
-    np.testing.assert_array_equal(a.weight.data, b.weight.data)
+    np.testing.assert_array_equal(a.weight.array, b.weight.array)
     c = nn.Linear(6, 4)
     c.reset_parameters(generator=tw.Generator(7))
     d = nn.Linear(6, 4)
     d.reset_parameters(generator=tw.Generator(7))
-    np.testing.assert_array_equal(c.weight.data, d.weight.data)
-    assert not np.array_equal(a.weight.data, c.weight.data)
+    np.testing.assert_array_equal(c.weight.array, d.weight.array)
+    assert not np.array_equal(a.weight.array, c.weight.array)
 
 
 def test_linear_wrong_feature_size_names_layer_and_shapes():
@@ -113,7 +113,7 @@ def test_linear_keeps_float32_and_does_not_copy_weight_gradients():
     assert layer.weight.grad.dtype == np.float32 and x.grad.dtype == np.float32
     # dL/db = column sums of dL/dy = 5 ones; dL/dW = 1^T x
     np.testing.assert_allclose(layer.bias.grad, np.full(3, 5.0))
-    np.testing.assert_allclose(layer.weight.grad, np.tile(x.data.sum(0), (3, 1)), rtol=1e-6)
+    np.testing.assert_allclose(layer.weight.grad, np.tile(x.array.sum(0), (3, 1)), rtol=1e-6)
 
 
 def test_linear_repr_and_constructor_checks():

@@ -131,9 +131,9 @@ def test_cross_entropy_is_stable_for_huge_logits():
     xt = tw.tensor(x, requires_grad=True)
     loss = F.cross_entropy(xt, tw.tensor(y), label_smoothing=0.1)
     loss.backward()
-    assert np.isfinite(loss.data) and np.isfinite(xt.grad).all()
+    assert np.isfinite(loss.array) and np.isfinite(xt.grad).all()
     expected = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(y), label_smoothing=0.1)
-    np.testing.assert_allclose(loss.data, expected.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(loss.array, expected.numpy(), rtol=1e-5)
     # -log softmax(x)_1 of the first row is 1e4 exactly; the gradient is softmax - onehot
     single = F.cross_entropy(tw.tensor(x[:1]), tw.tensor(y[:1]))
     assert single.item() == pytest.approx(1e4)
@@ -175,7 +175,7 @@ def test_cross_entropy_all_ignored_and_legacy_flags():
     theirs = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(t))
     assert np.isnan(ours.item()) and np.isnan(theirs.item())  # 0 / 0, as torch
     t = np.array([1, 2, 3])
-    np.testing.assert_allclose(F.cross_entropy(tw.tensor(x), tw.tensor(t), size_average=False).data,
+    np.testing.assert_allclose(F.cross_entropy(tw.tensor(x), tw.tensor(t), size_average=False).array,
                                torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(t),
                                                                  reduction="sum").numpy(), rtol=1e-6)
 
@@ -185,7 +185,7 @@ def test_cross_entropy_equals_log_softmax_then_nll():
     t = tw.tensor(_labels(3, 5))
     a = F.cross_entropy(x, t)
     b = F.nll_loss(F.log_softmax(x, dim=1), t)
-    np.testing.assert_allclose(a.data, b.data, rtol=1e-12)
+    np.testing.assert_allclose(a.array, b.array, rtol=1e-12)
 
 
 MODULES = [

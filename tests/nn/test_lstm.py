@@ -90,6 +90,6 @@ def test_lstm_cell_state_is_the_last_step_of_a_manual_unroll():
     h, c = tw.zeros(2, 4), tw.zeros(2, 4)
     for t in range(6):
         h, c = cell(x[t], (h, c))
-        np.testing.assert_allclose(h.data, out.data[t], rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(h.data, h_n.data[0], rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(c.data, c_n.data[0], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(h.array, out.array[t], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(h.array, h_n.array[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(c.array, c_n.array[0], rtol=1e-6, atol=1e-6)

@@ -48,7 +48,7 @@ def test_registration_and_traversal():
     assert net.get_submodule("block.bn") is net.block.bn
     with pytest.raises(AttributeError, match="no submodule 'nope'"):
         net.get_submodule("block.nope")
-    assert net.num_parameters() == sum(p.data.size for p in net.parameters())
+    assert net.num_parameters() == sum(p.array.size for p in net.parameters())
     assert "fc" in dir(net.block) and "scale" in dir(net.block) and "steps" in dir(net.block)
 
 
@@ -58,15 +58,15 @@ def test_train_eval_switches_dropout_and_batchnorm_everywhere():
     x = tw.randn(16, 4)
     assert all(m.training for m in net.modules())
     net(x)
-    assert int(net.block.bn.num_batches_tracked.data) == 1
+    assert int(net.block.bn.num_batches_tracked.array) == 1
     net.eval()
     assert not any(m.training for m in net.modules())
     a, b = net(x), net(x)
-    np.testing.assert_array_equal(a.data, b.data)  # deterministic: no dropout, running statistics
-    assert int(net.block.bn.num_batches_tracked.data) == 1
+    np.testing.assert_array_equal(a.array, b.array)  # deterministic: no dropout, running statistics
+    assert int(net.block.bn.num_batches_tracked.array) == 1
     net.train()
     assert all(m.training for m in net.modules())
-    assert not np.array_equal(net(x).data, net(x).data)
+    assert not np.array_equal(net(x).array, net(x).array)
 
 
 def test_zero_grad_and_apply():
@@ -86,7 +86,7 @@ def test_zero_grad_and_apply():
             nn.init.zeros_(m.weight)
 
     net.apply(init_linear)
-    assert (net.head.weight.data == 0).all() and (net.block.fc.weight.data == 0).all()
+    assert (net.head.weight.array == 0).all() and (net.block.fc.weight.array == 0).all()
 
 
 def test_forward_hooks():
@@ -95,10 +95,10 @@ def test_forward_hooks():
     h1 = layer.register_forward_pre_hook(lambda m, args: calls.append(("pre", args[0].shape)))
     h2 = layer.register_forward_hook(lambda m, args, out: out * 0)
     out = layer(tw.randn(5, 3))
-    assert calls == [("pre", (5, 3))] and (out.data == 0).all()
+    assert calls == [("pre", (5, 3))] and (out.array == 0).all()
     h2.remove()
     h1.remove()
-    assert (layer(tw.randn(5, 3)).data != 0).any() and len(calls) == 1
+    assert (layer(tw.randn(5, 3)).array != 0).any() and len(calls) == 1
 
 
 def test_deepcopy_and_pickle_keep_values_and_independence():
@@ -106,9 +106,9 @@ def test_deepcopy_and_pickle_keep_values_and_independence():
     net.eval()
     x = tw.randn(3, 4)
     for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
-        np.testing.assert_array_equal(clone(x).data, net(x).data)
-        clone.head.weight.data[...] = 0
-        assert (net.head.weight.data != 0).any()
+        np.testing.assert_array_equal(clone(x).array, net(x).array)
+        clone.head.weight.array[...] = 0
+        assert (net.head.weight.array != 0).any()
         assert isinstance(clone.head.weight, nn.Parameter) and clone.head.weight.requires_grad
 
 

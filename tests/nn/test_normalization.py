@@ -58,10 +58,10 @@ def test_batchnorm_gradcheck(name, shape, training):
     tw.manual_seed(0)
     bn = getattr(nn, name)(shape[1]).double()
     with tw.no_grad():
-        bn.weight.data[...] = np.linspace(0.5, 1.5, shape[1])
-        bn.bias.data[...] = np.linspace(-1, 1, shape[1])
-        bn.running_mean.data[...] = 0.3
-        bn.running_var.data[...] = 2.0
+        bn.weight.array[...] = np.linspace(0.5, 1.5, shape[1])
+        bn.bias.array[...] = np.linspace(-1, 1, shape[1])
+        bn.running_mean.array[...] = 0.3
+        bn.running_var.array[...] = 2.0
     bn.train(training)
     x = tw.randn(*shape, dtype=tw.float64, requires_grad=True)
     gradcheck(lambda x, w, b: F.batch_norm(x, None if training else bn.running_mean,
@@ -78,20 +78,20 @@ def test_batchnorm_train_output_is_normalised_and_eval_uses_running_stats():
     tw.manual_seed(0)
     bn = nn.BatchNorm1d(4)
     x = tw.randn(64, 4) * 3 + 2
-    y = bn(x).data
+    y = bn(x).array
     np.testing.assert_allclose(y.mean(0), 0, atol=1e-5)
     np.testing.assert_allclose(y.var(0), 1, atol=1e-3)
-    assert int(bn.num_batches_tracked.data) == 1
-    expected_rm = 0.1 * x.data.mean(0)
-    np.testing.assert_allclose(bn.running_mean.data, expected_rm, rtol=1e-5)
-    np.testing.assert_allclose(bn.running_var.data, 0.9 + 0.1 * x.data.var(0, ddof=1), rtol=1e-5)
+    assert int(bn.num_batches_tracked.array) == 1
+    expected_rm = 0.1 * x.array.mean(0)
+    np.testing.assert_allclose(bn.running_mean.array, expected_rm, rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var.array, 0.9 + 0.1 * x.array.var(0, ddof=1), rtol=1e-5)
     bn.eval()
-    before = bn.running_mean.data.copy()
-    y_eval = bn(x).data
-    np.testing.assert_array_equal(bn.running_mean.data, before)  # eval does not update the statistics
-    expected = (x.data - bn.running_mean.data) / np.sqrt(bn.running_var.data + 1e-5)
+    before = bn.running_mean.array.copy()
+    y_eval = bn(x).array
+    np.testing.assert_array_equal(bn.running_mean.array, before)  # eval does not update the statistics
+    expected = (x.array - bn.running_mean.array) / np.sqrt(bn.running_var.array + 1e-5)
     np.testing.assert_allclose(y_eval, expected, rtol=1e-5, atol=1e-6)
-    assert int(bn.num_batches_tracked.data) == 1
+    assert int(bn.num_batches_tracked.array) == 1
 
 
 def test_batchnorm_errors_name_layer_and_shapes():
@@ -138,7 +138,7 @@ def test_layernorm_gradcheck(shape, normalized, options):
     ln = nn.LayerNorm(normalized, **options).double()
     params = list(ln.parameters())
     for i, p in enumerate(params):
-        p.data[...] = np.random.default_rng(i).standard_normal(p.shape)
+        p.array[...] = np.random.default_rng(i).standard_normal(p.shape)
     x = tw.randn(*shape, dtype=tw.float64, requires_grad=True)
     gradcheck(lambda x, *ps: ln(x), [x, *params])
 

@@ -20,7 +20,7 @@ def distinct(shape, seed=0):
 
 def assert_close(ours, theirs, dtype, what=""):
     """float64: rtol 1e-12; float32: rtol 1e-5, atol 1e-6 (a window sum has at most a few dozen terms)."""
-    a = ours.data if isinstance(ours, tw.Tensor) else np.asarray(ours)
+    a = ours.array if isinstance(ours, tw.Tensor) else np.asarray(ours)
     b = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
     assert a.shape == b.shape and a.dtype == b.dtype, f"{what}: {a.shape} {a.dtype} vs {b.shape} {b.dtype}"
     tol = dict(rtol=1e-12, atol=1e-12) if np.dtype(dtype) == np.float64 else dict(rtol=1e-5, atol=1e-6)
@@ -97,12 +97,12 @@ def test_max_pool_return_indices_match_torch(kwargs):
     out, idx = F.max_pool2d(tw.tensor(x), return_indices=True, **kwargs)
     out_t, idx_t = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **kwargs)
     assert_close(out, out_t, np.float32)
-    np.testing.assert_array_equal(idx.data, idx_t.numpy())
+    np.testing.assert_array_equal(idx.array, idx_t.numpy())
     assert idx.dtype == np.int64 and not idx.requires_grad
     out1, idx1 = nn.MaxPool1d(3, 2, 1, return_indices=True)(tw.tensor(x[0]))  # unbatched 1-D
     out1_t, idx1_t = torch.nn.MaxPool1d(3, 2, 1, return_indices=True)(torch.tensor(x[0]))
     assert_close(out1, out1_t, np.float32)
-    np.testing.assert_array_equal(idx1.data, idx1_t.numpy())
+    np.testing.assert_array_equal(idx1.array, idx1_t.numpy())
 
 
 def test_unbatched_max_pool2d_matches_torch():
@@ -144,7 +144,7 @@ def test_avg_pool1d_gradcheck_and_matches_torch(kwargs):
     torch = pytest.importorskip("torch")
     x = tw.randn(2, 3, 12, dtype=tw.float64, requires_grad=True)
     gradcheck(lambda x: F.avg_pool1d(x, **kwargs), [x])
-    compare(torch, nn.AvgPool1d(**kwargs), torch.nn.AvgPool1d(**kwargs), x.data.copy(), np.float64)
+    compare(torch, nn.AvgPool1d(**kwargs), torch.nn.AvgPool1d(**kwargs), x.array.copy(), np.float64)
 
 
 # --------------------------------------------------------------------- adaptive average
@@ -154,7 +154,7 @@ def test_adaptive_avg_pool2d_gradcheck_and_matches_torch(size, out):
     torch = pytest.importorskip("torch")
     x = tw.randn(2, 3, *size, dtype=tw.float64, requires_grad=True)
     gradcheck(lambda x: F.adaptive_avg_pool2d(x, out), [x])
-    compare(torch, nn.AdaptiveAvgPool2d(out), torch.nn.AdaptiveAvgPool2d(out), x.data.copy(), np.float64)
+    compare(torch, nn.AdaptiveAvgPool2d(out), torch.nn.AdaptiveAvgPool2d(out), x.array.copy(), np.float64)
     x32 = np.random.default_rng(6).standard_normal((2, 3, *size)).astype(np.float32)
     compare(torch, nn.AdaptiveAvgPool2d(out), torch.nn.AdaptiveAvgPool2d(out), x32, np.float32)
 
@@ -164,12 +164,12 @@ def test_adaptive_avg_pool1d_gradcheck_and_matches_torch(length, out):
     torch = pytest.importorskip("torch")
     x = tw.randn(2, 3, length, dtype=tw.float64, requires_grad=True)
     gradcheck(lambda x: F.adaptive_avg_pool1d(x, out), [x])
-    compare(torch, nn.AdaptiveAvgPool1d(out), torch.nn.AdaptiveAvgPool1d(out), x.data.copy(), np.float64)
+    compare(torch, nn.AdaptiveAvgPool1d(out), torch.nn.AdaptiveAvgPool1d(out), x.array.copy(), np.float64)
 
 
 def test_global_average_pool_is_the_mean():
     x = tw.tensor(np.random.default_rng(8).standard_normal((4, 5, 6, 7)).astype(np.float32))
-    np.testing.assert_allclose(nn.AdaptiveAvgPool2d(1)(x).data[..., 0, 0], x.data.mean(axis=(2, 3)),
+    np.testing.assert_allclose(nn.AdaptiveAvgPool2d(1)(x).array[..., 0, 0], x.array.mean(axis=(2, 3)),
                                rtol=1e-5, atol=1e-6)
 
 

@@ -65,7 +65,7 @@ def test_unbatched_input_matches_torch(kind):
     tres = flat_outputs(theirs(torch.tensor(x)))
     for o, t in zip(ores, tres):
         assert o.shape == tuple(t.shape)
-        np.testing.assert_allclose(o.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(o.array, t.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 # --------------------------------------------------------------- gradcheck
@@ -90,8 +90,8 @@ def _run_alone(layer, x, lengths):
     outs, finals = [], []
     for b, n in enumerate(lengths):
         res = flat_outputs(layer(tw.tensor(x[:n, b:b + 1])))
-        outs.append(res[0].data[:, 0])
-        finals.append([s.data[:, 0] for s in res[1:]])
+        outs.append(res[0].array[:, 0])
+        finals.append([s.array[:, 0] for s in res[1:]])
     return outs, finals
 
 
@@ -107,10 +107,10 @@ def test_lengths_equal_running_each_sequence_alone(kind):
     res = flat_outputs(layer(tw.tensor(x_padded), lengths=lengths))
     outs, finals = _run_alone(layer, x, lengths)
     for b, n in enumerate(lengths):
-        np.testing.assert_allclose(res[0].data[:n, b], outs[b], rtol=1e-12, atol=1e-12)
-        np.testing.assert_array_equal(res[0].data[n:, b], 0.0)  # padded outputs are zeros
+        np.testing.assert_allclose(res[0].array[:n, b], outs[b], rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(res[0].array[n:, b], 0.0)  # padded outputs are zeros
         for state, alone in zip(res[1:], finals[b]):
-            np.testing.assert_allclose(state.data[:, b], alone, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(state.array[:, b], alone, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
@@ -153,25 +153,25 @@ def test_packed_sequence_round_trip_matches_torch(kind):
     tout, tstate = theirs(tpacked)
     tpadded, tlengths = trnn.pad_packed_sequence(tout, batch_first=True, padding_value=-1.0)
     assert padded.shape == tuple(tpadded.shape) == (3, 6, 8)
-    np.testing.assert_allclose(padded.data, tpadded.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_array_equal(out_lengths.data, tlengths.numpy())
+    np.testing.assert_allclose(padded.array, tpadded.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(out_lengths.array, tlengths.numpy())
     for o, t in zip(flat_outputs((padded, state))[1:], flat_outputs((tpadded, tstate))[1:]):
-        np.testing.assert_allclose(o.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(o.array, t.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_pad_packed_sequence_trims_to_longest_and_total_length():
     data = tw.tensor(np.arange(24, dtype=np.float32).reshape(4, 2, 3))  # (T=4, B=2, 3)
     packed = nn.pack_padded_sequence(data, [3, 2])
     padded, lengths = nn.pad_packed_sequence(packed)
-    assert padded.shape == (3, 2, 3) and lengths.data.tolist() == [3, 2]
-    expected = data.data[:3].copy()
+    assert padded.shape == (3, 2, 3) and lengths.array.tolist() == [3, 2]
+    expected = data.array[:3].copy()
     expected[2, 1] = 0  # sequence 1 has 2 steps
-    np.testing.assert_array_equal(padded.data, expected)
+    np.testing.assert_array_equal(padded.array, expected)
     padded, _ = nn.pad_packed_sequence(packed, total_length=5, batch_first=True, padding_value=7.0)
     assert padded.shape == (2, 5, 3)
-    np.testing.assert_array_equal(padded.data[0, 3:], 7.0)
-    np.testing.assert_array_equal(padded.data[1, 2:], 7.0)
-    np.testing.assert_array_equal(padded.data[1, :2], data.data[:2, 1])
+    np.testing.assert_array_equal(padded.array[0, 3:], 7.0)
+    np.testing.assert_array_equal(padded.array[1, 2:], 7.0)
+    np.testing.assert_array_equal(padded.array[1, :2], data.array[:2, 1])
     with pytest.raises(ValueError, match="total_length=2 is shorter than the longest sequence"):
         nn.pad_packed_sequence(packed, total_length=2)
 
@@ -201,7 +201,7 @@ def test_pad_sequence_matches_torch():
         ours = nn.pad_sequence([tw.tensor(s, requires_grad=True) for s in seqs], batch_first=batch_first,
                                padding_value=0.5)
         theirs = trnn.pad_sequence([torch.tensor(s) for s in seqs], batch_first=batch_first, padding_value=0.5)
-        np.testing.assert_array_equal(ours.data, theirs.numpy())
+        np.testing.assert_array_equal(ours.array, theirs.numpy())
     parts = [tw.tensor(s, requires_grad=True) for s in seqs]
     nn.pad_sequence(parts).sum().backward()
     for p, s in zip(parts, seqs):
@@ -282,15 +282,15 @@ def test_init_is_uniform_in_plus_minus_one_over_sqrt_hidden_and_seeded():
     tw.manual_seed(5)
     b = nn.LSTM(64, 100, 2, bidirectional=True)
     bound = 1 / math.sqrt(100)
-    values = np.concatenate([p.data.ravel() for p in a.parameters()])
+    values = np.concatenate([p.array.ravel() for p in a.parameters()])
     assert values.dtype == np.float32
     assert np.abs(values).max() <= bound
     assert abs(values.mean()) < 0.01 * bound
     assert abs(values.std() - bound / math.sqrt(3)) < 0.01 * bound  # the std of U(-a, a) is a / sqrt(3)
     for p, q in zip(a.parameters(), b.parameters()):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.array, q.array)
     cell = nn.GRUCell(8, 16, generator=tw.Generator(0))
-    assert all(np.abs(p.data).max() <= 0.25 for p in cell.parameters())
+    assert all(np.abs(p.array).max() <= 0.25 for p in cell.parameters())
 
 
 def test_dropout_between_layers_uses_the_run_generator_and_only_in_training():
@@ -300,14 +300,14 @@ def test_dropout_between_layers_uses_the_run_generator_and_only_in_training():
     gru.eval()
     ref, _ = gru(x)
     again, _ = gru(x)
-    np.testing.assert_array_equal(ref.data, again.data)
+    np.testing.assert_array_equal(ref.data, again.array)
     gru.train()
     tw.manual_seed(11)
     a, _ = gru(x)
     tw.manual_seed(11)
     b, _ = gru(x)
-    np.testing.assert_array_equal(a.data, b.data)  # same seed, same masks
-    assert not np.allclose(a.data, ref.data)
+    np.testing.assert_array_equal(a.array, b.array)  # same seed, same masks
+    assert not np.allclose(a.array, ref.data)
 
 
 def test_dropout_gradient_is_checked_with_a_fixed_mask():

@@ -21,7 +21,7 @@ def _blobs(n_per_class=100, seed=0):
 
 def _sgd_step(model, lr):
     for p in model.parameters():
-        p.data -= lr * p.grad
+        p.array -= lr * p.grad
     model.zero_grad()
 
 
@@ -50,7 +50,7 @@ def test_mlp_loss_falls_and_it_classifies(use_norm):
     assert np.mean(losses[-6:]) < 0.4 * np.mean(losses[:6])
     model.eval()
     with tw.no_grad():
-        accuracy = (model(x).data.argmax(1) == y.data).mean()
+        accuracy = (model(x).array.argmax(1) == y.array).mean()
     assert accuracy > 0.9
 
 

@@ -124,7 +124,7 @@ def test_zero_dimensional_tensors(dtype: Any) -> None:
 def test_full_reductions_hold_arrays_not_scalars() -> None:
     x = tw.randn(3, 4, requires_grad=True)
     for y in (x.sum(), x.mean(), x.var(), x.std(), x.max(), x.logsumexp(), x.prod(), x.norm(), x.sum(dim=(0, 1))):
-        assert type(y.data) is np.ndarray and y.shape == ()
+        assert type(y.array) is np.ndarray and y.shape == ()
         y.backward()
         assert type(x.grad) is np.ndarray
 

@@ -139,8 +139,8 @@ def check_against_torch(problem, opts, steps):
     moved = 0.0
     for p_tw, p_t, (l_tw, l_t), opt, tstate in run_pair(problem, steps=steps, **opts):
         for a, b in zip(p_tw, p_t):
-            assert np.isfinite(a.data).all()
-            np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=RTOL, atol=ATOL)
+            assert np.isfinite(a.array).all()
+            np.testing.assert_allclose(a.array, b.detach().numpy(), rtol=RTOL, atol=ATOL)
         np.testing.assert_allclose(l_tw, l_t, rtol=RTOL, atol=ATOL)
         # the bookkeeping follows torch's decisions too
         assert opt.state["func_evals"] == tstate["func_evals"]
@@ -149,7 +149,7 @@ def check_against_torch(problem, opts, steps):
         np.testing.assert_allclose(float(opt.state["t"]), float(tstate["t"]), rtol=RTOL, atol=ATOL)
         d_ref = tstate["d"].numpy()
         np.testing.assert_allclose(opt.state["d"], d_ref, rtol=RTOL, atol=RTOL * np.abs(d_ref).max())
-        moved = max(moved, max(float(np.abs(a.data - s).max()) for a, s in zip(p_tw, start)))
+        moved = max(moved, max(float(np.abs(a.array - s).max()) for a, s in zip(p_tw, start)))
     assert moved > 1e-3  # the comparison is not between two parameters that never moved
 
 
@@ -171,7 +171,7 @@ def test_lbfgs_minimises_rosenbrock(line_search_fn):
     final = float(f(x))
     assert final < 1e-3 * start
     if line_search_fn:
-        np.testing.assert_allclose(x.data, [1.0, 1.0], atol=1e-4)  # stops once the loss change < 1e-9
+        np.testing.assert_allclose(x.array, [1.0, 1.0], atol=1e-4)  # stops once the loss change < 1e-9
 
 
 def test_float32_parameters_stay_float32():
@@ -225,13 +225,13 @@ def test_state_dict_round_trip_continues_identically(line_search_fn):
     assert sd["state"]["old_dirs"].shape == (len(opt.state["old_dirs"]), 3)
 
     x2, opt2, closure2 = _fresh(line_search_fn, init)
-    x2.data[...] = x.data
+    x2.array[...] = x.array
     opt2.load_state_dict({"state": loaded_state, "param_groups": sd["param_groups"]})
     assert opt2.param_groups[0]["lr"] == 0.2
     for _ in range(3):
         opt.step(closure)
         opt2.step(closure2)
-        np.testing.assert_array_equal(x2.data, x.data)
+        np.testing.assert_array_equal(x2.array, x.array)
     assert opt2.state["n_iter"] == opt.state["n_iter"] and opt2.state["func_evals"] == opt.state["func_evals"]
     # saving is a copy: stepping after state_dict() leaves the saved arrays alone
     assert not np.array_equal(sd["state"]["d"], opt.state["d"])
@@ -288,7 +288,7 @@ def test_returns_at_once_when_already_optimal():
 
     loss = opt.step(closure)
     assert float(loss) == 0.0 and len(calls) == 1
-    np.testing.assert_array_equal(x.data, [1.0, 1.0])
+    np.testing.assert_array_equal(x.array, [1.0, 1.0])
 
 
 def test_fits_a_linear_module_like_torch_and_saves_names():
@@ -299,8 +299,8 @@ def test_fits_a_linear_module_like_torch_and_saves_names():
     model = nn.Linear(3, 2).double()
     tmodel = torch.nn.Linear(3, 2).double()
     with torch.no_grad():
-        tmodel.weight.copy_(torch.tensor(model.weight.data))
-        tmodel.bias.copy_(torch.tensor(model.bias.data))
+        tmodel.weight.copy_(torch.tensor(model.weight.array))
+        tmodel.bias.copy_(torch.tensor(model.bias.array))
     opt = LBFGS(model.named_parameters(), max_iter=5, line_search_fn="strong_wolfe")
     topt = torch.optim.LBFGS(tmodel.parameters(), max_iter=5, line_search_fn="strong_wolfe")
     Xt, Yt = tw.tensor(X), tw.tensor(Y)
@@ -321,7 +321,7 @@ def test_fits_a_linear_module_like_torch_and_saves_names():
     for _ in range(3):
         opt.step(closure)
         topt.step(tclosure)
-        np.testing.assert_allclose(model.weight.data, tmodel.weight.detach().numpy(), rtol=RTOL, atol=ATOL)
-        np.testing.assert_allclose(model.bias.data, tmodel.bias.detach().numpy(), rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(model.weight.array, tmodel.weight.detach().numpy(), rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(model.bias.array, tmodel.bias.detach().numpy(), rtol=RTOL, atol=ATOL)
     assert opt.state_dict()["param_groups"][0]["params"] == ["weight", "bias"]
     assert LBFGS(model).state_dict()["param_groups"][0]["param_names"] == ["weight", "bias"]  # a Module works too

@@ -133,7 +133,7 @@ def test_optimizer_converges_where_fixed_step_diverges():
     compared = 0
     for _ in range(400):
         before = float(loss_fn())
-        g = Q @ x.data - b
+        g = Q @ x.array - b
         loss = opt.step(closure)
         a = opt.state["step_size"]
         assert float(loss) == before
@@ -146,10 +146,10 @@ def test_optimizer_converges_where_fixed_step_diverges():
         ref = ref - step * gr
         if fr - f_star > 1e-9:  # near the minimum the test f(x + a d) <= ... compares rounding noise
             assert step == a > 0
-            np.testing.assert_allclose(x.data, ref, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(x.array, ref, rtol=1e-9, atol=1e-12)
             compared += 1
     assert compared > 50
-    np.testing.assert_allclose(x.data, x_star, atol=1e-6)
+    np.testing.assert_allclose(x.array, x_star, atol=1e-6)
     assert opt.state["step"] == 400 and opt.state["func_evals"] > 400
 
 
@@ -168,7 +168,7 @@ def test_optimizer_state_dict_round_trip_and_minimum():
         opt.step(closure)
     sd = opt.state_dict()
     assert sd["state"] == {"step": 3, "func_evals": opt.state["func_evals"], "step_size": opt.state["step_size"]}
-    x2, loss_fn2 = _tw_quadratic(Q, b, x.data)
+    x2, loss_fn2 = _tw_quadratic(Q, b, x.array)
     opt2 = GradientDescentLineSearch([("x", x2)], lr=0.5)
     opt2.load_state_dict(sd)
     assert opt2.state == opt.state
@@ -183,9 +183,9 @@ def test_optimizer_state_dict_round_trip_and_minimum():
         loss.backward()
         return loss
 
-    x3.data[...] = x_star
+    x3.array[...] = x_star
     opt3.step(closure3)
-    assert np.abs(x3.data - x_star).max() < 1e-12
+    assert np.abs(x3.array - x_star).max() < 1e-12
 
 
 def test_optimizer_float32_and_validation():
@@ -202,7 +202,7 @@ def test_optimizer_float32_and_validation():
     for _ in range(300):
         opt.step(closure)
     assert x.dtype == np.float32
-    np.testing.assert_allclose(x.data, x_star, atol=2e-3)
+    np.testing.assert_allclose(x.array, x_star, atol=2e-3)
     with pytest.raises(ValueError, match="Invalid learning rate: -0.1"):
         GradientDescentLineSearch([x], lr=-0.1)
     with pytest.raises(ValueError, match="rho"):

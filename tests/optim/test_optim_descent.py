@@ -19,12 +19,12 @@ def _run(name: str, fn, x0: np.ndarray) -> tuple[float, float, list[float]]:
     opt = entry.factory([p], **entry.test_kwargs)
 
     def closure() -> float:
-        f, g = fn(p.data)
+        f, g = fn(p.array)
         p.grad = g
         return f
 
     returned = [opt.step(closure) for _ in range(entry.descent_steps)]
-    return fn(x0)[0], fn(p.data)[0], returned
+    return fn(x0)[0], fn(p.array)[0], returned
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))

@@ -21,7 +21,7 @@ def _params(n: int = 2) -> list[Parameter]:
 
 def _grads_for(params, curv, step: int) -> None:
     for i, (p, a) in enumerate(zip(params, curv)):
-        p.grad = None if (i == 2 and step % 3 == 1) else smooth_grad(p.data, a)
+        p.grad = None if (i == 2 and step % 3 == 1) else smooth_grad(p.array, a)
 
 
 class TinyNet(nn.Module):
@@ -114,7 +114,7 @@ def test_step_leaves_gradients_untouched_and_keeps_float32():
         for _ in range(3):
             opt.step()
         np.testing.assert_array_equal(p.grad, g, err_msg=name)
-        assert p.data.dtype == np.float32, name
+        assert p.array.dtype == np.float32, name
         for entries in opt.state.values():
             for key, v in entries.items():
                 if isinstance(v, np.ndarray):
@@ -124,7 +124,7 @@ def test_step_leaves_gradients_untouched_and_keeps_float32():
 def test_zero_grad_to_none_or_zeros():
     a, b = _params()
     opt = optim.SGD([a, b], lr=0.1)
-    a.grad, b.grad = np.ones_like(a.data), np.ones_like(b.data)
+    a.grad, b.grad = np.ones_like(a.array), np.ones_like(b.array)
     buf = a.grad
     opt.zero_grad(set_to_none=False)
     assert a.grad is buf and not a.grad.any()
@@ -136,16 +136,16 @@ def test_lr_is_read_from_the_group_every_step():
     a, b = _params()
     opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
-    a0, b0 = a.data.copy(), b.data.copy()
+    a0, b0 = a.array.copy(), b.array.copy()
     a.grad, b.grad = np.ones_like(a0), np.ones_like(b0)
     opt.step()
-    np.testing.assert_allclose(a.data, a0 - 0.1)
-    np.testing.assert_allclose(b.data, b0 - 0.5)
+    np.testing.assert_allclose(a.array, a0 - 0.1)
+    np.testing.assert_allclose(b.array, b0 - 0.5)
     opt.param_groups[0]["lr"] = 0.0
     opt.param_groups[1]["lr"] *= 2
     opt.step()
-    np.testing.assert_allclose(a.data, a0 - 0.1)
-    np.testing.assert_allclose(b.data, b0 - 1.5)
+    np.testing.assert_allclose(a.array, a0 - 0.1)
+    np.testing.assert_allclose(b.array, b0 - 1.5)
 
 
 def test_add_param_group_fills_defaults_and_trains_the_new_group():
@@ -153,10 +153,10 @@ def test_add_param_group_fills_defaults_and_trains_the_new_group():
     opt = optim.Adam([a], lr=0.01, weight_decay=0.1)
     opt.add_param_group({"params": b, "lr": 0.02})
     assert opt.param_groups[1]["weight_decay"] == 0.1 and opt.param_groups[1]["betas"] == (0.9, 0.999)
-    b0 = b.data.copy()
+    b0 = b.array.copy()
     b.grad = np.ones_like(b0)
     opt.step()
-    assert not np.allclose(b.data, b0)
+    assert not np.allclose(b.array, b0)
 
 
 def test_engine_gradients_and_closure_train_a_small_model():
@@ -185,7 +185,7 @@ def test_maximize_ascends():
     opt = optim.SGD([p], lr=0.1, maximize=True)
     p.grad = np.array([1.0, 1.0])
     opt.step()
-    np.testing.assert_allclose(p.data, [1.1, -1.9])
+    np.testing.assert_allclose(p.array, [1.1, -1.9])
 
 
 def test_no_decay_groups_in_one_line():
@@ -198,7 +198,7 @@ def test_no_decay_groups_in_one_line():
     # with a zero gradient, only decayed tensors move
     before = {k: v.copy() for k, v in model.state_dict().items()}
     for p in model.parameters():
-        p.grad = np.zeros_like(p.data)
+        p.grad = np.zeros_like(p.array)
     opt.step()
     after = model.state_dict()
     for k in before:
@@ -212,11 +212,11 @@ def test_custom_chain_optimizer_descends():
     opt = optim.Optimizer(params, T.chain(T.clip_by_global_norm(5.0), T.add_gradient_noise(0.01, seed=3),
                                           T.scale_by_adam(), T.scale_by_learning_rate(0.05)))
     assert opt.defaults["max_norm"] == 5.0 and opt.defaults["lr"] == 0.05
-    f = lambda: sum(float((a * p.data**2).sum()) for p, a in zip(params, curv))  # noqa: E731
+    f = lambda: sum(float((a * p.array**2).sum()) for p, a in zip(params, curv))  # noqa: E731
     f0 = f()
     for step in range(200):
         for p, a in zip(params, curv):
-            p.grad = smooth_grad(p.data, a)
+            p.grad = smooth_grad(p.array, a)
         opt.step()
     assert f() < 0.05 * f0
 
@@ -241,12 +241,12 @@ def test_state_dict_round_trip_mid_run_continues_identically(name):
     for step in range(10):
         _grads_for(params, curv, step)
         opt.step()
-    saved, saved_values = opt.state_dict(), [p.data.copy() for p in params]
+    saved, saved_values = opt.state_dict(), [p.array.copy() for p in params]
     assert _plain(saved)
     for step in range(10, 20):  # the uninterrupted run
         _grads_for(params, curv, step)
         opt.step()
-    expected = [p.data.copy() for p in params]
+    expected = [p.array.copy() for p in params]
 
     resumed = make_params(saved_values)
     opt2 = entry.factory(resumed, **{**kwargs, "lr": 123.0})  # the group options come back from the state dict
@@ -256,14 +256,14 @@ def test_state_dict_round_trip_mid_run_continues_identically(name):
         _grads_for(resumed, curv, step)
         opt2.step()
     for e, p in zip(expected, resumed):
-        np.testing.assert_array_equal(p.data, e)
+        np.testing.assert_array_equal(p.array, e)
 
 
 def test_state_dict_is_keyed_by_name_and_shape_checked():
     model = TinyNet()
     opt = optim.Adam(model.named_parameters(), lr=0.01)
     for p in model.parameters():
-        p.grad = np.ones_like(p.data)
+        p.grad = np.ones_like(p.array)
     opt.step()
     sd = opt.state_dict()
     assert sd["param_groups"][0]["params"] == ["scale", "fc.weight", "fc.bias", "out.weight", "out.bias"]
@@ -297,7 +297,7 @@ def test_positional_state_dict_like_torch():
     params = _params(3)
     opt = optim.SGD(params, lr=0.1, momentum=0.9)
     for p in params:
-        p.grad = np.ones_like(p.data)
+        p.grad = np.ones_like(p.array)
     opt.step()
     sd = opt.state_dict()
     assert sorted(sd["state"]) == [0, 1, 2] and sd["param_groups"][0]["params"] == [0, 1, 2]

@@ -93,7 +93,7 @@ def test_accuracy_curve_is_used_when_given():
         return -(y * (p + 1e-7).log() + (1 - y) * (1 - p + 1e-7).log()).mean()
 
     def accuracy(out, y):
-        return float(((out.data > 0) == (y.data > 0.5)).mean())
+        return float(((out.array > 0) == (y.array > 0.5)).mean())
 
     r = optim.lr_range_test(model, bce, opt, iter(batches * 6), 1e-3, 2.0, num_iters=25, accuracy_fn=accuracy)
     assert r.accuracies is not None and len(r.accuracies) == len(r.lrs) == 25

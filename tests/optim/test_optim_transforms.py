@@ -36,18 +36,18 @@ def test_seeded_noise_matches_hand_reference_over_steps_and_groups():
     opt = optim.Optimizer([{"params": [a, b]}, {"params": [c]}],
                           T.chain(T.add_gradient_noise(eta, gamma, seed=seed), T.scale_by_learning_rate(1.0)))
     grads = _arrays(1)
-    starts = [a.data.copy(), b.data.copy(), c.data.copy()]
+    starts = [a.array.copy(), b.array.copy(), c.array.copy()]
     for t in range(4):
         a.grad, b.grad, c.grad = grads[0], grads[1], np.zeros(6)
-        before = [a.data.copy(), b.data.copy(), c.data.copy()]
+        before = [a.array.copy(), b.array.copy(), c.array.copy()]
         opt.step()
         std = math.sqrt(eta / (1.0 + t) ** gamma)
         for stream, (params, gs) in enumerate([((a, b), grads), ((c,), [np.zeros(6)])]):
             rng = np.random.default_rng([seed, stream, t])
             for p, g, prev in zip(params, gs, before[:2] if stream == 0 else before[2:]):
                 expected = prev - (g + std * rng.standard_normal(g.shape))
-                np.testing.assert_allclose(p.data, expected, rtol=1e-13, atol=1e-13)
-    assert not np.allclose(a.data, starts[0] - 4 * grads[0])
+                np.testing.assert_allclose(p.array, expected, rtol=1e-13, atol=1e-13)
+    assert not np.allclose(a.array, starts[0] - 4 * grads[0])
 
 
 def test_noise_variance_anneals_as_the_paper_says():
@@ -96,10 +96,10 @@ def test_clip_then_noise_in_an_optimizer_reads_group_hyperparameters():
     opt = optim.Optimizer([p], T.chain(T.clip_by_value(1.0), T.scale_by_learning_rate(0.1)))
     p.grad = np.array([-5.0, -0.5, 0.5, 5.0])
     opt.step()
-    np.testing.assert_allclose(p.data, [0.1, 0.05, -0.05, -0.1])
+    np.testing.assert_allclose(p.array, [0.1, 0.05, -0.05, -0.1])
     opt.param_groups[0]["clip_value"] = 0.2
     opt.step()
-    np.testing.assert_allclose(p.data, [0.12, 0.07, -0.07, -0.12])
+    np.testing.assert_allclose(p.array, [0.12, 0.07, -0.07, -0.12])
 
 
 # ------------------------------------------------------------ the lr link
@@ -107,13 +107,13 @@ def test_scheduled_learning_rate_is_the_inverse_time_rule_and_is_visible_in_the_
     eps0, alpha = 0.5, 0.25
     p = Parameter(np.zeros(3))
     opt = optim.Optimizer([p], T.chain(T.scale_by_learning_rate(lambda t: eps0 / (1 + alpha * t))))
-    expected = p.data.copy()
+    expected = p.array.copy()
     for t in range(6):
         p.grad = np.ones(3)
         opt.step()
         expected -= eps0 / (1 + alpha * t)
         assert opt.param_groups[0]["lr"] == pytest.approx(eps0 / (1 + alpha * t))
-        np.testing.assert_allclose(p.data, expected)
+        np.testing.assert_allclose(p.array, expected)
     assert opt.state_dict()["param_groups"][0]["transform_state"] == {"0.count": 6}
 
 

@@ -37,13 +37,13 @@ def _set_grads(step: int, ours, theirs, curv, sign: float) -> None:
         if i == len(SHAPES) - 1 and step % 3 == 1:
             p.grad, q.grad = None, None
             continue
-        p.grad = sign * smooth_grad(p.data, a)
+        p.grad = sign * smooth_grad(p.array, a)
         q.grad = torch.from_numpy(sign * smooth_grad(q.detach().numpy(), a))
 
 
 def _compare(ours, theirs, step: int, label: str) -> None:
     for i, (p, q) in enumerate(zip(ours, theirs)):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-10, atol=1e-12,
+        np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=1e-10, atol=1e-12,
                                    err_msg=f"{label}: parameter {i} differs after step {step}")
 
 

@@ -32,7 +32,7 @@ def blobs(n: int = 240, d: int = 12, k: int = 3, seed: int = 0) -> tuple[np.ndar
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     model.eval()
     with tw.no_grad():
-        out = model(tw.tensor(x)).data
+        out = model(tw.tensor(x)).array
     model.train()
     return float((out.argmax(1) == y).mean())
 

@@ -20,7 +20,7 @@ def trained():
 
 def test_sensitivity_shape_and_sanity(trained):
     model, x, y = trained
-    before = {n: p.data.copy() for n, p in model.named_parameters()}
+    before = {n: p.array.copy() for n, p in model.named_parameters()}
     fractions = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
     sens = prune.sensitivity_analysis(model, lambda m: accuracy(m, x, y), fractions=fractions)
     assert list(sens.scores) == ["0.weight", "2.weight", "4.weight"]
@@ -31,7 +31,7 @@ def test_sensitivity_shape_and_sanity(trained):
         assert v[-1] < sens.baseline - 0.2                # the whole layer gone: the network is cut
         assert v[-1] <= v[1] + 1e-12                      # more pruning, not better (loosely monotone)
     for n, p in model.named_parameters():                 # the weights are restored
-        np.testing.assert_array_equal(p.data, before[n])
+        np.testing.assert_array_equal(p.array, before[n])
     assert prune.masks_of(model) is None
     tol = sens.max_fraction(0.02)
     assert set(tol) == set(sens.scores) and all(0.0 <= f < 1.0 for f in tol.values())
@@ -69,7 +69,7 @@ def test_layer_table_counts_weights_and_flops():
     relu_pool = nn.Sequential(*list(model)[:4])
     relu_pool.eval()
     with tw.no_grad():
-        act = relu_pool(tw.tensor(x)).data
+        act = relu_pool(tw.tensor(x)).array
     assert rows["4.weight"].input_density == pytest.approx(np.count_nonzero(act) / act.size)
     assert rows["0.weight"].output_density == rows["4.weight"].input_density
     assert rows["4.weight"].flop_kept == pytest.approx(0.25 * rows["4.weight"].input_density)

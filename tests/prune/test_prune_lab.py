@@ -26,7 +26,7 @@ def test_judge_reads_the_numbers():
 
 
 def test_models_have_the_papers_weight_counts():
-    count = lambda m: sum(p.data.size for n, p in m.named_parameters() if n.endswith("weight"))  # noqa: E731
+    count = lambda m: sum(p.array.size for n, p in m.named_parameters() if n.endswith("weight"))  # noqa: E731
     assert count(pruning.lenet_300_100()) == 784 * 300 + 300 * 100 + 100 * 10 == 266_200
     assert count(pruning.lenet_5()) == 20 * 25 + 50 * 20 * 25 + 800 * 500 + 500 * 10 == 430_500
 

@@ -15,7 +15,7 @@ CASES = [(name, kw) for name, entry in OPTIMIZERS.items()
 
 
 def _pruned_zero(model, masks):
-    return all(np.all(p.data[~masks[n]] == 0) for n, p in model.named_parameters() if n in masks)
+    return all(np.all(p.array[~masks[n]] == 0) for n, p in model.named_parameters() if n in masks)
 
 
 def _warm_then_prune(opt_factory, kwargs, steps=15):
@@ -31,12 +31,12 @@ def _warm_then_prune(opt_factory, kwargs, steps=15):
 @pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
 def test_masks_survive_every_registered_optimizer(name, kwargs):
     model, masks, opt, x, y = _warm_then_prune(OPTIMIZERS[name].factory, kwargs)
-    kept_before = {n: p.data[masks[n]].copy() for n, p in model.named_parameters() if n in masks}
+    kept_before = {n: p.array[masks[n]].copy() for n, p in model.named_parameters() if n in masks}
     wrapped = masks.wrap(opt)
     train_steps(model, wrapped, x, y, 15, seed=2)
     assert _pruned_zero(model, masks)
     # the kept weights did train
-    moved = [not np.allclose(p.data[masks[n]], kept_before[n]) for n, p in model.named_parameters() if n in masks]
+    moved = [not np.allclose(p.array[masks[n]], kept_before[n]) for n, p in model.named_parameters() if n in masks]
     assert any(moved)
 
 
@@ -68,7 +68,7 @@ def test_gradient_noise_chain_and_hand_set_gradients():
     train_steps(model, opt, x, y, 10)
     assert _pruned_zero(model, masks)
     for p in model.parameters():  # gradients written by hand, bypassing backward's hook
-        p.grad = np.ones_like(p.data)
+        p.grad = np.ones_like(p.array)
     opt.step()
     assert _pruned_zero(model, masks)
 
@@ -88,11 +88,11 @@ def test_lbfgs_with_closure():
         loss.backward()
         return loss
 
-    first = float(closure().data)
+    first = float(closure().array)
     for _ in range(3):
         opt.step(closure)
     assert _pruned_zero(model, masks)
-    assert float(closure().data) < first
+    assert float(closure().array) < first
 
 
 def test_wrapper_is_the_optimizer_to_schedules_and_state_dicts():
@@ -163,7 +163,7 @@ def test_same_trajectory_as_torch_prune():
         topt.zero_grad()
         tloss.backward()
         topt.step()
-        assert float(loss.data) == pytest.approx(tloss.item(), rel=1e-10)
+        assert float(loss.array) == pytest.approx(tloss.item(), rel=1e-10)
     for i in (0, 2, 4):
         effective = (tmodel[i].weight_orig * tmodel[i].weight_mask).detach().numpy()  # .weight is set in forward
-        np.testing.assert_allclose(model[i].weight.data, effective, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(model[i].weight.array, effective, rtol=1e-10, atol=1e-12)

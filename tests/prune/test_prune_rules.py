@@ -13,13 +13,13 @@ from prune_helpers import mlp
 
 def _gaussian_linear(n_out: int = 200, n_in: int = 300, seed: int = 0) -> nn.Module:
     m = nn.Sequential(nn.Linear(n_in, n_out))
-    m[0].weight.data[...] = np.random.default_rng(seed).normal(0, 0.05, size=(n_out, n_in)).astype(np.float32)
+    m[0].weight.array[...] = np.random.default_rng(seed).normal(0, 0.05, size=(n_out, n_in)).astype(np.float32)
     return m
 
 
 def test_std_rule_prunes_exactly_the_weights_below_q_times_std():
     model = mlp()
-    before = {n: p.data.copy() for n, p in model.named_parameters()}
+    before = {n: p.array.copy() for n, p in model.named_parameters()}
     q = 0.8
     masks = prune.prune_by_std(model, q)
     assert masks.names() == ["0.weight", "2.weight", "4.weight"]  # weights only, not biases
@@ -27,8 +27,8 @@ def test_std_rule_prunes_exactly_the_weights_below_q_times_std():
         w = before[name]
         expected = np.abs(w) >= q * np.std(w)
         np.testing.assert_array_equal(masks[name], expected)
-        np.testing.assert_array_equal(dict(model.named_parameters())[name].data, w * expected)
-    np.testing.assert_array_equal(model[0].bias.data, before["0.bias"])
+        np.testing.assert_array_equal(dict(model.named_parameters())[name].array, w * expected)
+    np.testing.assert_array_equal(model[0].bias.array, before["0.bias"])
 
 
 def test_std_rule_on_gaussian_weights_prunes_the_gaussian_fraction():
@@ -41,12 +41,12 @@ def test_std_rule_on_gaussian_weights_prunes_the_gaussian_fraction():
 
 def test_std_rule_per_layer_quality_and_std_of_kept():
     model = mlp()
-    w2 = model[2].weight.data.copy()
+    w2 = model[2].weight.array.copy()
     masks = prune.prune_by_std(model, {"0": 1.0, "2.weight": 0.0})
     assert masks.names() == ["0.weight", "2.weight"]
     assert masks.kept("2.weight") == np.count_nonzero(w2)  # q = 0 prunes nothing
     # second round, std over the kept weights only
-    w0 = model[0].weight.data.copy()
+    w0 = model[0].weight.array.copy()
     kept0 = masks["0.weight"].copy()
     prune.prune_by_std(model, {"0": 1.0}, std_of="kept")
     expected = kept0 & (np.abs(w0) >= np.std(w0[kept0]))
@@ -55,7 +55,7 @@ def test_std_rule_per_layer_quality_and_std_of_kept():
 
 def test_prune_layers_removes_exactly_round_s_n_smallest():
     model = mlp()
-    w = model[0].weight.data.copy()
+    w = model[0].weight.array.copy()
     masks = prune.prune_layers(model, {"0.weight": 0.7})
     n = w.size
     assert masks.kept("0.weight") == n - round(0.7 * n)
@@ -76,7 +76,7 @@ def test_prune_layers_one_value_for_all_and_growing_sparsity():
 
 def test_prune_global_uses_one_threshold():
     model = mlp()
-    ws = {n: p.data.copy() for n, p in model.named_parameters() if p.ndim > 1}
+    ws = {n: p.array.copy() for n, p in model.named_parameters() if p.ndim > 1}
     masks = prune.prune_global(model, 0.6)
     total = sum(w.size for w in ws.values())
     assert masks.total() == total and masks.kept() == total - round(0.6 * total)
@@ -118,7 +118,7 @@ def test_conflicting_masks_are_an_error_and_change_nothing():
     model = mlp()
     masks = prune.prune_layers(model, 0.8)
     before = {n: masks[n].copy() for n in masks}
-    weights = model[0].weight.data.copy()
+    weights = model[0].weight.array.copy()
     with pytest.raises(ValueError, match="masks only shrink"):
         prune.prune_layers(model, 0.5)  # less sparsity than already pruned
     with pytest.raises(ValueError, match="keeps .* connection\\(s\\) that are already pruned"):
@@ -128,7 +128,7 @@ def test_conflicting_masks_are_an_error_and_change_nothing():
         prune.prune_global(model, 0.1)
     for n in masks:
         np.testing.assert_array_equal(masks[n], before[n])
-    np.testing.assert_array_equal(model[0].weight.data, weights)
+    np.testing.assert_array_equal(model[0].weight.array, weights)
 
 
 def test_bad_masks_and_quality():
@@ -146,10 +146,10 @@ def test_bad_masks_and_quality():
 def test_remove_keeps_zeros_and_forgets_masks():
     model = mlp()
     prune.prune_layers(model, 0.5)
-    zeros = model[0].weight.data == 0
+    zeros = model[0].weight.array == 0
     prune.remove(model)
     assert prune.masks_of(model) is None
-    assert np.all(model[0].weight.data[zeros] == 0)
+    assert np.all(model[0].weight.array[zeros] == 0)
     prune.prune_layers(model, 0.2)  # a fresh start: no conflict
     x = tw.randn(4, 12)
     nn.functional.cross_entropy(model(x), tw.tensor([0, 1, 2, 0])).backward()

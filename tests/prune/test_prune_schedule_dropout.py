@@ -43,7 +43,7 @@ def test_iterative_schedule_reaches_the_target_per_layer():
     for name, s in (("0.weight", 0.9), ("2.weight", 0.8), ("4.weight", 0.5)):
         n = masks.total(name)
         assert n - masks.kept(name) == round(s * n)
-        assert np.count_nonzero(dict(model.named_parameters())[name].data) <= masks.kept(name)
+        assert np.count_nonzero(dict(model.named_parameters())[name].array) <= masks.kept(name)
     # sparsity grows round by round and the retrained model still classifies the blobs
     totals = [r.total_sparsity for r in rounds]
     assert totals == sorted(totals) and totals[0] < totals[-1]

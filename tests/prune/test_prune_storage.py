@@ -89,13 +89,13 @@ def test_export_load_gives_the_same_predictions(tmp_path, make, x):
     prune.prune_layers(model, 0.85)
     x = tw.tensor(x.astype(np.float32))
     model.eval()
-    expected = model(x).data
+    expected = model(x).array
     path = tmp_path / "pruned.npz"
     report = prune.export_sparse(model, path)
     fresh = make()
     fresh.load_state_dict(prune.load_sparse(path))
     fresh.eval()
-    np.testing.assert_array_equal(fresh(x).data, expected)
+    np.testing.assert_array_equal(fresh(x).array, expected)
     # the default index widths of the paper: 5 bits for matrices, 8 for convolution kernels
     for r in report.layers:
         if r.sparse:
@@ -117,7 +117,7 @@ def test_report_counts_the_bytes_in_the_file(tmp_path):
             else:
                 assert z[f"dense/{r.name}"].nbytes == r.stored_bytes == r.dense_bytes
         assert all(z[k].dtype != object for k in z.keys())
-    dense = sum(p.data.nbytes for p in model.parameters())
+    dense = sum(p.array.nbytes for p in model.parameters())
     assert report.dense_bytes == dense
     assert report.ratio == pytest.approx(dense / report.stored_bytes)
     assert report.ratio > 3  # 90% sparse: values alone shrink 10x; indices and biases take some back

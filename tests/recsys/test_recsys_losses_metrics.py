@@ -36,9 +36,9 @@ def _by_hand(kind: str) -> list[float]:
 def test_losses_match_the_formulas_computed_by_hand(kind: str, fn) -> None:
     expected = _by_hand(kind)
     per_row = fn(tw.tensor(S), reduction="none")
-    np.testing.assert_allclose(per_row.data, expected, rtol=1e-6)
-    np.testing.assert_allclose(fn(tw.tensor(S)).data, np.mean(expected), rtol=1e-6)
-    np.testing.assert_allclose(fn(tw.tensor(S), reduction="sum").data, np.sum(expected), rtol=1e-6)
+    np.testing.assert_allclose(per_row.array, expected, rtol=1e-6)
+    np.testing.assert_allclose(fn(tw.tensor(S)).array, np.mean(expected), rtol=1e-6)
+    np.testing.assert_allclose(fn(tw.tensor(S), reduction="sum").array, np.sum(expected), rtol=1e-6)
     assert fn(tw.tensor(S)).dtype == np.float32
 
 
@@ -83,7 +83,7 @@ def test_bpr_top1_and_cross_entropy_agree_with_torch_formulations() -> None:
         out.backward()
         t.grad = None
         ref.backward(retain_graph=True)
-        np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-5)
+        np.testing.assert_allclose(out.array, ref.detach().numpy(), rtol=1e-5)
         np.testing.assert_allclose(mine.grad, t.grad.numpy(), rtol=1e-4, atol=1e-6)
 
 

@@ -60,7 +60,7 @@ def make_policy(kind: str, seed: int = 0):
 def explicit_fisher(pol, obs) -> np.ndarray:
     """(1/N) sum_n J_n^T M_n J_n with J_n from one backward pass per output and M_n written out as a matrix."""
     params = list(pol.parameters())
-    n_par = sum(p.data.size for p in params)
+    n_par = sum(p.array.size for p in params)
     F = np.zeros((n_par, n_par))
     for x in obs:
         out = pol.head(tw.tensor(x[None]))
@@ -71,18 +71,18 @@ def explicit_fisher(pol, obs) -> np.ndarray:
             seed[0, j] = 1.0
             rows.append(flat_grad(out, params, grad_output=seed, retain_graph=True))
         J = np.stack(rows)  # d eta / d theta for this state
-        eta = out.data[0]
+        eta = out.array[0]
         if isinstance(pol, CategoricalPolicy):
             p = np.exp(eta - eta.max())
             p /= p.sum()
             M = np.diag(p) - np.outer(p, p)
         else:  # eta = (mean, log_std): rows for the log-std pick its own entries
             idx = {id(q): i for i, q in enumerate(params)}
-            offset = sum(q.data.size for q in params[:idx[id(pol.log_std)]])
+            offset = sum(q.array.size for q in params[:idx[id(pol.log_std)]])
             J_s = np.zeros((k, n_par))
             J_s[np.arange(k), offset + np.arange(k)] = 1.0
             J = np.vstack([J, J_s])
-            sigma2 = np.exp(2 * pol.log_std.data)
+            sigma2 = np.exp(2 * pol.log_std.array)
             M = np.diag(np.concatenate([1 / sigma2, 2 * np.ones(k)]))
         F += J.T @ M @ J
     return F / len(obs)
@@ -126,7 +126,7 @@ def test_fvp_matches_explicit_fisher_and_kl_hessian(kind):
 @pytest.mark.parametrize("kind", ["categorical", "gaussian"])
 def test_finite_difference_method_agrees(kind):
     pol, obs = make_policy(kind, seed=2)
-    v = np.random.default_rng(5).standard_normal(sum(p.data.size for p in pol.parameters()))
+    v = np.random.default_rng(5).standard_normal(sum(p.array.size for p in pol.parameters()))
     exact = FisherOperator(pol, obs, method="exact")(v)
     fd = FisherOperator(pol, obs, method="finite_difference")(v)
     np.testing.assert_allclose(fd, exact, rtol=1e-6, atol=1e-8)
@@ -138,10 +138,10 @@ def test_exact_jvp_against_central_differences(act):
     net = nn.Sequential(nn.Linear(3, 6), act(), nn.Linear(6, 4), nn.Identity(), act(), nn.Linear(4, 2)).double()
     x = np.random.default_rng(1).standard_normal((5, 3))
     rng = np.random.default_rng(2)
-    tangents = {id(p): rng.standard_normal(p.data.shape) for p in net.parameters()}
+    tangents = {id(p): rng.standard_normal(p.array.shape) for p in net.parameters()}
     exact = Linearization(net, x, method="exact")
     fd = Linearization(net, x, method="finite_difference")
-    np.testing.assert_allclose(exact.output, net(tw.tensor(x)).data, rtol=1e-14)
+    np.testing.assert_allclose(exact.output, net(tw.tensor(x)).array, rtol=1e-14)
     np.testing.assert_allclose(exact.jvp(tangents), fd.jvp(tangents), rtol=1e-6, atol=1e-8)
     first = {id(net[0].weight): tangents[id(net[0].weight)]}  # a tangent on one parameter only
     np.testing.assert_allclose(exact.jvp(first), fd.jvp(first), rtol=1e-6, atol=1e-8)
@@ -157,7 +157,7 @@ def test_unsupported_layer_falls_back_or_errors():
 
 def test_fvp_float32_policy_close_to_float64():
     pol, obs = make_policy("categorical", seed=6)
-    v = np.random.default_rng(6).standard_normal(sum(p.data.size for p in pol.parameters()))
+    v = np.random.default_rng(6).standard_normal(sum(p.array.size for p in pol.parameters()))
     f64 = FisherOperator(pol, obs)(v)
     pol.float()
     f32 = FisherOperator(pol, obs.astype(np.float32))(v.astype(np.float32))
@@ -168,8 +168,8 @@ def test_fvp_float32_policy_close_to_float64():
 def test_fvp_against_torch_kl_hessian():
     torch = pytest.importorskip("torch")
     pol, obs = make_policy("categorical", seed=3)
-    W1, b1, W2, b2 = (torch.tensor(p.data) for p in pol.parameters())
-    sizes = [p.data.size for p in pol.parameters()]
+    W1, b1, W2, b2 = (torch.tensor(p.array) for p in pol.parameters())
+    sizes = [p.array.size for p in pol.parameters()]
     x = torch.tensor(obs)
 
     def logits(theta):

@@ -25,7 +25,7 @@ def problem(kind: str, seed: int = 0, n: int = 64):
 
 
 def mean_kl(old_dist, pol, obs, kind):
-    kl = kl_divergence(old_dist, pol(obs)).data
+    kl = kl_divergence(old_dist, pol(obs)).array
     return float((kl.sum(-1) if kind == "gaussian" else kl).mean())
 
 
@@ -51,10 +51,10 @@ def test_trpo_direction_is_the_damped_natural_gradient():
     pol.double()
     obs = obs.astype(np.float64)
     adv = adv.astype(np.float64)
-    n = sum(p.data.size for p in params)
+    n = sum(p.array.size for p in params)
     op = FisherOperator(pol, obs, damping=0.05)
     F = np.stack([op(e) for e in np.eye(n)], axis=1)  # the damped Fisher, column by column
-    logp_old = tw.tensor(pol.log_prob(pol(obs), actions).data)
+    logp_old = tw.tensor(pol.log_prob(pol(obs), actions).array)
     g = flat_grad(surrogate(pol, tw.tensor(obs), actions, tw.tensor(adv), logp_old), params)
     direction = np.linalg.solve(F, g)
     theta0 = get_flat_params(params)
@@ -89,7 +89,7 @@ def test_ppo_clip_objective_by_hand():
     logp_old = np.log(np.array([0.3, 0.2, 0.1, 0.5, 0.4]))
     logp = tw.tensor(logp_old + np.log(r), requires_grad=True)
     obj = ppo_clip_objective(logp, tw.tensor(logp_old), tw.tensor(A), clip=0.2)
-    assert float(obj.data) == pytest.approx(-0.2, abs=1e-12)
+    assert float(obj.array) == pytest.approx(-0.2, abs=1e-12)
     obj.backward()
     np.testing.assert_allclose(logp.grad, [0.1, -0.2, 0.0, 0.0, -0.26], atol=1e-12)
     with pytest.raises(ValueError, match="clip must lie in \\(0, 1\\), got 1.5"):

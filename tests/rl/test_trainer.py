@@ -51,7 +51,7 @@ def test_same_seed_same_run_other_seed_other_run():
     def run(seed, step):
         t = PolicyGradientTrainer("tw/CartPole-v1", config=PGConfig(step=step, episodes_per_batch=5), seed=seed)
         hist = [{k: v for k, v in h.items() if k != "time_s"} for h in t.train(3)]
-        return hist, [p.data.copy() for p in t.policy.parameters()]
+        return hist, [p.array.copy() for p in t.policy.parameters()]
 
     for step in ("trpo", "ppo"):
         h1, p1 = run(3, step)

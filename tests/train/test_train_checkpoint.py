@@ -82,7 +82,7 @@ def _run(epochs, *, run_dir=None, resume=None, callbacks=(), restore_best=False,
     model = mlp(dropout=0.3, seed=0)
     if perturb:  # a resumed run must not depend on how the new model was initialized
         for p in model.parameters():
-            p.data[...] = 7.0
+            p.array[...] = 7.0
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
     r = fit(model, opt, train, dev, epochs=epochs, batch_size=30, seed=4, schedule=sched, run_dir=run_dir,

@@ -107,7 +107,7 @@ def test_nan_guard_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_p
     for k, v in ckpt["model"].items():
         assert np.isfinite(v).all()
         np.testing.assert_array_equal(v, snaps.by_epoch[2][k])
-    assert all(np.isfinite(p.data).all() for p in model.parameters())  # the NaN step was never applied
+    assert all(np.isfinite(p.array).all() for p in model.parameters())  # the NaN step was never applied
     assert math.isfinite(r.test["loss"])
 
 

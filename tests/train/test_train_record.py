@@ -37,7 +37,7 @@ def test_run_directory_holds_config_metrics_summary_and_plots(tmp_path):
     summary = json.loads((d / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["best_epoch"] == r.best_epoch
     assert summary["test"]["accuracy"] == r.test["accuracy"]
-    assert summary["parameters"] == sum(p.data.size for p in model.parameters()) == 64 * 32 + 32 + 32 * 10 + 10
+    assert summary["parameters"] == sum(p.array.size for p in model.parameters()) == 64 * 32 + 32 + 32 * 10 + 10
     assert summary["wall_time_s"] > 0 and summary["cpu_time_s"] > 0
     assert sorted(summary["plots"]) == ["accuracy.png", "loss.png", "lr.png"]
     for name in summary["plots"]:

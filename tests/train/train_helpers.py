@@ -64,4 +64,4 @@ class Sabotage(Callback):
     def on_train_batch_end(self, trainer, logs):
         if self.epoch >= self.start:
             for p in trainer.model.parameters():
-                p.data[...] = self.rng.normal(0, 1, p.shape).astype(p.dtype)
+                p.array[...] = self.rng.normal(0, 1, p.shape).astype(p.dtype)

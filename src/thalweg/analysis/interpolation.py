@@ -45,8 +45,8 @@ def _evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> tupl
         for i in range(0, len(y), batch_size):
             out = model(Tensor(x[i:i + batch_size]))
             yb = y[i:i + batch_size]
-            total += float(F.cross_entropy(out, Tensor(yb), reduction="sum").data)
-            correct += int((out.data.argmax(axis=1) == yb).sum())
+            total += float(F.cross_entropy(out, Tensor(yb), reduction="sum").array)
+            correct += int((out.array.argmax(axis=1) == yb).sum())
     n = max(len(y), 1)
     return total / n, correct / n
 

@@ -32,7 +32,7 @@ def _trainable(model: Any) -> list[Any]:
 
 def flat_parameters(model: Any) -> np.ndarray:
     """All trainable parameters of ``model`` in one float64 vector (a copy)."""
-    return np.concatenate([p.data.reshape(-1).astype(np.float64) for p in _trainable(model)])
+    return np.concatenate([p.array.reshape(-1).astype(np.float64) for p in _trainable(model)])
 
 
 def set_flat_parameters(model: Any, vector: np.ndarray) -> None:
@@ -83,7 +83,7 @@ class LossFunction:
         with no_grad():
             for i in range(0, count, self.batch_size):
                 xb, yb = self.inputs[i:i + self.batch_size], self.targets[i:i + self.batch_size]
-                total += float(self.loss(self.model(Tensor(xb)), Tensor(yb)).data) * len(yb)
+                total += float(self.loss(self.model(Tensor(xb)), Tensor(yb)).array) * len(yb)
         return total / count
 
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -98,8 +98,8 @@ class LossFunction:
             xb, yb = self.inputs[i:i + self.batch_size], self.targets[i:i + self.batch_size]
             batch_loss = self.loss(self.model(Tensor(xb)), Tensor(yb)) * (len(yb) / count)
             batch_loss.backward()  # gradients accumulate over the batches: the gradient of the mean
-            total += float(batch_loss.data)
-        grad = np.concatenate([(p.grad if p.grad is not None else np.zeros_like(p.data)).reshape(-1)
+            total += float(batch_loss.array)
+        grad = np.concatenate([(p.grad if p.grad is not None else np.zeros_like(p.array)).reshape(-1)
                                .astype(np.float64) for p in self.params])
         for p in self.params:
             p.grad = None

@@ -104,13 +104,13 @@ def _token_norm(g: np.ndarray, norm: str) -> np.ndarray:
 def _score(output: Tensor, target: Any, score: str | Callable[[Tensor, Any], Tensor]) -> Tensor:
     if callable(score):
         s = score(output, target)
-        if not isinstance(s, Tensor) or s.data.size != 1:
+        if not isinstance(s, Tensor) or s.array.size != 1:
             raise ValueError("saliency: a score function must return a scalar Tensor")
         return s.reshape(())
     if output.ndim != 2:
         raise ValueError(f"saliency: score={score!r} needs (batch, classes) outputs, got shape {tuple(output.shape)}; "
                          "pass a score function for other outputs")
-    t = np.asarray(target.data if isinstance(target, Tensor) else target, dtype=np.int64).reshape(-1)
+    t = np.asarray(target.array if isinstance(target, Tensor) else target, dtype=np.int64).reshape(-1)
     if t.size == 1 and output.shape[0] != 1:
         t = np.full(output.shape[0], int(t[0]))
     if t.shape != (output.shape[0],):
@@ -150,7 +150,7 @@ def saliency(model: Module, inputs: Any, target: Any, *, embedding: Embedding | 
     leaves: list[Tensor] = []
 
     def capture(module: Module, call_args: Any, out: Tensor) -> Tensor:
-        leaf = Tensor(np.array(out.data, copy=True), requires_grad=True)
+        leaf = Tensor(np.array(out.array, copy=True), requires_grad=True)
         leaves.append(leaf)
         return leaf
 
@@ -172,8 +172,8 @@ def saliency(model: Module, inputs: Any, target: Any, *, embedding: Embedding | 
         model.train(was_training)
         for p, g in zip(params, saved):
             p.grad = g
-    grads = [leaf.grad if leaf.grad is not None else np.zeros_like(leaf.data) for leaf in leaves]
-    return SaliencyResult(grads[0], _token_norm(grads[0], norm), np.asarray(output.data), grads)
+    grads = [leaf.grad if leaf.grad is not None else np.zeros_like(leaf.array) for leaf in leaves]
+    return SaliencyResult(grads[0], _token_norm(grads[0], norm), np.asarray(output.array), grads)
 
 
 def variance_salience(vectors: Any, lengths: Any = None, *, per_dimension: bool = False) -> np.ndarray:
@@ -184,7 +184,7 @@ def variance_salience(vectors: Any, lengths: Any = None, *, per_dimension: bool 
     set to 0).  Returns ``||e_t - mean_s e_s||^2`` per token ``(B, T)``, or the
     squared deviation per dimension ``(B, T, D)`` with ``per_dimension=True``.
     """
-    e = np.asarray(vectors.data if isinstance(vectors, Tensor) else vectors, dtype=np.float64)
+    e = np.asarray(vectors.array if isinstance(vectors, Tensor) else vectors, dtype=np.float64)
     if e.ndim != 3:
         raise ValueError(f"variance_salience: expected embeddings (B, T, D), got shape {e.shape}")
     lengths = np.full(e.shape[0], e.shape[1]) if lengths is None else np.asarray(lengths)

@@ -134,7 +134,7 @@ def run_backward(root_tensor: Any, seed: Any, retain_graph: bool = False,
         for inp, g in zip(inputs_, in_grads):
             if g is None or inp is None or not inp._requires_grad:
                 continue
-            data = inp.data
+            data = inp.array
             if type(g) is not type(data):
                 g = _as_gradient(g, data, node)
             if g.shape != data.shape:
@@ -187,7 +187,7 @@ def _add(a: Any, b: Any) -> Any:
 def _as_gradient(g: Any, like: Any, node: Context) -> Any:
     """Turn what a backward returned (a NumPy scalar, a number, a Tensor) into an array like ``like``."""
     if isinstance(g, function.Tensor):
-        g = g.data
+        g = g.array
     if not hasattr(g, "shape") or isinstance(g, np.generic):
         g = as_array(g, dtype=like.dtype)
     if type(g) is not type(like) and get_array_module(g) is not get_array_module(like):
@@ -201,7 +201,7 @@ def _run_hooks(t: Any, grad: Any) -> Any:
         new = hook(grad)
         if new is not None:
             if isinstance(new, function.Tensor):
-                new = new.data
+                new = new.array
             if getattr(new, "shape", None) != grad.shape:
                 raise RuntimeError(
                     f"hook {hook!r} returned a gradient of shape {getattr(new, 'shape', None)}, "

@@ -92,7 +92,7 @@ class Function:
         inputs = []  # the back-pointers: tensors that require grad, None for the rest
         for a in args:
             if isinstance(a, Tensor):
-                arrays.append(a.data)
+                arrays.append(a.array)
                 inputs.append(a if a._requires_grad else None)
             else:
                 arrays.append(a)

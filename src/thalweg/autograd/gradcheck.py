@@ -49,14 +49,14 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
             raise TypeError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; use float64")
     for i in checked:  # perturbations below write into the data, which must be a plain contiguous array
         x = inputs[i]
-        if not x.data.flags.c_contiguous or not x.data.flags.writeable:
-            x.data = np.array(x.data, order="C", copy=True)
+        if not x.array.flags.c_contiguous or not x.array.flags.writeable:
+            x.array = np.array(x.array, order="C", copy=True)
     outs = _as_outputs(fn(*inputs))
     weights = [rng.standard_normal(o.shape) for o in outs]
 
     @no_grad()
     def scalar() -> float:
-        return float(builtin_sum(float((w * o.data).sum()) for w, o in zip(weights, _as_outputs(fn(*inputs)))))
+        return float(builtin_sum(float((w * o.array).sum()) for w, o in zip(weights, _as_outputs(fn(*inputs)))))
 
     for i in checked:
         inputs[i].grad = None
@@ -73,7 +73,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
         x = inputs[i]
         analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad, dtype=np.float64)
         numeric = np.zeros(x.shape)
-        flat = x.data.reshape(-1)
+        flat = x.array.reshape(-1)
         for k in range(flat.size):
             orig = flat[k]
             flat[k] = orig + eps

@@ -1,6 +1,6 @@
 """``Tensor``: an n-dimensional array that remembers how it was made.
 
-A tensor wraps an ``ndarray`` (``.data``).  If it ``requires_grad``, every op
+A tensor wraps an ``ndarray`` (``.array``; ``.data`` is a tensor sharing it, as in torch).  If it ``requires_grad``, every op
 on it records a graph node (see ``function.py``); ``backward()`` then walks the
 graph in reverse topological order and *accumulates* gradients into the
 ``.grad`` of the leaves (the lecture's parameter nodes).
@@ -34,7 +34,7 @@ def _as_array(data: Any, dtype: Any = None) -> Any:
     its dtype.  Unsupported dtypes raise ``TypeError``.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if dtype is not None:
         d = dtypes.resolve(dtype)
         xp = get_array_module(data)
@@ -64,7 +64,7 @@ class Tensor:
     ``Tensor(data, requires_grad=False, dtype=None)``; prefer ``tw.tensor(...)``.
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "__weakref__", "__dict__")
+    __slots__ = ("array", "grad", "_requires_grad", "_ctx", "__weakref__", "__dict__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__  # by identity: tensors are dict keys although == is elementwise
     _hooks: dict[int, Any] | None = None  # gradient hooks (register_hook), rarely set
@@ -72,7 +72,7 @@ class Tensor:
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         arr = _as_array(data, dtype)
-        self.data = arr
+        self.array = arr
         self.grad = None
         self._ctx = None
         self._requires_grad = False
@@ -83,7 +83,7 @@ class Tensor:
     def _wrap(cls, data: Any, requires_grad: bool) -> "Tensor":
         """Fast constructor for op outputs (no dtype conversion)."""
         t = object.__new__(cls)
-        t.data = data
+        t.array = data
         t.grad = None
         t._requires_grad = requires_grad
         t._ctx = None
@@ -91,36 +91,48 @@ class Tensor:
 
     # ------------------------------------------------------------------ basics
     @property
+    def data(self) -> "Tensor":
+        """This tensor's values as a new leaf outside the graph, sharing its memory (torch's ``.data``)."""
+        return Tensor._wrap(self.array, False)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        arr = _as_array(value)
+        if arr.shape != self.array.shape and self._ctx is not None:
+            raise RuntimeError(f".data = ...: shape {arr.shape} does not match the non-leaf tensor's {self.shape}")
+        self.array = arr
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def size(self, dim: int | None = None) -> Any:
         """torch's ``size()``: the shape, or one dimension of it."""
         if dim is None:
-            return self.data.shape
-        return self.data.shape[dim]
+            return self.array.shape
+        return self.array.shape[dim]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def nelement(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     @property
     def xp(self) -> Any:
         """The array namespace of this tensor's data (NumPy, or CuPy on a GPU)."""
-        return get_array_module(self.data)
+        return get_array_module(self.array)
 
     @property
     def is_leaf(self) -> bool:
@@ -135,15 +147,15 @@ class Tensor:
         return device("cpu" if self.xp is np else "cuda")
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __repr__(self) -> str:
-        body = np.array2string(to_numpy(self.data), separator=", ", prefix="tensor(")
+        body = np.array2string(to_numpy(self.array), separator=", ", prefix="tensor(")
         extra = ""
-        if self.data.dtype != dtypes.get_default_dtype() and self.data.dtype.kind == "f":
-            extra += f", dtype={self.data.dtype}"
+        if self.array.dtype != dtypes.get_default_dtype() and self.array.dtype.kind == "f":
+            extra += f", dtype={self.array.dtype}"
         if self._ctx is not None:
             extra += f", grad_fn={self._ctx!r}"
         elif self.requires_grad:
@@ -151,7 +163,7 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        arr = to_numpy(self.data)
+        arr = to_numpy(self.array)
         if dtype is not None:
             arr = arr.astype(dtype, copy=bool(copy))
         elif copy:
@@ -159,9 +171,9 @@ class Tensor:
         return arr
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data)
+        if self.array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.array.size} elements is ambiguous")
+        return bool(self.array)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -170,7 +182,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of one element can be converted to an index")
         return int(self.item())
 
@@ -180,16 +192,16 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array, sharing memory with the tensor (no copy, no graph)."""
-        return to_numpy(self.data)
+        return to_numpy(self.array)
 
     def tolist(self) -> Any:
-        return to_numpy(self.data).tolist()
+        return to_numpy(self.array).tolist()
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, this one has shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     # --------------------------------------------------------------- autograd
     @property
@@ -203,9 +215,9 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Mark this (leaf) tensor as a parameter node whose gradient is wanted."""
-        if requires_grad and self.data.dtype not in _FLOATING:
+        if requires_grad and self.array.dtype not in _FLOATING:
             raise TypeError(
-                f"only floating point tensors can require gradients, this one has dtype {self.data.dtype}"
+                f"only floating point tensors can require gradients, this one has dtype {self.array.dtype}"
             )
         if not requires_grad and self._ctx is not None:
             raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use detach()")
@@ -214,7 +226,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """A new leaf sharing this tensor's data, outside the graph."""
-        return Tensor._wrap(self.data, False)
+        return Tensor._wrap(self.array, False)
 
     def detach_(self) -> "Tensor":
         self._ctx = None
@@ -264,18 +276,18 @@ class Tensor:
                 "backward(): this tensor does not require grad and has no grad_fn "
                 "(did you compute it under no_grad, or forget requires_grad=True?)"
             )
-        xp = get_array_module(self.data)
+        xp = get_array_module(self.array)
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(
                     f"backward(): grad can be implicitly created only for scalar outputs, "
                     f"this tensor has shape {self.shape}; pass gradient= of that shape"
                 )
-            seed = xp.ones(self.data.shape, dtype=self.data.dtype)
+            seed = xp.ones(self.array.shape, dtype=self.array.dtype)
         else:
-            seed = xp.array(gradient.data if isinstance(gradient, Tensor) else gradient,
-                            dtype=self.data.dtype, copy=True)
-            if seed.shape != self.data.shape:
+            seed = xp.array(gradient.array if isinstance(gradient, Tensor) else gradient,
+                            dtype=self.array.dtype, copy=True)
+            if seed.shape != self.array.shape:
                 raise RuntimeError(
                     f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}"
                 )
@@ -286,13 +298,13 @@ class Tensor:
         from ..ops.elementwise import Cast
 
         d = dtypes.resolve(dtype)
-        if d == self.data.dtype:
+        if d == self.array.dtype:
             return self
         return Cast.apply(self, dtype=d)
 
     def type(self, dtype: Any = None) -> Any:
         if dtype is None:
-            return f"thalweg.{self.data.dtype}"
+            return f"thalweg.{self.array.dtype}"
         return self.astype(dtype)
 
     def float(self) -> "Tensor":
@@ -359,8 +371,8 @@ class Tensor:
 
     def _inplace(self, name: str, value: Any, ufunc: Any) -> "Tensor":
         self._check_inplace(name)
-        v = value.data if isinstance(value, Tensor) else value
-        ufunc(self.data, v, out=self.data, casting="same_kind")
+        v = value.array if isinstance(value, Tensor) else value
+        ufunc(self.array, v, out=self.array, casting="same_kind")
         return self
 
     def __iadd__(self, other: Any) -> "Tensor":
@@ -376,11 +388,11 @@ class Tensor:
         return self._inplace("/=", other, np.true_divide)
 
     def add_(self, other: Any, alpha: float = 1.0) -> "Tensor":
-        v = other.data if isinstance(other, Tensor) else other
+        v = other.array if isinstance(other, Tensor) else other
         return self._inplace("add_", v if alpha == 1.0 else v * alpha, np.add)
 
     def sub_(self, other: Any, alpha: float = 1.0) -> "Tensor":
-        v = other.data if isinstance(other, Tensor) else other
+        v = other.array if isinstance(other, Tensor) else other
         return self._inplace("sub_", v if alpha == 1.0 else v * alpha, np.subtract)
 
     def mul_(self, other: Any) -> "Tensor":
@@ -391,46 +403,46 @@ class Tensor:
 
     def zero_(self) -> "Tensor":
         self._check_inplace("zero_")
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def fill_(self, value: Any) -> "Tensor":
         self._check_inplace("fill_")
-        self.data[...] = value
+        self.array[...] = value
         return self
 
     def copy_(self, src: Any) -> "Tensor":
         self._check_inplace("copy_")
-        v = src.data if isinstance(src, Tensor) else src
-        self.data[...] = v
+        v = src.array if isinstance(src, Tensor) else src
+        self.array[...] = v
         return self
 
     def clamp_(self, min: Any = None, max: Any = None) -> "Tensor":  # noqa: A002
         self._check_inplace("clamp_")
-        np.clip(self.data, min, max, out=self.data)
+        np.clip(self.array, min, max, out=self.array)
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> "Tensor":
         from .. import random as _random
 
         self._check_inplace("uniform_")
-        self.data[...] = _random.get_generator(generator).uniform(a, b, self.data.shape)
+        self.array[...] = _random.get_generator(generator).uniform(a, b, self.array.shape)
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> "Tensor":
         from .. import random as _random
 
         self._check_inplace("normal_")
-        self.data[...] = _random.get_generator(generator).normal(mean, std, self.data.shape)
+        self.array[...] = _random.get_generator(generator).normal(mean, std, self.array.shape)
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
         if isinstance(index, Tensor):
-            index = index.data
+            index = index.array
         elif isinstance(index, tuple):
-            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+            index = tuple(i.array if isinstance(i, Tensor) else i for i in index)
+        self.array[index] = value.array if isinstance(value, Tensor) else value
 
 
 class RemovableHandle:

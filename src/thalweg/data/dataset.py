@@ -31,7 +31,7 @@ class Dataset(Protocol):
 def as_array(x: Any) -> np.ndarray:
     """An ndarray view of ``x`` (a thalweg tensor, a torch tensor or array-like)."""
     if isinstance(x, Tensor):
-        return x.data
+        return x.array
     if hasattr(x, "detach") and hasattr(x, "numpy"):  # a torch tensor
         return x.detach().cpu().numpy()
     return np.asarray(x)

@@ -34,13 +34,13 @@ class Bernoulli(Distribution):
         validate = True if validate_args is None else bool(validate_args)
         if probs is not None:
             if validate:
-                p = param.data
+                p = param.array
                 bad = ~((p >= 0) & (p <= 1))
                 check_arg(not bad.any(), "Bernoulli", f"probs must lie in [0, 1], got {describe_bad(p, bad)}")
             self._probs = param
         else:
             if validate:
-                check_arg(not np.isnan(param.data).any(), "Bernoulli", "logits must not be NaN")
+                check_arg(not np.isnan(param.array).any(), "Bernoulli", "logits must not be NaN")
             self._logits = param
         super().__init__(() if is_number(given) else param.shape, validate_args=validate_args)
 
@@ -68,7 +68,7 @@ class Bernoulli(Distribution):
 
     def sample(self, sample_shape: Any = (), *, generator: np.random.Generator | None = None) -> Tensor:
         """0/1 draws of shape ``sample_shape + batch_shape``: 1 where a uniform u < p."""
-        p = self.probs.data
+        p = self.probs.array
         u = _random.get_generator(generator).random(self._extended_shape(sample_shape))
         return Tensor((u < p).astype(p.dtype))
 
@@ -76,7 +76,7 @@ class Bernoulli(Distribution):
         value = as_tensor(value, self.logits.dtype)
         if self._validate_args:
             self._check_value_shape(value)
-            v = value.data
+            v = value.array
             bad = ~((v == 0) | (v == 1))
             if bad.any():
                 raise ValueError(f"Bernoulli.log_prob: values must be 0 or 1, got {describe_bad(v, bad)}")

@@ -41,7 +41,7 @@ class Categorical(Distribution):
         validate = True if validate_args is None else bool(validate_args)
         if probs is not None:
             if validate:
-                p = param.data
+                p = param.array
                 check_arg(bool(np.isfinite(p).all()) and bool((p >= 0).all()), "Categorical",
                           f"probs must be finite and non-negative, got min {np.nanmin(p)!r}")
                 check_arg(bool((p.sum(-1) > 0).all()), "Categorical",
@@ -49,7 +49,7 @@ class Categorical(Distribution):
             self._probs = param / ops.sum(param, dim=-1, keepdim=True)
         else:
             if validate:
-                check_arg(not np.isnan(param.data).any(), "Categorical", "logits must not be NaN")
+                check_arg(not np.isnan(param.array).any(), "Categorical", "logits must not be NaN")
             self._logits = ops.log_softmax(param, dim=-1)
         self._num_events = param.shape[-1]
         self._param_shape = param.shape
@@ -108,7 +108,7 @@ class Categorical(Distribution):
         With u ~ U[0, 1), the class is the number of cumulative probabilities
         F_k <= u, so class k is chosen with probability F_k - F_{k-1} = p_k.
         """
-        p = self.probs.data
+        p = self.probs.array
         cdf = np.cumsum(p, axis=-1)
         cdf /= cdf[..., -1:]  # the last entry is exactly 1, so every u < 1 finds a class
         shape = self._extended_shape(sample_shape)
@@ -126,7 +126,7 @@ class Categorical(Distribution):
     # --------------------------------------------------------------- densities
     def log_prob(self, value: Any) -> Tensor:
         """The normalised logit of each class index in ``value`` (broadcast with ``batch_shape``)."""
-        idx = value.data if isinstance(value, Tensor) else np.asarray(value)
+        idx = value.array if isinstance(value, Tensor) else np.asarray(value)
         if self._validate_args:
             self._check_value_shape(Tensor(idx))
             whole = idx.dtype.kind in "iub" or bool((idx == np.round(idx)).all())

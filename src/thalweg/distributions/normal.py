@@ -36,10 +36,10 @@ class Normal(Distribution):
         batch_shape = () if is_number(loc) and is_number(scale) else self.loc.shape
         super().__init__(batch_shape, validate_args=validate_args)
         if self._validate_args:
-            s = self.scale.data
+            s = self.scale.array
             bad = ~(s > 0)
             check_arg(not bad.any(), "Normal", f"scale must be positive, got {describe_bad(s, bad)}")
-            nan = np.isnan(self.loc.data)
+            nan = np.isnan(self.loc.array)
             check_arg(not nan.any(), "Normal", "loc must not be NaN")
 
     @property

@@ -64,14 +64,14 @@ def run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
     steps_per_epoch = len(y) // cfg["batch"]
     seed_everything(seed)
     # the dropout layers shift the Sequential's indices, so the shared initialization is copied by position
-    init = [p.data.copy() for p in _model(data.n_features, cfg["hidden"], False).parameters()]
+    init = [p.array.copy() for p in _model(data.n_features, cfg["hidden"], False).parameters()]
     measured: dict[str, Any] = {"n_dev": len(data.y_dev)}
     logs, correct = {}, {}
     for name, use in (("without dropout", False), ("with dropout", True)):
         seed_everything(seed + 1)  # the dropout masks' generator
         model = _model(data.n_features, cfg["hidden"], use)
         for p, value in zip(model.parameters(), init, strict=True):
-            p.data[...] = value
+            p.array[...] = value
         measured["parameters"] = count_parameters(model)
         opt = Adam(model.parameters(), lr=cfg["lr"])
         logs[name] = log = train(model, opt, x, y, steps=cfg["epochs"] * steps_per_epoch, batch_size=cfg["batch"],

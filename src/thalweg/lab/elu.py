@@ -106,7 +106,7 @@ def _probe(model: nn.Sequential, x: np.ndarray, y: np.ndarray, batch: int = 2500
     hooks = []
     for i, a in enumerate(acts):
         def grab(mod: Any, args: Any, out: Tensor, i: int = i) -> None:
-            sums[i] += out.data.sum(axis=0, dtype=np.float64)
+            sums[i] += out.array.sum(axis=0, dtype=np.float64)
         hooks.append(a.register_forward_hook(grab))
     total = 0.0
     was_training = model.training
@@ -115,7 +115,7 @@ def _probe(model: nn.Sequential, x: np.ndarray, y: np.ndarray, batch: int = 2500
         with no_grad():
             for j in range(0, len(y), batch):
                 out = model(Tensor(x[j:j + batch]))
-                total += float(F.cross_entropy(out, Tensor(y[j:j + batch]), reduction="sum").data)
+                total += float(F.cross_entropy(out, Tensor(y[j:j + batch]), reduction="sum").array)
     finally:
         for h in hooks:
             h.remove()

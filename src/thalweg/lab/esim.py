@@ -92,7 +92,7 @@ def _accuracy(model: nn.Module, premises: list[np.ndarray], hypotheses: list[np.
         for i in range(0, len(labels), 500):
             a, la = pad_sequences(premises[i:i + 500])
             b, lb = pad_sequences(hypotheses[i:i + 500])
-            correct += int((model(a, la, b, lb).data.argmax(axis=1) == labels[i:i + 500]).sum())
+            correct += int((model(a, la, b, lb).array.argmax(axis=1) == labels[i:i + 500]).sum())
     model.train()
     return correct / max(len(labels), 1)
 
@@ -227,7 +227,7 @@ def _plot_attention(path: Path, model: nn.Module, vocab: Vocabulary, data: NLIDa
     b, lb = pad_sequences([vocab.encode(data.hypotheses[k])])
     model.eval()
     with no_grad():
-        pred = int(model(a, la, b, lb).data.argmax(axis=1)[0])
+        pred = int(model(a, la, b, lb).array.argmax(axis=1)[0])
     weights = model.align.last_weights[0]  # (premise, hypothesis)
     fig, axes = figure(1, 1, width=7.5, height=3.6)
     ax = axes[0, 0]

@@ -65,7 +65,7 @@ def small_cnn(image_size: int, num_classes: int = 10) -> nn.Module:
 
 
 def _batch_accuracy(out: Any, y: Any) -> float:
-    return float((out.data.argmax(axis=1) == y.data).mean())
+    return float((out.array.argmax(axis=1) == y.array).mean())
 
 
 def range_test(model: nn.Module, data: datasets.LabData, *, iters: int, batch: int, end_lr: float,
@@ -121,7 +121,7 @@ def run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
         table.add(text, measured[key])
     setup = "\n".join([
         f"- Data: {data.describe()}.",
-        f"- Model: small CNN (conv 8 - pool - conv 16 - pool - 64 - 10, ReLU), {sum(p.data.size for p in model.parameters()):,} "
+        f"- Model: small CNN (conv 8 - pool - conv 16 - pool - 64 - 10, ReLU), {sum(p.array.size for p in model.parameters()):,} "
         f"parameters; SGD with momentum {MOMENTUM}, batches of {cfg['batch']}.",
         f"- Sweep: the learning rate rises linearly from 0 to {cfg['end_lr']} over {iters:,} iterations "
         f"({cfg['sweep_epochs']} epochs); curves smoothed exponentially (weight 0.05); the accuracy is that of "

@@ -127,11 +127,11 @@ def trajectory(surface: Surface, name: str, steps: int) -> tuple[np.ndarray, flo
     opt = OPTIMIZERS[name]([p])
 
     def closure() -> float:
-        f, gx, gy = surface.fn(float(p.data[0]), float(p.data[1]))
+        f, gx, gy = surface.fn(float(p.array[0]), float(p.array[1]))
         p.grad = np.array([gx, gy], dtype=np.float64)
         return f
 
-    path = [p.data.copy()]
+    path = [p.array.copy()]
     reached, diverged = math.inf, False
     for t in range(1, steps + 1):
         if name == "L-BFGS":
@@ -139,18 +139,18 @@ def trajectory(surface: Surface, name: str, steps: int) -> tuple[np.ndarray, flo
         else:
             closure()
             opt.step()
-        x, y = float(p.data[0]), float(p.data[1])
+        x, y = float(p.array[0]), float(p.array[1])
         finite = math.isfinite(x) and math.isfinite(y)
         if finite and math.isinf(reached) and surface.done(x, y, surface.fn(x, y)[0]):
             reached = float(t)
-            path.append(p.data.copy())
+            path.append(p.array.copy())
             if surface.minimum is None:  # once off the saddle the loss is unbounded below: stop there
                 break
             continue
         if not finite or max(abs(x), abs(y)) > 1e6:
             diverged = True
             break
-        path.append(p.data.copy())
+        path.append(p.array.copy())
     return np.asarray(path), reached, diverged
 
 

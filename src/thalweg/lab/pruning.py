@@ -182,7 +182,7 @@ def _run_net(net: str, data: datasets.LabData, cfg: dict[str, Any], seed: int, o
         fresh.load_state_dict(prune.load_sparse(path))
         out["roundtrip"] = float(np.array_equal(predict(fresh, x_te, batch_size=eval_batch),
                                                 predict(model, x_te, batch_size=eval_batch)))
-        out["hist_retrained"] = dict(model.named_parameters())["0.weight" if not conv else "7.weight"].data.copy()
+        out["hist_retrained"] = dict(model.named_parameters())["0.weight" if not conv else "7.weight"].array.copy()
 
     # the control: the dense net pruned in one shot to the same per-layer sparsity, not retrained
     final = {n: masks.sparsity(n) for n in masks}
@@ -198,7 +198,7 @@ def _run_net(net: str, data: datasets.LabData, cfg: dict[str, Any], seed: int, o
             kept = np.abs(w[cmasks[n]])
             out["q"][n] = float(kept.min() / np.std(w)) if kept.size else math.inf
         h = "0.weight" if not conv else "7.weight"
-        out["hist"] = {"dense": dense_state[h], "pruned (no retraining)": params[h].data.copy(),
+        out["hist"] = {"dense": dense_state[h], "pruned (no retraining)": params[h].array.copy(),
                        "pruned + retrained": out.pop("hist_retrained")}
     return out
 

@@ -99,7 +99,7 @@ class TextClassifier(nn.Module):
         self.kind = kind
         self.embedding = nn.Embedding(vocab_size, dim, padding_idx=padding_idx)
         nn.init.uniform_(self.embedding.weight, -EMB_INIT, EMB_INIT)  # the paper does not say; N(0, 1) saturates
-        self.embedding.weight.data[padding_idx] = 0
+        self.embedding.weight.array[padding_idx] = 0
         self.drop = nn.Dropout(dropout)
         if kind == "rnn":
             self.rnn: nn.Module = nn.RNN(dim, dim, batch_first=True)
@@ -219,7 +219,7 @@ def _accuracy(model: nn.Module, ids: list[np.ndarray], y: np.ndarray) -> float:
     with no_grad():
         for i in range(0, len(ids), 500):
             batch, lengths = pad_sequences(ids[i:i + 500])
-            correct += int((model(batch, lengths).data.argmax(axis=1) == y[i:i + 500]).sum())
+            correct += int((model(batch, lengths).array.argmax(axis=1) == y[i:i + 500]).sum())
     model.train()
     return correct / max(len(y), 1)
 
@@ -271,13 +271,13 @@ def top_erasure_rate(model: nn.Module, vocab: Vocabulary, constructed: Sequence[
     full_ids, full_len = pad_sequences([vocab.encode(t) for t, _, _ in constructed])
     labels = np.array([label for _, _, label in constructed])
     with no_grad():
-        full = model(full_ids, full_len).data[np.arange(len(labels)), labels]
+        full = model(full_ids, full_len).array[np.arange(len(labels)), labels]
         scores = []
         for i in range(0, len(variants), 1000):
             ids, lengths = pad_sequences(variants[i:i + 1000])
-            scores.append(model(ids, lengths).data)
+            scores.append(model(ids, lengths).array)
         erased = np.concatenate(scores)[np.arange(len(owner)), labels[owner]]
-        correct = float(np.mean(model(full_ids, full_len).data.argmax(axis=1) == labels))
+        correct = float(np.mean(model(full_ids, full_len).array.argmax(axis=1) == labels))
     hits, start = [], 0
     for k, (tokens, pos, _) in enumerate(constructed):
         drop = full[k] - erased[start:start + len(tokens)]
@@ -449,7 +449,7 @@ def _plots(result: LabResult, out_dir: Path, models: Mapping[str, TextClassifier
         ids, lengths = pad_sequences([vocab.encode(tokens)])
         model = models["lstm"]
         with no_grad():
-            vectors = model.embedding(ids).data
+            vectors = model.embedding(ids).array
         draw_saliency(axes[0, 0], tokens, variance_salience(vectors, lengths, per_dimension=True)[0],
                       title="LSTM embeddings: (e - mean e)^2")
         draw_saliency(axes[0, 1], tokens, saliency(model, (ids, lengths), [label]).token_saliency[0],

@@ -108,7 +108,7 @@ def run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
         seed_everything(s)
         model = f1_network(data.n_features, 10, cfg["width"])
         x0 = _copy_state(model)
-        measured["n_parameters"] = int(sum(p.data.size for p in model.parameters()))
+        measured["n_parameters"] = int(sum(p.array.size for p in model.parameters()))
         solutions: dict[str, dict[str, np.ndarray]] = {}
         for regime in REGIMES:
             model.load_state_dict(x0)

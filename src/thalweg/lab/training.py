@@ -83,8 +83,8 @@ def evaluate(model: Any, x: np.ndarray, y: np.ndarray, *, batch_size: int = 2000
             for i in range(0, len(y), batch_size):
                 xb, yb = x[i:i + batch_size], y[i:i + batch_size]
                 out = model(Tensor(xb))
-                total_loss += float(F.cross_entropy(out, Tensor(yb), reduction="sum").data)
-                correct += int((out.data.argmax(axis=1) == yb).sum())
+                total_loss += float(F.cross_entropy(out, Tensor(yb), reduction="sum").array)
+                correct += int((out.array.argmax(axis=1) == yb).sum())
     finally:
         model.train(was_training)
     n = max(len(y), 1)
@@ -97,7 +97,7 @@ def predict(model: Any, x: np.ndarray, *, batch_size: int = 2000) -> np.ndarray:
     model.eval()
     try:
         with no_grad():
-            out = [model(Tensor(x[i:i + batch_size])).data.argmax(axis=1) for i in range(0, len(x), batch_size)]
+            out = [model(Tensor(x[i:i + batch_size])).array.argmax(axis=1) for i in range(0, len(x), batch_size)]
     finally:
         model.train(was_training)
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
@@ -105,7 +105,7 @@ def predict(model: Any, x: np.ndarray, *, batch_size: int = 2000) -> np.ndarray:
 
 def param_norm(model: Any) -> float:
     """Euclidean norm of all parameters together."""
-    return float(math.sqrt(sum(float(np.sum(np.square(p.data, dtype=np.float64))) for p in model.parameters())))
+    return float(math.sqrt(sum(float(np.sum(np.square(p.array, dtype=np.float64))) for p in model.parameters())))
 
 
 def train(model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, *, steps: int, batch_size: int, seed: int,
@@ -160,7 +160,7 @@ def train(model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, *, steps: in
         for xb, yb in loader:
             out = model(xb)
             loss = F.cross_entropy(out, yb)
-            value = float(loss.data)
+            value = float(loss.array)
             if stop_on_nan and not math.isfinite(value):
                 log.diverged = True
                 break

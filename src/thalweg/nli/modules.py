@@ -59,7 +59,7 @@ NEG_INF = -1e9  # added to padded positions' scores before a softmax or a max: e
 
 
 def _mask_array(name: str, mask: Any, batch: int, length: int) -> np.ndarray:
-    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool)
+    m = np.asarray(mask.array if isinstance(mask, Tensor) else mask).astype(bool)
     if m.shape != (batch, length):
         raise ValueError(f"{name}: mask must have shape ({batch}, {length}) (batch, tokens), got {m.shape}")
     if m.size and not m.any(axis=1).all():
@@ -95,7 +95,7 @@ class SoftAlignment(Module):
             e = a @ b.transpose(1, 2)  # (B, la, lb)
         w_ab = _api.softmax(_api.masked_fill(e, ~mb[:, None, :], NEG_INF), axis=2)  # premise word -> hypothesis
         w_ba = _api.softmax(_api.masked_fill(e, ~ma[:, :, None], NEG_INF), axis=1)  # hypothesis word -> premise
-        self.last_weights = w_ab.data
+        self.last_weights = w_ab.array
         return w_ab @ b, w_ba.transpose(1, 2) @ a
 
 
@@ -160,7 +160,7 @@ class BiLSTMEncoder(Module):
 
 
 def _lengths_mask(lengths: Any, width: int) -> tuple[np.ndarray, np.ndarray]:
-    lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths, dtype=np.int64)
+    lengths = np.asarray(lengths.array if isinstance(lengths, Tensor) else lengths, dtype=np.int64)
     return lengths, np.arange(width)[None, :] < lengths[:, None]
 
 

@@ -93,7 +93,7 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write ``values`` into ``tensor.data`` in its own dtype (no gradient is recorded)."""
-    tensor.data[...] = values
+    tensor.array[...] = values
     return tensor
 
 
@@ -150,7 +150,7 @@ def eye_(tensor: Tensor) -> Tensor:
     """Fill a 2-D tensor with the identity matrix (ones on the diagonal)."""
     if tensor.ndim != 2:
         raise ValueError(f"eye_: only 2-D tensors are supported, got shape {tuple(tensor.shape)}")
-    xp = get_array_module(tensor.data)
+    xp = get_array_module(tensor.array)
     return _fill(tensor, xp.eye(*tensor.shape, dtype=tensor.dtype))
 
 
@@ -229,10 +229,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, *, generator: Any = None) -> 
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, "
                          f"got shape {tuple(tensor.shape)}")
-    if tensor.data.size == 0:
+    if tensor.array.size == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = tensor.array.size // rows
     rng = _random.get_generator(generator)
     flat = rng.standard_normal((rows, cols))
     if rows < cols:

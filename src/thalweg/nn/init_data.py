@@ -175,22 +175,22 @@ def unit_statistics(output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _within_layer(model: Module, layers: list[tuple[str, Module]], sample: Tensor, beta: float, reinit: bool,
                   rng: np.random.Generator, report: DataDependentInit) -> None:
     for name, layer in layers:
-        w = layer.weight.data
+        w = layer.weight.array
         if layer.bias is None:
             raise ValueError(f"data_dependent_: layer {name} has no bias, so its units cannot be centred on beta")
         if reinit:
             w[...] = rng.standard_normal(w.shape).astype(w.dtype, copy=False)
-            layer.bias.data[...] = 0
+            layer.bias.array[...] = 0
         x = _layer_input(model, layer, sample)
         with no_grad():
-            mu, sigma = unit_statistics(layer(x).data)
+            mu, sigma = unit_statistics(layer(x).array)
         safe = np.where(sigma > 1e-12, sigma, 1.0)
         w /= safe.reshape((-1,) + (1,) * (w.ndim - 1)).astype(w.dtype)
         # the old bias is included in mu: after the division the output is (z - mu)/sigma + beta
-        b = layer.bias.data
+        b = layer.bias.array
         b[...] = ((b.astype(np.float64) - mu) / safe + beta).astype(b.dtype)
         with no_grad():
-            mu2, sigma2 = unit_statistics(layer(x).data)
+            mu2, sigma2 = unit_statistics(layer(x).array)
         live = sigma > 1e-12
         report.mean_error.append(float(np.max(np.abs(mu2 - beta))))
         report.std_error.append(float(np.max(np.abs(sigma2[live] - 1.0))) if live.any() else 0.0)
@@ -238,20 +238,20 @@ def change_rates(model: Module, layers: list[tuple[str, Module]], sample: Any, *
         handles = [layer.register_forward_hook(keep) for _, layer in layers]
         try:
             out = model(x)
-            eta = rng.standard_normal(out.shape).astype(out.data.dtype)
+            eta = rng.standard_normal(out.shape).astype(out.array.dtype)
             (out * Tensor(eta)).sum().backward()
         finally:
             for h in handles:
                 h.remove()
         for i, (name, layer) in enumerate(layers):
             z, o = captured[id(layer)]
-            y = o.grad if o.grad is not None else np.zeros_like(o.data)
-            sq[i] += float(np.mean(_per_example_sq_norms(layer, np.asarray(z.data), np.asarray(y))))
+            y = o.grad if o.grad is not None else np.zeros_like(o.array)
+            sq[i] += float(np.mean(_per_example_sq_norms(layer, np.asarray(z.array), np.asarray(y))))
     for p in model.parameters():
         p.grad = None
     rates = []
     for i, (_, layer) in enumerate(layers):
-        wn = float(np.sqrt(np.sum(np.square(layer.weight.data, dtype=np.float64))))
+        wn = float(np.sqrt(np.sum(np.square(layer.weight.array, dtype=np.float64))))
         rates.append(math.sqrt(sq[i] / draws) / wn if wn > 0 else math.inf)
     return rates
 
@@ -259,7 +259,7 @@ def change_rates(model: Module, layers: list[tuple[str, Module]], sample: Any, *
 def _between_layer(model: Module, layers: list[tuple[str, Module]], sample: Tensor, alpha: float, iterations: int,
                    draws: int, rng: np.random.Generator, report: DataDependentInit) -> None:
     with no_grad():
-        before = np.asarray(model(sample).data, dtype=np.float64)
+        before = np.asarray(model(sample).array, dtype=np.float64)
     report.rates_before = change_rates(model, layers, sample, draws=draws, generator=rng)
     cumulative = np.ones(len(layers))
     rates = report.rates_before
@@ -276,13 +276,13 @@ def _between_layer(model: Module, layers: list[tuple[str, Module]], sample: Tens
         r = 1.0
         for (_, layer), sk in zip(layers, s):
             r *= sk
-            layer.weight.data *= np.asarray(sk, dtype=layer.weight.data.dtype)
-            layer.bias.data *= np.asarray(r, dtype=layer.bias.data.dtype)
+            layer.weight.array *= np.asarray(sk, dtype=layer.weight.array.dtype)
+            layer.bias.array *= np.asarray(r, dtype=layer.bias.array.dtype)
         cumulative *= np.cumprod(s)
     report.scales = cumulative.tolist()
     report.rates_after = change_rates(model, layers, sample, draws=draws, generator=rng)
     with no_grad():
-        after = np.asarray(model(sample).data, dtype=np.float64)
+        after = np.asarray(model(sample).array, dtype=np.float64)
     report.output_change = float(np.max(np.abs(after - before)) / max(float(np.max(np.abs(before))), 1e-30))
 
 

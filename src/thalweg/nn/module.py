@@ -267,13 +267,13 @@ class Module:
         d = dtypes.resolve(dtype)
         for m in self.modules():
             for p in m._parameters.values():
-                if p is not None and p.data.dtype.kind == "f":
-                    p.data = p.data.astype(d)
+                if p is not None and p.array.dtype.kind == "f":
+                    p.array = p.array.astype(d)
                     if p.grad is not None:
                         p.grad = p.grad.astype(d)
             for name, b in m._buffers.items():
-                if b is not None and b.data.dtype.kind == "f":
-                    b.data = b.data.astype(d)
+                if b is not None and b.array.dtype.kind == "f":
+                    b.array = b.array.astype(d)
         return self
 
     def float(self) -> "Module":
@@ -320,10 +320,10 @@ class Module:
         for mprefix, m in self.named_modules(prefix=prefix.rstrip(".")):
             for name, p in m._parameters.items():
                 if p is not None:
-                    out[f"{mprefix}.{name}" if mprefix else name] = p if keep_vars else p.data
+                    out[f"{mprefix}.{name}" if mprefix else name] = p if keep_vars else p.array
             for name, b in m._buffers.items():
                 if b is not None and name not in m._non_persistent:
-                    out[f"{mprefix}.{name}" if mprefix else name] = b if keep_vars else b.data
+                    out[f"{mprefix}.{name}" if mprefix else name] = b if keep_vars else b.array
         return out
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
@@ -343,7 +343,7 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            v = v.data if isinstance(v, Tensor) else v
+            v = v.array if isinstance(v, Tensor) else v
             if hasattr(v, "detach") and hasattr(v, "numpy"):  # a torch tensor
                 v = v.detach().cpu().numpy()
             arr = np.asarray(v)
@@ -364,7 +364,7 @@ class Module:
                 for name, t in store.items():
                     key = f"{mprefix}.{name}" if mprefix else name
                     if t is not None and key in arrays:
-                        t.data[...] = arrays[key].astype(t.data.dtype, copy=False)
+                        t.array[...] = arrays[key].astype(t.array.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------- repr
@@ -388,4 +388,4 @@ class Module:
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of scalar parameters (optionally only those that require grad)."""
-        return int(sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only))
+        return int(sum(p.array.size for p in self.parameters() if p.requires_grad or not trainable_only))

@@ -66,7 +66,7 @@ def _nonlinearity(name: str, nonlinearity: str) -> str:
 def _as_lengths(name: str, lengths: Any, batch: int, steps: int) -> np.ndarray:
     """Validate ``lengths`` (list, ndarray, thalweg or torch tensor) as an int64 host array."""
     if isinstance(lengths, Tensor):
-        lengths = lengths.data
+        lengths = lengths.array
     elif hasattr(lengths, "detach") and hasattr(lengths, "numpy"):  # a torch tensor
         lengths = lengths.detach().cpu().numpy()
     arr = np.asarray(lengths)
@@ -88,7 +88,7 @@ def _init_uniform(params: Sequence[Parameter], hidden_size: int, generator: Any)
     bound = 1.0 / math.sqrt(hidden_size)
     rng = _random.get_generator(generator)
     for p in params:
-        p.data[...] = rng.uniform(-bound, bound, p.data.shape)
+        p.array[...] = rng.uniform(-bound, bound, p.array.shape)
 
 
 # ------------------------------------------------------------ packed batches

@@ -63,7 +63,7 @@ class Embedding(Module):
             self.weight = Parameter(np.empty(shape, dtype), requires_grad=not _freeze)
             self.reset_parameters()
         else:
-            data = _weight.data if isinstance(_weight, Tensor) else _weight
+            data = _weight.array if isinstance(_weight, Tensor) else _weight
             if hasattr(data, "detach") and hasattr(data, "numpy"):  # a torch tensor
                 data = data.detach().cpu().numpy()
             data = np.asarray(data)
@@ -75,9 +75,9 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         """weight ~ N(0, 1), with the ``padding_idx`` row set to zeros (PyTorch's default)."""
         rng = _random.get_generator(self.generator)
-        self.weight.data[...] = rng.standard_normal(self.weight.data.shape)
+        self.weight.array[...] = rng.standard_normal(self.weight.array.shape)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     def forward(self, input: Any) -> Tensor:  # noqa: A002 - torch's name
         return lookup("Embedding", input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
@@ -92,7 +92,7 @@ class Embedding(Module):
         The array is used as given (its dtype kept, its ``padding_idx`` row not
         zeroed), as in PyTorch.
         """
-        data = embeddings.data if isinstance(embeddings, Tensor) else embeddings
+        data = embeddings.array if isinstance(embeddings, Tensor) else embeddings
         if hasattr(data, "detach") and hasattr(data, "numpy"):  # a torch tensor
             data = data.detach().cpu().numpy()
         data = np.asarray(data)

@@ -53,15 +53,15 @@ def _operand(x: Any, like: Any) -> Any:
     if isinstance(x, (int, float, bool)):
         return x
     arr = _as_array(x)
-    if arr.dtype.kind == "f" and isinstance(like, Tensor) and like.data.dtype.kind == "f":
-        arr = arr.astype(like.data.dtype, copy=False)
+    if arr.dtype.kind == "f" and isinstance(like, Tensor) and like.array.dtype.kind == "f":
+        arr = arr.astype(like.array.dtype, copy=False)
     return Tensor(arr)
 
 
 def _promote_int(x: Tensor, other: Any) -> Tensor:
     """An integer tensor combined with a float becomes the default float dtype (as in torch)."""
-    if x.data.dtype.kind in "iub":
-        if isinstance(other, float) or (isinstance(other, Tensor) and other.data.dtype.kind == "f"):
+    if x.array.dtype.kind in "iub":
+        if isinstance(other, float) or (isinstance(other, Tensor) and other.array.dtype.kind == "f"):
             return x.astype(dtypes.get_default_dtype() if not isinstance(other, Tensor) else other.dtype)
     return x
 
@@ -74,11 +74,11 @@ def _binary(fn: Any, x: Any, y: Any) -> Tensor:
     try:
         if isinstance(x, Tensor):
             y = _operand(y, x)
-            if x.data.dtype.kind in "iub":
+            if x.array.dtype.kind in "iub":
                 x = _promote_int(x, y)
         else:
             x = _operand(x, y)
-        if isinstance(y, Tensor) and y.data.dtype.kind in "iub":
+        if isinstance(y, Tensor) and y.array.dtype.kind in "iub":
             y = _promote_int(y, x)
         return fn.apply(x, y)
     except ValueError as e:
@@ -109,9 +109,9 @@ def mul(x: Any, y: Any) -> Tensor:
 
 
 def div(x: Any, y: Any) -> Tensor:
-    if isinstance(x, Tensor) and x.data.dtype.kind in "iub":
+    if isinstance(x, Tensor) and x.array.dtype.kind in "iub":
         x = x.astype(dtypes.get_default_dtype())
-    elif not isinstance(x, Tensor) and isinstance(y, Tensor) and y.data.dtype.kind in "iub":
+    elif not isinstance(x, Tensor) and isinstance(y, Tensor) and y.array.dtype.kind in "iub":
         y = y.astype(dtypes.get_default_dtype())
     return _binary(E.Div, x, y)
 
@@ -180,30 +180,30 @@ def minimum(x: Any, y: Any) -> Tensor:
 def where(cond: Any, x: Any, y: Any) -> Tensor:
     """Elementwise ``x if cond else y``; the gradient goes to the chosen side."""
     cond = cond if isinstance(cond, Tensor) else Tensor(_as_array(cond))
-    if cond.data.dtype != np.bool_:
-        cond = Tensor._wrap(cond.data.astype(bool), False)
+    if cond.array.dtype != np.bool_:
+        cond = Tensor._wrap(cond.array.astype(bool), False)
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
     if like is None:  # two constants: Python floats become the default float dtype
         x, y = Tensor(_as_array(x)), Tensor(_as_array(y))
     else:
         x, y = _operand(x, like), _operand(y, like)
-    if isinstance(x, Tensor) and x.data.dtype.kind in "iub":
+    if isinstance(x, Tensor) and x.array.dtype.kind in "iub":
         x = _promote_int(x, y)
-    if isinstance(y, Tensor) and y.data.dtype.kind in "iub":
+    if isinstance(y, Tensor) and y.array.dtype.kind in "iub":
         y = _promote_int(y, x)
     return E.Where.apply(cond, x, y)
 
 
 def _float(x: Tensor) -> Tensor:
-    if x.data.dtype.kind not in _FLOAT_KINDS:
+    if x.array.dtype.kind not in _FLOAT_KINDS:
         return x.astype(dtypes.get_default_dtype())
     return x
 
 
 # ------------------------------------------------------------------ comparisons
 def _compare(ufunc: Any, x: Tensor, y: Any) -> Tensor:
-    yv = y.data if isinstance(y, Tensor) else y
-    return Tensor._wrap(ufunc(x.data, yv), False)
+    yv = y.array if isinstance(y, Tensor) else y
+    return Tensor._wrap(ufunc(x.array, yv), False)
 
 
 def eq(x: Tensor, y: Any) -> Tensor:
@@ -240,28 +240,28 @@ def _ne_dunder(x: Tensor, y: Any) -> Any:
 
 
 def isnan(x: Tensor) -> Tensor:
-    return Tensor._wrap(get_array_module(x.data).isnan(x.data), False)
+    return Tensor._wrap(get_array_module(x.array).isnan(x.array), False)
 
 
 def isfinite(x: Tensor) -> Tensor:
-    return Tensor._wrap(get_array_module(x.data).isfinite(x.data), False)
+    return Tensor._wrap(get_array_module(x.array).isfinite(x.array), False)
 
 
 def allclose(x: Any, y: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-    xv = x.data if isinstance(x, Tensor) else x
-    yv = y.data if isinstance(y, Tensor) else y
+    xv = x.array if isinstance(x, Tensor) else x
+    yv = y.array if isinstance(y, Tensor) else y
     return bool(np.allclose(xv, yv, rtol=rtol, atol=atol))
 
 
 def equal(x: Tensor, y: Tensor) -> bool:
-    return x.shape == y.shape and bool((x.data == y.data).all())
+    return x.shape == y.shape and bool((x.array == y.array).all())
 
 
 # ------------------------------------------------------------------ reductions
 def sum(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None,  # noqa: A001
         dtype: Any = None) -> Tensor:
     """Sum over ``axis``/``dim`` (all axes by default)."""
-    if x.data.dtype.kind in "b":
+    if x.array.dtype.kind in "b":
         x = x.astype(dtypes.int64)
     out = R.Sum.apply(x, axis=_axis(axis, dim, "sum"), keepdims=_keep(keepdims, keepdim))
     return out if dtype is None else out.astype(dtype)
@@ -300,7 +300,7 @@ def _extreme(fn: Any, argfn: Any, x: Tensor, args: tuple[Any, ...], axis: Any, k
     keep = _keep(keepdims, keepdim)
     if dim is not None and isinstance(dim, int):  # torch: (values, indices), the gradient to the index
         indices = argfn(x, dim=dim, keepdim=True)
-        values = S.Gather.apply(x, index=indices.data, axis=dim)
+        values = S.Gather.apply(x, index=indices.array, axis=dim)
         if not keep:
             values, indices = squeeze(values, dim), squeeze(indices, dim)
         return _ValuesIndices((values, indices))
@@ -367,14 +367,14 @@ def argmax(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = No
     """Index of the maximum (no gradient); over the flattened tensor when no axis is given."""
     ax = _axis(axis, dim, "argmax")
     keep = _keep(keepdims, keepdim) and ax is not None
-    return Tensor._wrap(as_array(x.data.argmax(axis=ax, keepdims=keep), dtype=np.int64), False)
+    return Tensor._wrap(as_array(x.array.argmax(axis=ax, keepdims=keep), dtype=np.int64), False)
 
 
 def argmin(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
     """Index of the minimum (no gradient)."""
     ax = _axis(axis, dim, "argmin")
     keep = _keep(keepdims, keepdim) and ax is not None
-    return Tensor._wrap(as_array(x.data.argmin(axis=ax, keepdims=keep), dtype=np.int64), False)
+    return Tensor._wrap(as_array(x.array.argmin(axis=ax, keepdims=keep), dtype=np.int64), False)
 
 
 def prod(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
@@ -399,7 +399,7 @@ def norm(x: Tensor, p: Any = 2, axis: Any = None, keepdims: bool = False, *, dim
 # ----------------------------------------------------------------------- shape
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     shp = S.normalize_shape(shape)
-    if shp == x.data.shape:
+    if shp == x.array.shape:
         return x
     return S.Reshape.apply(x, shape=shp)
 
@@ -559,9 +559,9 @@ def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
 
 def _index_arrays(index: Any) -> Any:
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -574,7 +574,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 def gather(x: Tensor, dim: int, index: Any) -> Tensor:
     """torch.gather: ``out[i][j] = x[i][index[i][j]]`` for ``dim=1``; repeated indices accumulate in backward."""
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, got dtype {idx.dtype}")
     return S.Gather.apply(x, index=idx, axis=dim)
@@ -669,7 +669,7 @@ def _bind() -> None:
     T.__le__ = le
     T.__gt__ = gt
     T.__ge__ = ge
-    T.__invert__ = lambda a: Tensor._wrap(~a.data, False)
+    T.__invert__ = lambda a: Tensor._wrap(~a.array, False)
     T.__and__ = T.__rand__ = lambda a, b: _compare(np.bitwise_and, a, b)
     T.__or__ = T.__ror__ = lambda a, b: _compare(np.bitwise_or, a, b)
     T.__xor__ = T.__rxor__ = lambda a, b: _compare(np.bitwise_xor, a, b)

@@ -43,7 +43,7 @@ __all__ = ["GradientDescentLineSearch", "backtracking_line_search", "cubic_inter
 
 # ============================================================ backtracking (Armijo)
 def _flat_array(v: Any, name: str) -> np.ndarray:
-    arr = v.data if isinstance(v, Tensor) else np.asarray(v)
+    arr = v.array if isinstance(v, Tensor) else np.asarray(v)
     if arr.dtype.kind != "f":
         raise TypeError(f"backtracking_line_search: {name} must be a floating array, got dtype {arr.dtype}")
     return arr
@@ -264,14 +264,14 @@ class FlatParams:
 
     def __init__(self, params: list[Tensor]) -> None:
         self.params = params
-        self.sizes = [int(p.data.size) for p in params]
+        self.sizes = [int(p.array.size) for p in params]
         self.numel = sum(self.sizes)
         self.dtype = np.result_type(*(p.dtype for p in params))
 
     def _segments(self, vec: np.ndarray) -> Iterable[tuple[Tensor, np.ndarray]]:
         offset = 0
         for p, n in zip(self.params, self.sizes):
-            yield p, vec[offset:offset + n].reshape(p.data.shape)
+            yield p, vec[offset:offset + n].reshape(p.array.shape)
             offset += n
 
     def grad(self) -> np.ndarray:
@@ -281,23 +281,23 @@ class FlatParams:
         return np.concatenate(parts).astype(self.dtype, copy=False)
 
     def clone(self) -> list[np.ndarray]:
-        return [p.data.copy() for p in self.params]
+        return [p.array.copy() for p in self.params]
 
     def restore(self, saved: list[np.ndarray]) -> None:
         for p, a in zip(self.params, saved):
-            p.data[...] = a
+            p.array[...] = a
 
     def add_(self, step: float, direction: np.ndarray) -> None:
         """x <- x + step * direction."""
         for p, seg in self._segments(direction):
-            p.data += step * seg
+            p.array += step * seg
 
     def vector(self) -> np.ndarray:
-        return np.concatenate([p.data.reshape(-1) for p in self.params]).astype(self.dtype, copy=False)
+        return np.concatenate([p.array.reshape(-1) for p in self.params]).astype(self.dtype, copy=False)
 
     def assign(self, vec: np.ndarray) -> None:
         for p, seg in self._segments(vec):
-            p.data[...] = seg
+            p.array[...] = seg
 
 
 def as_float(loss: Any) -> float:

@@ -6,7 +6,7 @@ the chain (``optim.transforms``) knows only about arrays.  ``step()`` does::
     for each group:
         u = copy of the gradients            (p.grad is never modified)
         u, state = chain.update(u, state, params, hyper=group)
-        p.data += u                          (in place)
+        p.array += u                          (in place)
 
 so every hyperparameter a link reads comes from the group at that moment:
 ``param_groups[i]["lr"] = 0.01`` (or a scheduler) takes effect on the next
@@ -113,7 +113,7 @@ class Optimizer:
         if self._named is None:
             self._named = named
         self.param_groups.append(group)
-        self._states.append(self.transform.init([t.data for t in tensors]))
+        self._states.append(self.transform.init([t.array for t in tensors]))
         self._scratch.append([None] * len(tensors))
         self._sizes.append(len(tensors))
 
@@ -149,10 +149,10 @@ class Optimizer:
             if all(u is None for u in updates):
                 continue
             updates, self._states[gi] = self.transform.update(updates, self._states[gi],
-                                                              [p.data for p in params], group)
+                                                              [p.array for p in params], group)
             for p, u in zip(params, updates):
                 if u is not None:
-                    p.data += u
+                    p.array += u
         return loss
 
     def _copy_grads(self, gi: int, params: Sequence[Tensor], maximize: bool) -> list[Any]:
@@ -164,13 +164,13 @@ class Optimizer:
             if g is None:
                 out.append(None)
                 continue
-            g = g.data if isinstance(g, Tensor) else g
-            if g.shape != p.data.shape:
+            g = g.array if isinstance(g, Tensor) else g
+            if g.shape != p.array.shape:
                 raise ValueError(f"{type(self).__name__}.step: parameter {self._label(gi, i)} has shape "
-                                 f"{p.data.shape} but its gradient has shape {g.shape}")
+                                 f"{p.array.shape} but its gradient has shape {g.shape}")
             buf = scratch[i]
-            if buf is None or buf.shape != p.data.shape or buf.dtype != p.data.dtype:
-                buf = scratch[i] = get_array_module(p.data).empty_like(p.data)
+            if buf is None or buf.shape != p.array.shape or buf.dtype != p.array.dtype:
+                buf = scratch[i] = get_array_module(p.array).empty_like(p.array)
             if maximize:
                 get_array_module(buf).negative(g, out=buf)
             else:
@@ -244,11 +244,11 @@ class Optimizer:
                 source = [saved_keys[j] for j in order]
             else:
                 source = saved_keys
-            template = self.transform.init([p.data for p in params])
+            template = self.transform.init([p.array for p in params])
             for i, (p, key) in enumerate(zip(params, source)):
                 label = self._label(gi, i)
                 for path, value in saved_state.get(key, {}).items():
-                    value = _checked_value(name, label, path, value, p.data)
+                    value = _checked_value(name, label, path, value, p.array)
                     _assign(template, path, value, index=i, where=f"{name}.load_state_dict ({self.transform.name})")
             for path, value in saved.get("transform_state", {}).items():
                 _assign(template, path, _copy(value), index=None,
@@ -322,9 +322,9 @@ def _check_param(t: Any, label: str) -> None:
         raise TypeError(f"optimizer can only optimize Tensors, but parameter {label} is a {type(t).__name__}")
     if t._ctx is not None:
         raise ValueError(f"can't optimize a non-leaf Tensor (parameter {label})")
-    if t.data.dtype.kind != "f":
+    if t.array.dtype.kind != "f":
         raise TypeError(f"optimizer can only optimize floating-point tensors, parameter {label} has "
-                        f"dtype {t.data.dtype}")
+                        f"dtype {t.array.dtype}")
 
 
 def _match_names(opt: str, gi: int, names: list[str], saved: list[str]) -> list[int]:
@@ -399,7 +399,7 @@ def _assign(template: Any, path: str, value: Any, *, index: int | None, where: s
 
 def _checked_value(opt: str, label: str, path: str, value: Any, param: Any) -> Any:
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
         value = value.detach().cpu().numpy()
     if isinstance(value, (np.ndarray, np.generic)) or (hasattr(value, "__array__") and hasattr(value, "shape")):
@@ -418,7 +418,7 @@ def _checked_value(opt: str, label: str, path: str, value: Any, param: Any) -> A
 # ----------------------------------------------------------- no-decay groups
 def default_decay_mask(name: str, param: Tensor) -> bool:
     """Decay matrices and kernels (``ndim > 1``); leave biases and norm scales (vectors) alone."""
-    return param.data.ndim > 1
+    return param.array.ndim > 1
 
 
 def param_groups_no_decay(model: Any, weight_decay: float, *,

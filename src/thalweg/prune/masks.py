@@ -142,12 +142,12 @@ class PruningMasks:
         if name not in params:
             raise ValueError(f"{op}: the model has no parameter {name!r}; parameters: {', '.join(params)}")
         p = params[name]
-        xp = get_array_module(p.data)
-        m = mask.data if isinstance(mask, Tensor) else mask
+        xp = get_array_module(p.array)
+        m = mask.array if isinstance(mask, Tensor) else mask
         m = xp.asarray(m)
-        if m.shape != p.data.shape:
+        if m.shape != p.array.shape:
             raise ValueError(f"{op}: the mask for {name!r} has shape {m.shape} but the parameter has shape "
-                             f"{p.data.shape}")
+                             f"{p.array.shape}")
         if m.dtype != bool:
             if not bool(xp.isin(m, (0, 1)).all()):
                 raise ValueError(f"{op}: the mask for {name!r} must be boolean (or 0/1), got values outside {{0, 1}}")
@@ -162,19 +162,19 @@ class PruningMasks:
             entry.mask[...] = m  # in place: the hook and any wrapper see the new mask
         else:
             self._entries[name] = _Entry(p, m.copy())
-        xp.multiply(p.data, self._entries[name].mask, out=p.data)
+        xp.multiply(p.array, self._entries[name].mask, out=p.array)
 
     def apply(self) -> None:
         """Zero every pruned weight in place (``p.data *= mask``)."""
         for e in self._entries.values():
-            get_array_module(e.param.data).multiply(e.param.data, e.mask, out=e.param.data)
+            get_array_module(e.param.array).multiply(e.param.array, e.mask, out=e.param.array)
 
     def mask_grads(self) -> None:
         """Zero the gradient of every pruned weight (``p.grad *= mask``, out of place)."""
         for e in self._entries.values():
             g = e.param.grad
             if g is not None:
-                e.param.grad = (g.data if isinstance(g, Tensor) else g) * e.mask
+                e.param.grad = (g.array if isinstance(g, Tensor) else g) * e.mask
 
     def wrap(self, optimizer: Any) -> Any:
         """An optimizer that keeps these masks through every step: see ``MaskedOptimizer``."""
@@ -215,7 +215,7 @@ def remove(model: Any) -> None:
 
 def prunable_parameters(model: Any) -> "OrderedDict[str, Tensor]":
     """The default targets: every parameter with ``ndim > 1`` (Linear and Conv weights, not biases or norms)."""
-    return OrderedDict((n, p) for n, p in model.named_parameters() if p.data.ndim > 1)
+    return OrderedDict((n, p) for n, p in model.named_parameters() if p.array.ndim > 1)
 
 
 def resolve_layers(model: Any, layers: Iterable[str] | Mapping[str, Any] | None, op: str) -> "OrderedDict[str, Tensor]":

@@ -63,7 +63,7 @@ def weight_histograms(stages: Mapping[str, Any], *, bins: int = 81) -> WeightHis
     """
     if not stages:
         raise ValueError("weight_histograms: no stages given")
-    arrays = {k: np.asarray(to_numpy(v.data if isinstance(v, Tensor) else v), dtype=np.float64).ravel()
+    arrays = {k: np.asarray(to_numpy(v.array if isinstance(v, Tensor) else v), dtype=np.float64).ravel()
               for k, v in stages.items()}
     lim = max(float(np.abs(a).max()) if a.size else 0.0 for a in arrays.values()) or 1.0
     edges = np.linspace(-lim, lim, int(bins) + 1)

@@ -68,7 +68,7 @@ def _per_layer(model: Any, value: Any, layers: Any, op: str) -> "OrderedDict[str
 def _current(masks: PruningMasks | None, name: str, p: Tensor) -> Any:
     if masks is not None and name in masks:
         return masks[name]
-    return get_array_module(p.data).ones(p.data.shape, dtype=bool)
+    return get_array_module(p.array).ones(p.array.shape, dtype=bool)
 
 
 def magnitude_mask(weight: Any, n_prune: int, current: Any = None) -> Any:
@@ -110,8 +110,8 @@ def prune_by_std(model: Any, quality: float | Mapping[str, float] = 1.0, *, laye
                 or not math.isfinite(q) or q < 0:
             raise ValueError(f"{op}: the quality parameter must be a finite number >= 0, got {q!r} for {name!r}")
         cur = _current(existing, name, p)
-        xp = get_array_module(p.data)
-        w = p.data
+        xp = get_array_module(p.array)
+        w = p.array
         sd = float(xp.std(w[cur])) if std_of == "kept" and bool(cur.any()) else float(xp.std(w))
         new[name] = cur & (xp.abs(w) >= float(q) * sd)
     return prune_with_masks(model, new, op=op)
@@ -130,12 +130,12 @@ def prune_layers(model: Any, sparsity: float | Mapping[str, float], *, layers: A
     for name, (p, s) in targets.items():
         s = check_sparsity(s, op, name)
         cur = _current(existing, name, p)
-        n_prune = int(round(s * p.data.size))
+        n_prune = int(round(s * p.array.size))
         already = int(cur.size - cur.sum())
         if n_prune < already:
             raise ValueError(f"{op}: asked for sparsity {s:g} of {name!r} ({n_prune} weights) but {already} of its "
                              f"{cur.size} weights are already pruned; masks only shrink")
-        new[name] = magnitude_mask(p.data, n_prune, cur)
+        new[name] = magnitude_mask(p.array, n_prune, cur)
     return prune_with_masks(model, new, op=op)
 
 
@@ -151,8 +151,8 @@ def prune_global(model: Any, sparsity: float, *, layers: Any = None) -> PruningM
     targets = resolve_layers(model, layers, op)
     existing = masks_of(model)
     currents = {n: _current(existing, n, p) for n, p in targets.items()}
-    xp = get_array_module(next(iter(targets.values())).data)
-    flat_w = xp.concatenate([p.data.ravel() for p in targets.values()])
+    xp = get_array_module(next(iter(targets.values())).array)
+    flat_w = xp.concatenate([p.array.ravel() for p in targets.values()])
     flat_m = xp.concatenate([currents[n].ravel() for n in targets])
     n_prune = int(round(s * flat_w.size))
     already = int(flat_m.size - flat_m.sum())
@@ -162,8 +162,8 @@ def prune_global(model: Any, sparsity: float, *, layers: Any = None) -> PruningM
     flat = magnitude_mask(flat_w, n_prune, flat_m)
     new, start = {}, 0
     for n, p in targets.items():
-        new[n] = flat[start:start + p.data.size].reshape(p.data.shape)
-        start += p.data.size
+        new[n] = flat[start:start + p.array.size].reshape(p.array.shape)
+        start += p.array.size
     return prune_with_masks(model, new, op=op)
 
 
@@ -178,12 +178,12 @@ def prune_with_masks(model: Any, masks: Mapping[str, Any], *, op: str = "prune_w
     existing = masks_of(model)
     for key, m in masks.items():
         ((name, p),) = resolve_layers(model, [key], op).items()
-        m = m.data if isinstance(m, Tensor) else m
-        xp = get_array_module(p.data)
+        m = m.array if isinstance(m, Tensor) else m
+        xp = get_array_module(p.array)
         m = xp.asarray(m)
-        if m.shape != p.data.shape:
+        if m.shape != p.array.shape:
             raise ValueError(f"{op}: the mask for {name!r} has shape {m.shape} but the parameter has shape "
-                             f"{p.data.shape}")
+                             f"{p.array.shape}")
         if m.dtype != bool:
             if not bool(xp.isin(m, (0, 1)).all()):
                 raise ValueError(f"{op}: the mask for {name!r} must be boolean (or 0/1)")

@@ -82,17 +82,17 @@ def sensitivity_analysis(model: Any, evaluate: Callable[[Any], float], *,
     baseline = float(evaluate(model))
     scores: dict[str, np.ndarray] = {}
     for name, p in targets.items():
-        original = p.data.copy()
+        original = p.array.copy()
         current = masks[name] if masks is not None and name in masks else None
         vals = []
         try:
             for f in fr:
-                n_prune = int(round(f * p.data.size))
+                n_prune = int(round(f * p.array.size))
                 if current is not None:
                     n_prune = max(n_prune, int(current.size - current.sum()))
-                p.data[...] = original * magnitude_mask(original, n_prune, current)
+                p.array[...] = original * magnitude_mask(original, n_prune, current)
                 vals.append(float(evaluate(model)))
         finally:
-            p.data[...] = original
+            p.array[...] = original
         scores[name] = np.asarray(vals)
     return Sensitivity(fr, baseline, scores, metric)

@@ -121,9 +121,9 @@ def layer_table(model: Any, x: Any, *, layers: Any = None, dense_input: bool = T
 
     def hook_for(name: str, module: Any) -> Any:
         def hook(mod: Any, args: tuple[Any, ...], out: Any) -> None:
-            xin = to_numpy(args[0].data if isinstance(args[0], Tensor) else args[0])
-            o = to_numpy(out.data if isinstance(out, Tensor) else out)
-            w = mod.weight.data
+            xin = to_numpy(args[0].array if isinstance(args[0], Tensor) else args[0])
+            o = to_numpy(out.array if isinstance(out, Tensor) else out)
+            w = mod.weight.array
             positions = int(np.prod(o.shape[2:])) if w.ndim > 2 else int(np.prod(o.shape[1:-1]))
             seen.append((name, float(np.count_nonzero(xin)) / xin.size, float(np.count_nonzero(o)) / o.size,
                          int(w.size) * positions))
@@ -146,7 +146,7 @@ def layer_table(model: Any, x: Any, *, layers: Any = None, dense_input: bool = T
     params = dict(model.named_parameters())
     table = LayerTable()
     for i, (name, din, dout, macs) in enumerate(seen):
-        w = params[name].data
+        w = params[name].array
         kept = masks.kept(name) if masks is not None and name in masks else int(np.count_nonzero(to_numpy(w)))
         if i == 0 and dense_input:
             din = 1.0

@@ -83,7 +83,7 @@ class GRU4Rec(Module):
         self.out_weight = Parameter(rng.uniform(-bound, bound, (n_items, hidden_size)).astype(np.float32))
         self.out_bias = Parameter(np.zeros(n_items, dtype=np.float32))
         bound_e = math.sqrt(6.0 / (n_items + embedding_dim))
-        self.embedding.weight.data[...] = rng.uniform(-bound_e, bound_e, self.embedding.weight.shape)
+        self.embedding.weight.array[...] = rng.uniform(-bound_e, bound_e, self.embedding.weight.shape)
 
     def init_hidden(self, batch_size: int) -> Tensor:
         return Tensor(np.zeros((self.num_layers, batch_size, self.hidden_size), dtype=np.float32))
@@ -125,7 +125,7 @@ def train_epoch(model: GRU4Rec, optimizer: Any, sessions: Sessions, *, loss: str
         if max_steps is not None and len(losses) >= max_steps:
             break
         if batch.reset.any():
-            h.data[:, batch.reset] = 0.0
+            h.array[:, batch.reset] = 0.0
         rows = np.flatnonzero(batch.valid)
         out, h_new = model.step(batch.inputs, h)
         h = h_new.detach()
@@ -136,7 +136,7 @@ def train_epoch(model: GRU4Rec, optimizer: Any, sessions: Sessions, *, loss: str
         optimizer.zero_grad()
         value.backward()
         optimizer.step()
-        losses.append(float(value.data))
+        losses.append(float(value.array))
         if not math.isfinite(losses[-1]):
             break
     return losses
@@ -156,6 +156,6 @@ class GRU4RecRecommender:
 
     def scores(self, inputs: np.ndarray, reset: np.ndarray, valid: np.ndarray) -> np.ndarray:
         with no_grad():
-            self.h.data[:, reset] = 0.0
+            self.h.array[:, reset] = 0.0
             out, self.h = self.model.step(inputs, self.h)
-            return self.model.score(out).data
+            return self.model.score(out).array

@@ -46,7 +46,7 @@ def _prepare(name: str, scores: Any, positive: Any) -> tuple[Tensor, np.ndarray,
     if scores.ndim != 2:
         raise ValueError(f"{name}: scores must be 2-D (rows, sampled items), got shape {tuple(scores.shape)}")
     rows, cols = scores.shape
-    pos = np.arange(rows) if positive is None else np.asarray(positive.data if isinstance(positive, Tensor)
+    pos = np.arange(rows) if positive is None else np.asarray(positive.array if isinstance(positive, Tensor)
                                                               else positive)
     if pos.shape != (rows,) or pos.dtype.kind not in "iu":
         raise ValueError(f"{name}: positive must hold one integer column per row, shape ({rows},), got "

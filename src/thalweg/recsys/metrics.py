@@ -25,7 +25,7 @@ __all__ = ["target_ranks", "recall_at_k", "mrr_at_k", "RankingMetrics"]
 
 def target_ranks(scores: Any, targets: Any, *, ties: str = "pessimistic") -> np.ndarray:
     """The 1-based rank of ``targets[b]`` among the scores of row ``b`` (``scores``: ``(B, n_items)``)."""
-    scores = np.asarray(scores.data if isinstance(scores, Tensor) else scores)
+    scores = np.asarray(scores.array if isinstance(scores, Tensor) else scores)
     targets = np.asarray(targets)
     if scores.ndim != 2 or targets.shape != (scores.shape[0],):
         raise ValueError(f"target_ranks: need scores (B, n_items) and one target per row, got {scores.shape} "

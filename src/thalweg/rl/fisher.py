@@ -61,25 +61,25 @@ __all__ = ["FisherOperator", "Linearization", "conjugate_gradient", "flat_grad",
 # --------------------------------------------------------------------- flat vectors
 def get_flat_params(params: Sequence[Tensor]) -> np.ndarray:
     """All parameters concatenated into one vector (a copy), in the given order."""
-    return np.concatenate([p.data.reshape(-1) for p in params]) if params else np.zeros(0, np.float32)
+    return np.concatenate([p.array.reshape(-1) for p in params]) if params else np.zeros(0, np.float32)
 
 
 def split_flat(flat: np.ndarray, params: Sequence[Tensor]) -> list[np.ndarray]:
     """Cut a flat vector back into arrays shaped like ``params`` (views of ``flat``)."""
-    total = sum(p.data.size for p in params)
+    total = sum(p.array.size for p in params)
     if flat.shape != (total,):
         raise ValueError(f"split_flat: vector has shape {flat.shape} but the parameters hold {total} numbers")
     out, i = [], 0
     for p in params:
-        out.append(flat[i:i + p.data.size].reshape(p.data.shape))
-        i += p.data.size
+        out.append(flat[i:i + p.array.size].reshape(p.array.shape))
+        i += p.array.size
     return out
 
 
 def set_flat_params(params: Sequence[Tensor], flat: np.ndarray) -> None:
     """Write a flat vector into the parameters' data (in place, keeping each dtype)."""
     for p, piece in zip(params, split_flat(np.asarray(flat), params)):
-        p.data[...] = piece.astype(p.data.dtype, copy=False)
+        p.array[...] = piece.astype(p.array.dtype, copy=False)
 
 
 def flat_grad(output: Tensor, params: Sequence[Tensor], *, grad_output: Any = None,
@@ -90,7 +90,7 @@ def flat_grad(output: Tensor, params: Sequence[Tensor], *, grad_output: Any = No
     """
     grads = autograd.grad(output, list(params), grad_outputs=grad_output, retain_graph=retain_graph,
                           allow_unused=True)
-    return np.concatenate([(np.zeros_like(p.data) if g is None else np.asarray(g, p.data.dtype)).reshape(-1)
+    return np.concatenate([(np.zeros_like(p.array) if g is None else np.asarray(g, p.array.dtype)).reshape(-1)
                            for p, g in zip(params, grads)])
 
 
@@ -147,13 +147,13 @@ class Linearization:
             self.output = h
         else:
             with no_grad():
-                self.output = np.array(module(Tensor(self.x)).data)
+                self.output = np.array(module(Tensor(self.x)).array)
 
     @staticmethod
     def _primal(layer: Module, h: np.ndarray) -> np.ndarray:
         if isinstance(layer, Linear):
-            y = h @ layer.weight.data.T
-            return y + layer.bias.data if layer.bias is not None else y
+            y = h @ layer.weight.array.T
+            return y + layer.bias.array if layer.bias is not None else y
         if isinstance(layer, Tanh):
             return np.tanh(h)
         if isinstance(layer, ReLU):
@@ -171,7 +171,7 @@ class Linearization:
             if isinstance(layer, Linear):
                 dw = tangents.get(id(layer.weight))
                 db = tangents.get(id(layer.bias)) if layer.bias is not None else None
-                d = None if dh is None else dh @ layer.weight.data.T  # dx W^T
+                d = None if dh is None else dh @ layer.weight.array.T  # dx W^T
                 if dw is not None:
                     term = h_in @ dw.T  # x dW^T
                     d = term if d is None else d + term
@@ -192,7 +192,7 @@ class Linearization:
         params = [p for p in self.module.parameters() if id(p) in tangents]
         if not params:
             return np.zeros_like(self.output)
-        theta = [p.data.copy() for p in params]
+        theta = [p.array.copy() for p in params]
         v = [np.asarray(tangents[id(p)]) for p in params]
         vnorm = float(np.sqrt(sum(float(np.sum(t.astype(np.float64) ** 2)) for t in v)))
         if vnorm == 0.0:
@@ -205,11 +205,11 @@ class Linearization:
             with no_grad():
                 for sign in (1.0, -1.0):
                     for p, t0, vi in zip(params, theta, v):
-                        p.data[...] = t0 + sign * e * vi
-                    outs.append(np.array(self.module(Tensor(self.x)).data, dtype=np.float64))
+                        p.array[...] = t0 + sign * e * vi
+                    outs.append(np.array(self.module(Tensor(self.x)).array, dtype=np.float64))
         finally:
             for p, t0 in zip(params, theta):
-                p.data[...] = t0
+                p.array[...] = t0
         return ((outs[0] - outs[1]) / (2 * e)).astype(self.output.dtype)
 
 
@@ -246,7 +246,7 @@ class FisherOperator:
 
     def __call__(self, v: np.ndarray) -> np.ndarray:
         v = np.asarray(v)
-        pieces = split_flat(v.astype(self.params[0].data.dtype, copy=False), self.params)
+        pieces = split_flat(v.astype(self.params[0].array.dtype, copy=False), self.params)
         tangents = {id(p): t for p, t in zip(self.params, pieces)}
         u = self.lin.jvp(tangents)  # J v, per sample
         w = self.policy.output_fisher(self.lin.output, u) / self.n  # M J v / N
@@ -257,9 +257,9 @@ class FisherOperator:
         for p, t in zip(self.params, pieces):
             if id(p) in by_id:
                 g = by_id[id(p)]
-                out.append((np.zeros_like(p.data) if g is None else g).reshape(-1))
+                out.append((np.zeros_like(p.array) if g is None else g).reshape(-1))
             else:
-                out.append(np.asarray(extra.get(id(p), np.zeros_like(p.data)), p.data.dtype).reshape(-1))
+                out.append(np.asarray(extra.get(id(p), np.zeros_like(p.array)), p.array.dtype).reshape(-1))
         self.calls += 1
         fv = np.concatenate(out)
         return fv + self.damping * v.astype(fv.dtype, copy=False) if self.damping else fv

@@ -61,14 +61,14 @@ def mlp(in_features: int, out_features: int, hidden: Sequence[int] = (), *, acti
         if i < len(sizes) - 2:
             layers.append(_ACTIVATIONS[activation]())
     last = layers[-1]
-    last.weight.data *= np.asarray(out_scale, last.weight.data.dtype)
-    last.bias.data[...] = 0
+    last.weight.array *= np.asarray(out_scale, last.weight.array.dtype)
+    last.bias.array[...] = 0
     return Sequential(*layers)
 
 
 def _obs_tensor(obs: Any, module: Module) -> Tensor:
     """Observations as a tensor of the module's dtype (float32 unless the module was made float64)."""
-    dtype = next(iter(module.parameters())).data.dtype
+    dtype = next(iter(module.parameters())).array.dtype
     if isinstance(obs, Tensor):
         return obs if obs.dtype == dtype else obs.astype(dtype)
     return Tensor(np.asarray(obs, dtype))
@@ -105,7 +105,7 @@ class Policy(Module, metaclass=abc.ABCMeta):
     def sample(self, obs: Any, *, generator: np.random.Generator | None = None) -> np.ndarray:
         """Actions drawn from pi(. | obs) without gradient, from the run's generator."""
         with no_grad():
-            return self(_obs_tensor(obs, self)).sample(generator=generator).data
+            return self(_obs_tensor(obs, self)).sample(generator=generator).array
 
     def output_fisher(self, eta: np.ndarray, u: np.ndarray) -> np.ndarray:
         """M(eta) u for each sample: the distribution's Fisher in the head's output space."""
@@ -135,7 +135,7 @@ class CategoricalPolicy(Policy):
 
     def distribution_params(self, obs: Any) -> dict[str, np.ndarray]:
         with no_grad():
-            return {"logits": np.array(self.head(_obs_tensor(obs, self)).data)}
+            return {"logits": np.array(self.head(_obs_tensor(obs, self)).array)}
 
     def distribution_from(self, params: Mapping[str, np.ndarray]) -> Categorical:
         return Categorical(logits=Tensor(params["logits"]))
@@ -181,15 +181,15 @@ class GaussianPolicy(Policy):
 
     def distribution_params(self, obs: Any) -> dict[str, np.ndarray]:
         with no_grad():
-            mean = np.array(self.head(_obs_tensor(obs, self)).data)
-        return {"mean": mean, "log_std": np.broadcast_to(self.log_std.data, mean.shape).copy()}
+            mean = np.array(self.head(_obs_tensor(obs, self)).array)
+        return {"mean": mean, "log_std": np.broadcast_to(self.log_std.array, mean.shape).copy()}
 
     def distribution_from(self, params: Mapping[str, np.ndarray]) -> Normal:
         return Normal(Tensor(params["mean"]), Tensor(np.exp(params["log_std"])))
 
     def output_fisher(self, eta: np.ndarray, u: np.ndarray) -> np.ndarray:
         """u / sigma^2 for the mean."""
-        return u * np.exp(-2 * self.log_std.data)
+        return u * np.exp(-2 * self.log_std.array)
 
     def extra_fisher(self, tangents: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
         """2 v for the log-std (the same for every state, so the batch average is 2 v)."""
@@ -216,4 +216,4 @@ class ValueFunction(Module):
     def predict(self, obs: Any) -> np.ndarray:
         """V(s) as an array, without building a graph."""
         with no_grad():
-            return np.array(self(obs).data)
+            return np.array(self(obs).array)

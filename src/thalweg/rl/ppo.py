@@ -54,21 +54,21 @@ def ppo_step(policy: Any, optimizer: Any, obs: np.ndarray, actions: np.ndarray, 
         raise ValueError(f"ppo_step: obs, actions and advantages must have the same length, got "
                          f"{len(obs)}, {len(actions)}, {len(advantages)}")
     rng = _random.get_generator(generator)
-    dtype = next(iter(policy.parameters())).data.dtype
+    dtype = next(iter(policy.parameters())).array.dtype
     obs = np.asarray(obs, dtype)
     adv = np.asarray(advantages, dtype)
     old = policy.distribution_params(obs)
     with no_grad():
-        logp_old = np.array(policy.log_prob(policy.distribution_from(old), actions).data)
+        logp_old = np.array(policy.log_prob(policy.distribution_from(old), actions).array)
 
     def objective(idx: Any) -> tuple[Tensor, np.ndarray]:
         dist = policy(Tensor(obs[idx]))
         logp = policy.log_prob(dist, actions[idx])
-        return ppo_clip_objective(logp, Tensor(logp_old[idx]), Tensor(adv[idx]), clip=clip), logp.data
+        return ppo_clip_objective(logp, Tensor(logp_old[idx]), Tensor(adv[idx]), clip=clip), logp.array
 
     everything = np.arange(len(obs))
     with no_grad():
-        before = float(objective(everything)[0].data)
+        before = float(objective(everything)[0].array)
     done_epochs = 0
     for _ in range(int(epochs)):
         perm = rng.permutation(len(obs))
@@ -81,15 +81,15 @@ def ppo_step(policy: Any, optimizer: Any, obs: np.ndarray, actions: np.ndarray, 
         done_epochs += 1
         if target_kl is not None:
             with no_grad():
-                kl = float(policy.kl(old, policy(Tensor(obs))).data)
+                kl = float(policy.kl(old, policy(Tensor(obs))).array)
             if kl > target_kl:
                 break
     with no_grad():
         after_t, logp_new = objective(everything)
-        kl = float(policy.kl(old, policy(Tensor(obs))).data)
+        kl = float(policy.kl(old, policy(Tensor(obs))).array)
     ratio = np.exp(logp_new - logp_old)
     clipped = float(np.mean(np.abs(ratio - 1) > clip))
-    after = float(after_t.data)
+    after = float(after_t.array)
     if not math.isfinite(after):
         raise FloatingPointError("ppo_step: the clipped objective became non-finite; lower the learning rate")
     return StepInfo("ppo", kl, before, after, accepted=True, epochs=done_epochs, clip_fraction=clipped)

@@ -249,7 +249,7 @@ class PolicyGradientTrainer:
             explained = 1.0 - float(np.var(flat_t - batch.flat(values))) / var if var > 0 else float("nan")
             vl_before, vl_after = self.fit_value_function(obs, flat_t)
         with no_grad():
-            entropy = self.policy.entropy(self.policy(obs[:1024])).data
+            entropy = self.policy.entropy(self.policy(obs[:1024])).array
         rets = batch.episode_returns
         stats = {
             "iteration": len(self.history) + 1,

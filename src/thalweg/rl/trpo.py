@@ -91,21 +91,21 @@ def trpo_step(policy: Any, obs: np.ndarray, actions: np.ndarray, advantages: np.
         raise ValueError(f"trpo_step: obs, actions and advantages must have the same length, got "
                          f"{len(obs)}, {len(actions)}, {len(advantages)}")
     params = list(policy.parameters())
-    dtype = params[0].data.dtype
+    dtype = params[0].array.dtype
     obs_t = Tensor(np.asarray(obs, dtype))
     adv_t = Tensor(np.asarray(advantages, dtype))
     old = policy.distribution_params(obs_t)
     with no_grad():
-        logp_old = Tensor(np.array(policy.log_prob(policy.distribution_from(old), actions).data))
+        logp_old = Tensor(np.array(policy.log_prob(policy.distribution_from(old), actions).array))
 
     surr = surrogate(policy, obs_t, actions, adv_t, logp_old)
-    surr_before = float(surr.data)
+    surr_before = float(surr.array)
     g = flat_grad(surr, params).astype(np.float64)
     gnorm = float(np.linalg.norm(g))
     if gnorm == 0.0 or not np.isfinite(gnorm):
         return StepInfo("trpo", 0.0, surr_before, surr_before, accepted=False, grad_norm=gnorm)
 
-    fvp = FisherOperator(policy, obs_t.data, damping=damping, method=fisher_method)
+    fvp = FisherOperator(policy, obs_t.array, damping=damping, method=fisher_method)
     s = conjugate_gradient(lambda v: fvp(v).astype(np.float64), g, iters=cg_iters)
     fs = fvp(s).astype(np.float64)
     shs = float(s @ fs)
@@ -123,9 +123,9 @@ def trpo_step(policy: Any, obs: np.ndarray, actions: np.ndarray, advantages: np.
         set_flat_params(params, theta0 + frac * full_step)
         with no_grad():
             dist = policy(obs_t)
-            kl = float(policy.kl(old, dist).data)
+            kl = float(policy.kl(old, dist).array)
             ratio = ops.exp(policy.log_prob(dist, actions) - logp_old)
-            surr_after = float(ops.mean(ratio * adv_t).data)
+            surr_after = float(ops.mean(ratio * adv_t).array)
         if np.isfinite(kl) and kl <= max_kl and surr_after > surr_before:
             return StepInfo("trpo", kl, surr_before, surr_after, accepted=True, backtracks=k,
                             expected_improvement=expected * frac, step_fraction=frac, grad_norm=gnorm,

@@ -61,7 +61,7 @@ def _reserved(key: Any) -> bool:
 def encode_state(obj: Any, arrays: dict[str, np.ndarray], where: str = "state") -> Any:
     """Replace arrays in ``obj`` by references into ``arrays``; return a JSON-able structure."""
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj.array
     if hasattr(obj, "detach") and hasattr(obj, "numpy") and not isinstance(obj, np.ndarray):  # torch tensor
         obj = obj.detach().cpu().numpy()
     if isinstance(obj, np.ndarray):

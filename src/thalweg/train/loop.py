@@ -132,9 +132,9 @@ def _evaluate(model: Any, loader: DataLoader, loss_fn: Callable[..., Any],
             for batch in loader:
                 x, y = _split_batch(batch)
                 out = model(x)
-                figures = {"loss": float(loss_fn(out, y).data)}
+                figures = {"loss": float(loss_fn(out, y).array)}
                 for name, fn in metrics:
-                    figures[name] = fn(out.data, y.data)
+                    figures[name] = fn(out.array, y.array)
                 means.update(figures, len(y))
     finally:
         if was_training and hasattr(model, "train"):
@@ -253,7 +253,7 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def weights_finite(self) -> bool:
-        return all(np.isfinite(p.data).all() for p in self.model.parameters())
+        return all(np.isfinite(p.array).all() for p in self.model.parameters())
 
     def _elapsed(self) -> tuple[float, float]:
         return (self._time_before[0] + time.perf_counter() - self._session[0],
@@ -483,7 +483,7 @@ class Trainer:
                 opt.zero_grad()
                 out = model(x)
                 loss = self.loss_fn(out, y)
-                value = float(loss.data)
+                value = float(loss.array)
                 if not math.isfinite(value):
                     self._diverged(e, value)
                     return False
@@ -496,7 +496,7 @@ class Trainer:
                 n = len(y)
                 figures = {"loss": value}
                 for name, fn in self.metrics:
-                    figures[f"train_{name}"] = fn(out.data, y.data)
+                    figures[f"train_{name}"] = fn(out.array, y.array)
                 state["means"].update(figures, n)
                 state["batches"] += 1
                 self.trace["epoch"].append(e - 1 + state["batches"] / n_batches)
@@ -614,7 +614,7 @@ class Trainer:
             "final": self.history[-1] if self.history else None,
             "wall_time_s": wall,
             "cpu_time_s": cpu,
-            "parameters": int(sum(int(p.data.size) for p in self.model.parameters())),
+            "parameters": int(sum(int(p.array.size) for p in self.model.parameters())),
             "python": platform.python_version(),
             "numpy": np.__version__,
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -41,7 +41,7 @@ def lr_find(model: Any, optimizer: Any, train: Any, *, min_lr: float = 1e-5, max
         raise ValueError(f"lr-find needs at least 2 steps, got {n}")
     log(f"LR range test: {n} steps, learning rate {min_lr:g} -> {max_lr:g} ({mode})")
     result = lr_range_test(model, loss_fn, optimizer, loader, min_lr, max_lr, n, mode=mode,
-                           accuracy_fn=lambda out, y: accuracy(out.data, y.data))
+                           accuracy_fn=lambda out, y: accuracy(out.array, y.array))
     run_dir = new_run_dir(out, name)
     run_dir.mkdir(parents=True)
     atomic_write_json(run_dir / "lr_find.json", {**result.as_dict(), "steps": n, "batch_size": batch_size,

@@ -99,4 +99,4 @@ def init_weights(model: nn.Module, scheme: str) -> nn.Module:
 
 
 def count_parameters(model: Any) -> int:
-    return int(sum(int(p.data.size) for p in model.parameters()))
+    return int(sum(int(p.array.size) for p in model.parameters()))

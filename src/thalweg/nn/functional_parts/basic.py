@@ -23,7 +23,7 @@ __all__ = ["batch_norm", "dropout", "dropout1d", "dropout2d", "elu", "flatten",
 
 
 def _data(t: Any) -> Any:
-    return None if t is None else t.data
+    return None if t is None else t.array
 
 
 # ------------------------------------------------------------------ linear
@@ -68,8 +68,8 @@ def check_dropout_p(p: Any, name: str = "dropout") -> float:
 
 def _dropout(input: Tensor, p: float, mask_shape: tuple[int, ...], generator: Any) -> Tensor:
     """Inverted dropout with a mask of ``mask_shape`` (broadcast against the input)."""
-    xp = get_array_module(input.data)
-    dtype = input.data.dtype
+    xp = get_array_module(input.array)
+    dtype = input.array.dtype
     if p == 1.0:
         return DropoutFunction.apply(input, mask=xp.zeros(mask_shape, dtype=dtype))
     rng = _random.get_generator(generator)
@@ -141,7 +141,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             raise ValueError(f"batch_norm: {name} must have shape ({C},) for an input with {C} channels "
                              f"(shape {tuple(input.shape)}), got {tuple(t.shape)}")
     if training:
-        if input.data.size // max(C, 1) <= 1:
+        if input.array.size // max(C, 1) <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                              f"got input of shape {tuple(input.shape)}")
     elif running_mean is None or running_var is None:
@@ -215,7 +215,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
     ``num_classes=-1`` uses max(index) + 1.  Not differentiable (integers).
     """
-    data = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    data = tensor.array if isinstance(tensor, Tensor) else np.asarray(tensor)
     if data.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer tensor of class indices, got dtype {data.dtype}")
     xp = get_array_module(data)

@@ -63,7 +63,7 @@ def _warn_broadcast(x: Tensor, t: Tensor, op: str) -> None:
 def _class_weight(weight: Any, x: Tensor, op: str) -> Any:
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    w = weight.array if isinstance(weight, Tensor) else np.asarray(weight)
     C = x.shape[1]
     if w.shape != (C,):
         raise ValueError(f"{op}: weight must have shape ({C},), one entry per class, got {tuple(w.shape)}")
@@ -117,7 +117,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
             raise ValueError(f"{op}: for input of shape {tuple(input.shape)} the class-index target must have "
                              f"shape {expected}, got {tuple(target.shape)}")
         x, t, unbatched = _batched(input, target, op)
-        out = L.CrossEntropyFunction.apply(x, target=t.data, weight=_class_weight(weight, x, op),
+        out = L.CrossEntropyFunction.apply(x, target=t.array, weight=_class_weight(weight, x, op),
                                            ignore_index=int(ignore_index), reduction=reduction,
                                            label_smoothing=float(label_smoothing))
     if unbatched and reduction == "none":
@@ -143,7 +143,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, size_average: Any =
         raise ValueError(f"{op}: for input of shape {tuple(input.shape)} the target must have shape {expected}, "
                          f"got {tuple(target.shape)}")
     x, t, unbatched = _batched(input, target, op)
-    out = L.NLLLossFunction.apply(x, target=t.data, weight=_class_weight(weight, x, op),
+    out = L.NLLLossFunction.apply(x, target=t.array, weight=_class_weight(weight, x, op),
                                   ignore_index=int(ignore_index), reduction=reduction)
     if unbatched and reduction == "none":
         out = _api.reshape(out, ())

@@ -20,7 +20,7 @@ __all__ = ["embedding"]
 def _indices(name: str, input: Any, rows: int) -> Any:  # noqa: A002
     """The integer index array of ``input``, checked against ``rows``."""
     if isinstance(input, Tensor):
-        idx = input.data
+        idx = input.array
     elif hasattr(input, "detach") and hasattr(input, "numpy"):  # a torch tensor
         idx = input.detach().cpu().numpy()
     else:
@@ -49,14 +49,14 @@ def normalize_padding_idx(name: str, padding_idx: int | None, rows: int) -> int 
 
 def _renorm_(weight: Tensor, idx: Any, max_norm: float, norm_type: float) -> None:
     """Rescale, in place and outside the graph, the looked-up rows whose p-norm exceeds ``max_norm``."""
-    xp = get_array_module(weight.data)
+    xp = get_array_module(weight.array)
     rows = xp.unique(idx)
-    w = weight.data[rows]
+    w = weight.array[rows]
     norms = xp.linalg.norm(w, ord=norm_type, axis=1)
     over = norms > max_norm
     if over.any():
         scale = (max_norm / (norms[over] + 1e-7)).astype(w.dtype)
-        weight.data[rows[over]] = w[over] * scale[:, None]
+        weight.array[rows[over]] = w[over] * scale[:, None]
 
 
 def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noqa: A002 - torch's name
