@@ -7,10 +7,21 @@
 
 A thalweg is the line water follows down a valley floor; this library is about
 that descent.
+
+Where to look next (each has its own ``help()``):
+
+* ``thalweg.nn``: layers and ``Module`` (``nn.Linear``, ``nn.Conv2d``, ``nn.LSTM``...), ``nn.functional``
+* ``thalweg.optim``: optimizers (``optim.SGD``, ``optim.Adam``...) and ``optim.lr_scheduler``
+* ``thalweg.data``: datasets, ``DataLoader``, MNIST and the bundled 8x8 digits
+* ``thalweg.train``: ``fit`` (the training loop), callbacks (TensorBoard, MLflow), ``load_run``
+* ``thalweg.utils.tensorboard``: ``SummaryWriter``; ``thalweg.onnx``: ``export``
+* the command line: ``thalweg train``, ``thalweg predict``, ``thalweg compare``, ``thalweg lr-find``,
+  ``thalweg report`` (``thalweg --help``; ``thalweg.cli``)
 """
 
 from . import allocator, autograd, distributions, dtypes, random
 from .autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd.grad_mode import inference_mode, is_inference_mode_enabled
 from .autograd.tensor import device
 from .dtypes import (bool_, double, float16, float32, float64, get_default_dtype, half, int8, int16, int32,
                      int64, long, set_default_dtype, uint8)
@@ -23,12 +34,47 @@ from .ops.api import (abs, add, allclose, amax, amin, argmax, argmin, broadcast_
                       mul, ne, neg, norm, pad, permute, pow, prod, relu, repeat, reshape, sigmoid, sign, softmax,
                       softplus, split, sqrt, squeeze, stack, std, sub, sum, swapaxes, tanh, transpose, unsqueeze,
                       var, where)
-from .random import Generator, get_rng_state, manual_seed, set_rng_state
+from .random import Generator, get_rng_state, initial_seed, manual_seed, set_rng_state
+# torch's wider op surface (issue 17): elementwise math, scans, sorting, scatter/index ops, structure, einsum
+from .ops.math_api import (acos, acosh, addcdiv, addcmul, all, any, arccos, arccosh, arcsin, arcsinh,  # noqa: A004
+                           arctan, arctan2, arctanh, asin, asinh, atan, atan2, atanh, bitwise_and,
+                           bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor, ceil,
+                           clamp_max, clamp_min, copysign, cos, cosh, count_nonzero, deg2rad, digamma, erf, erfc,
+                           erfinv, exp2, expm1, fix, float_power, floor, floor_divide, fmod, frac, hypot, isclose,
+                           isinf, isneginf, isposinf, isreal, lerp, lgamma, log1p, log2, log10, logaddexp,
+                           logical_and, logical_not, logical_or, logical_xor, logit, nan_to_num, positive, rad2deg,
+                           reciprocal, remainder, round, rsqrt, signbit, sin, sinc, sinh, square, tan, trunc, xlogy)
+from .ops.scan import cummax, cummin, cumprod, cumsum, logcumsumexp
+from .ops.sorting import argsort, kthvalue, median, mode, msort, nanmedian, sort, topk
+from .ops.indexing import (argwhere, index_add, index_copy, index_fill, index_select, masked_scatter, masked_select,
+                           nonzero, scatter, scatter_add, scatter_reduce, take_along_dim)
+from .ops.structure import (addmm, bmm, diag, diag_embed, diagonal, dot, flip, fliplr, flipud, ger, mm, movedim,
+                            moveaxis, mv, narrow, outer, repeat_interleave, roll, select, tile, trace, tril, triu,
+                            unbind)
+from .ops.einsum import einsum
+from .ops import methods as _methods  # noqa: F401 - binds the Tensor methods of the ops above
+from .factories import (asarray, bernoulli, empty_like, logspace, multinomial, normal, poisson,  # noqa: E402
+                        randint_like)
+from .typed_tensors import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
+                            LongTensor, ShortTensor)
+from .dtypes import short  # noqa: E402
+from . import backends, cuda, sparse  # noqa: E402,F401 - tw.cuda.is_available() is False; tw.sparse.mm
+from .sparse import sparse_coo_tensor, spmm  # noqa: E402
 from . import nn, optim  # noqa: E402,F401 - tw.nn, tw.optim, as torch.nn / torch.optim
 from . import data, train  # noqa: E402,F401 - tw.data (datasets, loader), tw.train (the loop); after the core
-from . import prune  # noqa: E402,F401 - tw.prune: magnitude pruning with fixed masks, sparse export
-from . import rl  # noqa: E402,F401 - tw.rl: GAE, policies, TRPO/PPO steps, the policy-gradient trainer
-from . import analysis, nli, recsys  # noqa: E402,F401 - sharpness/saliency, ESIM, GRU4Rec
+from .serialization import load, save  # noqa: E402,F401 - tw.save / tw.load (never pickle)
+
+# Tools a core user reaches for now and then, loaded on first use (``tw.prune``, ``tw.analysis``).
+# The paper reproductions and their domain models live beside the core, in ``thalweg_lab``.
+_LAZY_SUBMODULES = ("prune", "analysis", "onnx", "utils")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'thalweg' has no attribute {name!r}")
 
 float = float32  # noqa: A001 - torch's spelling: tw.float is float32
 int = int32  # noqa: A001

@@ -27,6 +27,8 @@ from typing import Any, Sequence
 
 __all__ = ["main", "build_parser"]
 
+_ARGV: list[str] = []  # the command line main() parsed (thalweg train --nproc reruns it)
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors."""
@@ -75,6 +77,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("output")
     _flag(g, "--out", metavar="DIR", help="where run records go (default runs/)")
     _flag(g, "--name", help="run name (default <model>-<dataset>)")
+    _flag(g, "--tensorboard", metavar="DIR", help="also log to TensorBoard under DIR/<run name> (loss, accuracy, "
+                                                  "lr, gradient norms, weight histograms; needs thalweg[tensorboard])")
+    _flag(g, "--mlflow", metavar="URI", help="also log to an MLflow store: sqlite:///mlflow.db or a directory "
+                                             "(needs thalweg[mlflow])")
     p.add_argument("--no-checkpoint", dest="checkpoint", action="store_false", default=argparse.SUPPRESS,
                    help="do not write checkpoints")
     p.add_argument("--no-plots", dest="plots", action="store_false", default=argparse.SUPPRESS)
@@ -85,7 +91,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 _NOT_CONFIG = {"debug", "func", "command", "config", "progress", "quiet", "resume", "optimizers", "schedules",
-               "inits", "min_lr", "max_lr", "steps", "mode", "run_dir", "all"}
+               "inits", "min_lr", "max_lr", "steps", "mode", "run_dir", "all", "nproc"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     _add_training_options(p)
     _flag(p, "--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint (same trajectory)")
+    _flag(p, "--nproc", metavar="N", type=int, help="data-parallel on N processes: starts mpiexec itself "
+                                                     "(needs pip install 'thalweg[mpi]')")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("compare", help="same model and init, several optimizers/schedules/inits, one plot",
@@ -122,13 +130,25 @@ def build_parser() -> argparse.ArgumentParser:
     _flag(p, "--mode", metavar="exp|linear", help="exponential sweep (default) or linear, as in the paper")
     p.set_defaults(func=cmd_lr_find)
 
+    p = sub.add_parser("predict", help="predict with a trained run's model on a .npy, .csv or image file",
+                       description="Rebuild a `thalweg train` run's model with its best weights and print one "
+                                   "prediction per example of INPUT (.npy, .csv, or a PNG/JPEG digit image).")
+    _add_common(p)
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("input", metavar="INPUT")
+    p.add_argument("--probs", action="store_true", default=argparse.SUPPRESS,
+                   help="also print the class probabilities")
+    p.add_argument("--weights", choices=("best", "last"), default=argparse.SUPPRESS,
+                   help="the best dev epoch's weights (default) or the last epoch's")
+    p.set_defaults(func=cmd_predict)
+
     p = sub.add_parser("report", help="print the summary of a past run (or comparison)")
     _add_common(p)
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--all", action="store_true", default=argparse.SUPPRESS, help="print every epoch's row")
     p.set_defaults(func=cmd_report)
 
-    from .lab.cli import add_parser as add_lab_parser  # the lab owns its sub-command's options
+    from thalweg_lab.cli import add_parser as add_lab_parser  # the lab (beside the core) owns its options
 
     add_lab_parser(sub)
     return parser
@@ -178,12 +198,23 @@ def _config(args: argparse.Namespace, extra_keys: Sequence[str] = ()) -> tuple[A
     return cfg, extras
 
 
+def _log_rank() -> int:
+    from .distributed import launched_rank
+
+    return launched_rank()
+
+
 def _log(args: argparse.Namespace) -> Any:
-    return (lambda msg: None) if getattr(args, "quiet", False) else print
+    # in a data-parallel run only rank 0 prints
+    return (lambda msg: None) if getattr(args, "quiet", False) or _log_rank() != 0 else print
 
 
 # ---------------------------------------------------------------- commands
 def cmd_train(args: argparse.Namespace) -> int:
+    if "nproc" in vars(args):  # run this same command again under mpiexec -n N
+        from .distributed.launch import relaunch
+
+        return relaunch(args.nproc, _ARGV)
     from .train.experiment import TrainConfig, prepare, run_training
     from .train.record import read_run
 
@@ -212,12 +243,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     log(f"thalweg train: {cfg.model} on {cfg.dataset} ({info.sizes[0]} train / {info.sizes[1]} dev / "
         f"{info.sizes[2]} test), {cfg.optimizer} lr={lr:g}, "
         f"schedule {cfg.schedule}, {cfg.epochs} epochs, batch {cfg.batch_size}, seed {cfg.seed}")
-    result, model = run_training(cfg, splits=splits, info=info, resume=resume, log=log,
-                                 progress=getattr(args, "progress", "auto"))
-    if getattr(args, "quiet", False):
-        test = result.test or {}
-        print(f"test accuracy {100 * test.get('accuracy', math.nan):.2f}%  best dev epoch {result.best_epoch}  "
-              f"run record {result.run_dir}")
+    from .train.record import new_run_dir
+
+    run_dir = Path(resume) if resume is not None else new_run_dir(cfg.out, cfg.name or f"{cfg.model}-{cfg.dataset}")
+    try:
+        result, model = run_training(cfg, splits=splits, info=info, resume=resume, run_dir=run_dir, log=log,
+                                     progress=getattr(args, "progress", "auto"))
+    except KeyboardInterrupt:
+        if (run_dir / "checkpoints" / "last.npz").is_file():
+            print(f"thalweg: interrupted; continue with: thalweg train --resume {run_dir}", file=sys.stderr)
+        else:
+            print("thalweg: interrupted before the first checkpoint was written: nothing to resume",
+                  file=sys.stderr)
+        raise
+    except Exception as e:  # a data-parallel run: this rank's error ends every rank's process (no hang)
+        from .distributed.launch import abort_job_on_error
+
+        abort_job_on_error(e)
+        raise
+    if getattr(args, "quiet", False) and _log_rank() == 0:
+        test = result.test
+        shown = "no test evaluation" if not test else f"test accuracy {100 * test.get('accuracy', math.nan):.2f}%"
+        print(f"{shown}  best dev epoch {result.best_epoch}  run record {result.run_dir}")
     if result.status == "diverged":
         print(f"thalweg: training diverged: {result.stop_reason}", file=sys.stderr)
         return 1
@@ -327,6 +374,9 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     from . import random as _random
 
     cfg, extras = _config(args, ("min_lr", "max_lr", "steps", "mode"))
+    for flag in ("tensorboard", "mlflow"):
+        if getattr(cfg, flag, None):
+            raise ValueError(f"--{flag} logs training runs (train, compare); lr-find writes its own record")
     cfg, splits, info = prepare(cfg)
     mode = extras.get("mode", "exp")
     if mode not in ("exp", "linear"):
@@ -338,12 +388,38 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
                      max_lr=float(extras.get("max_lr", 1.0)), steps=extras.get("steps"),
                      epochs=int(vars(args).get("epochs", 2)), mode=mode, batch_size=int(cfg.batch_size),
                      seed=cfg.seed, out=cfg.out, name=cfg.name or f"lr-find-{cfg.model}-{cfg.dataset}",
-                     log=_log(args), plots=cfg.plots)
+                     log=_log(args), plots=cfg.plots, progress=getattr(args, "progress", "auto"))
     if result["base_lr"] is None:
         print(f"no suggested bounds (record: {result['run_dir']})")
     else:
-        print(f"suggested base_lr {result['base_lr']:.3g}  max_lr {result['max_lr']:.3g}  "
+        edge = "  (at the end of the sweep: a lower bound, see the warning)" if result.get("warning") else ""
+        print(f"suggested base_lr {result['base_lr']:.3g}  max_lr {result['max_lr']:.3g}{edge}  "
               f"(record: {result['run_dir']})")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .autograd.grad_mode import no_grad
+    from .autograd.tensor import Tensor
+    from .train.record import read_run
+    from .train.reuse import load_run, read_inputs, run_architecture
+
+    model = load_run(args.run_dir, weights=getattr(args, "weights", "best"))
+    arch = run_architecture(read_run(args.run_dir)["config"], args.run_dir)
+    x, notes = read_inputs(args.input, tuple(arch["input_shape"]), dataset=arch.get("dataset"))
+    for note in notes:
+        print(f"thalweg: note: {note}", file=sys.stderr)
+    with no_grad():
+        logits = np.asarray(model(Tensor(x)).array, dtype=np.float64)
+    z = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    pred = probs.argmax(axis=1)
+    show = getattr(args, "probs", False)
+    print("example,prediction" + ("," + ",".join(f"p{k}" for k in range(probs.shape[1])) if show else ""))
+    for i, (c, row) in enumerate(zip(pred, probs)):
+        print(f"{i},{c}" + ("," + ",".join(f"{v:.4f}" for v in row) if show else ""))
     return 0
 
 
@@ -360,14 +436,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        _ARGV[:] = sys.argv[1:] if argv is None else list(argv)  # for --nproc
     except SystemExit as e:  # --help (0) or a usage error (2), already printed
         return int(e.code) if isinstance(e.code, int) else 2
     debug = getattr(args, "debug", False)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe (`| head`) fails here, inside the handler, not at interpreter exit
+        return code
     except KeyboardInterrupt:
         print("thalweg: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `thalweg report RUN | head`: the reader has what it wanted
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout at exit
+        return 0
     except (ValueError, OSError) as e:  # bad input: DataError, CheckpointError, RunRecordError are ValueErrors
         if debug:
             raise

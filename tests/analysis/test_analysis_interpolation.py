@@ -8,7 +8,7 @@ import pytest
 import thalweg as tw
 from thalweg import nn
 from thalweg.analysis import interpolate, interpolated_state
-from thalweg.lab.training import evaluate
+from thalweg_lab.training import evaluate
 
 
 def _model() -> nn.Module:

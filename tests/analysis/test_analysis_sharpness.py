@@ -12,7 +12,7 @@ import thalweg as tw
 from thalweg import nn
 from thalweg.analysis import (LossFunction, box_half_widths, epsilon_sharpness, flat_parameters, model_sharpness,
                               random_subspace, scipy_available, set_flat_parameters)
-from thalweg.lab.training import evaluate
+from thalweg_lab.training import evaluate
 
 METHODS = [pytest.param("L-BFGS-B", marks=pytest.mark.skipif(not scipy_available(), reason="needs SciPy")),
            "sign-ascent"]

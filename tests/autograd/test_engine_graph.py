@@ -170,12 +170,12 @@ def test_leaf_gradient_does_not_alias_a_pending_gradient() -> None:
 def test_views_and_broadcast_gradients_are_copied_into_grad() -> None:
     x = tw.tensor([[1.0, 2.0]], requires_grad=True)
     x.sum().backward()  # Sum's backward is a read-only broadcast view
-    assert x.grad.flags.writeable and x.grad.flags.owndata
+    assert x.grad.array.flags.writeable and x.grad.array.flags.owndata
     x.grad[...] = 0  # zero_grad(set_to_none=False) style works
     w = tw.tensor(np.ones((2, 3)), requires_grad=True)
     parts = w.reshape(6).split(3)
     (parts[0].sum() + parts[1].sum() * 2.0).backward()
-    assert w.grad.flags.writeable
+    assert w.grad.array.flags.writeable
     np.testing.assert_array_equal(w.grad, [[1, 1, 1], [2, 2, 2]])
 
 
@@ -199,10 +199,10 @@ def test_mixed_precision_graph_gives_each_leaf_its_own_dtype() -> None:
 def test_zero_dimensional_gradients_are_arrays() -> None:
     x = tw.tensor(2.0, requires_grad=True)
     (x * x).backward()
-    assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad == 4.0
+    assert type(x.grad.array) is np.ndarray and x.grad.shape == () and x.grad == 4.0
     y = tw.tensor(2.0, requires_grad=True)
     (y * tw.ones(2, 3)).sum().backward()  # un-broadcasting sums everything away
-    assert type(y.grad) is np.ndarray and y.grad.shape == () and y.grad == 6.0
+    assert type(y.grad.array) is np.ndarray and y.grad.shape == () and y.grad == 6.0
     y.grad += 1.0
     assert y.grad == 7.0
 

@@ -124,11 +124,11 @@ def test_scalars_from_forward_and_backward_become_arrays(shape: tuple[int, ...])
     y = SumOfSquares.apply(x)
     assert type(y.array) is np.ndarray and y.shape == ()
     y.backward()
-    assert type(x.grad) is np.ndarray and x.grad.dtype == np.float32 and x.grad.shape == shape
+    assert type(x.grad.array) is np.ndarray and x.grad.dtype == np.float32 and x.grad.shape == shape
     np.testing.assert_array_equal(x.grad, np.full(shape, 3.0))
     z = tw.tensor(1.0, requires_grad=True)
     ConstantGradient.apply(z).backward()
-    assert type(z.grad) is np.ndarray and z.grad.dtype == np.float32 and z.grad == 2.0
+    assert type(z.grad.array) is np.ndarray and z.grad.dtype == np.float32 and z.grad == 2.0
 
 
 def test_a_function_without_backward_says_so() -> None:

@@ -99,6 +99,6 @@ def test_mode_is_restored_after_an_exception(x: tw.Tensor) -> None:
 def test_parameter_update_under_no_grad_is_not_recorded(x: tw.Tensor) -> None:
     (x * x).sum().backward()
     with tw.no_grad():
-        x -= 0.1 * tw.from_numpy(x.grad)
+        x -= 0.1 * tw.from_numpy(x.grad.array)
     assert x.is_leaf and x.grad_fn is None and x.requires_grad
     assert x.numpy().tolist() == pytest.approx([0.8, 1.6])

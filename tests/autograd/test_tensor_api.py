@@ -123,10 +123,10 @@ def test_tensors_hash_by_identity_despite_elementwise_eq() -> None:
     assert (a == b).numpy().all()  # == stays elementwise
 
 
-def test_grad_stays_an_ndarray_and_numpy_shares_memory() -> None:
+def test_grad_is_a_tensor_over_an_ndarray_and_numpy_shares_memory() -> None:
     x = tw.tensor([1.0, 2.0], requires_grad=True)
     (x * x).sum().backward()
-    assert type(x.grad) is np.ndarray
+    assert type(x.grad) is tw.Tensor and type(x.grad.array) is np.ndarray
     arr = x.numpy()
     assert np.shares_memory(arr, x.array)
     assert np.asarray(x) is not None and np.asarray(x).dtype == np.float32

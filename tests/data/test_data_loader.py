@@ -13,7 +13,7 @@ def _ids(loader):
 
 def test_each_epoch_is_a_fresh_permutation():
     ds = TensorDataset(np.arange(103), np.arange(103) % 7)
-    loader = DataLoader(ds, batch_size=10, seed=0)
+    loader = DataLoader(ds, batch_size=10, shuffle=True, seed=0)
     epochs = [np.concatenate(_ids(loader)) for _ in range(3)]
     for e in epochs:
         assert sorted(e.tolist()) == list(range(103))  # every example exactly once
@@ -25,7 +25,7 @@ def test_each_epoch_is_a_fresh_permutation():
 def test_batches_keep_fields_aligned_and_types():
     x = np.arange(50, dtype=np.float32).reshape(25, 2)
     y = np.arange(25)
-    for xb, yb in DataLoader(TensorDataset(x, y), batch_size=4, seed=3):
+    for xb, yb in DataLoader(TensorDataset(x, y), batch_size=4, shuffle=True, seed=3):
         assert isinstance(xb, tw.Tensor) and isinstance(yb, tw.Tensor)
         np.testing.assert_array_equal(xb.array[:, 0], 2 * yb.array)
         assert xb.dtype == np.float32 and yb.dtype == np.int64
@@ -33,9 +33,9 @@ def test_batches_keep_fields_aligned_and_types():
 
 def test_same_seed_same_order_different_seed_different_order():
     ds = TensorDataset(np.arange(64))
-    a = _ids(DataLoader(ds, batch_size=8, seed=5))
-    b = _ids(DataLoader(ds, batch_size=8, seed=5))
-    c = _ids(DataLoader(ds, batch_size=8, seed=6))
+    a = _ids(DataLoader(ds, batch_size=8, shuffle=True, seed=5))
+    b = _ids(DataLoader(ds, batch_size=8, shuffle=True, seed=5))
+    c = _ids(DataLoader(ds, batch_size=8, shuffle=True, seed=6))
     assert all(np.array_equal(u, v) for u, v in zip(a, b))
     assert not all(np.array_equal(u, v) for u, v in zip(a, c))
 
@@ -43,16 +43,16 @@ def test_same_seed_same_order_different_seed_different_order():
 def test_default_generator_comes_from_manual_seed():
     ds = TensorDataset(np.arange(30))
     tw.manual_seed(11)
-    a = np.concatenate(_ids(DataLoader(ds, batch_size=30)))
+    a = np.concatenate(_ids(DataLoader(ds, batch_size=30, shuffle=True)))
     tw.manual_seed(11)
-    b = np.concatenate(_ids(DataLoader(ds, batch_size=30)))
+    b = np.concatenate(_ids(DataLoader(ds, batch_size=30, shuffle=True)))
     np.testing.assert_array_equal(a, b)
 
 
 def test_drop_last_and_len():
     ds = TensorDataset(np.arange(23))
-    keep = DataLoader(ds, batch_size=5, seed=0)
-    drop = DataLoader(ds, batch_size=5, drop_last=True, seed=0)
+    keep = DataLoader(ds, batch_size=5, shuffle=True, seed=0)
+    drop = DataLoader(ds, batch_size=5, drop_last=True, shuffle=True, seed=0)
     assert len(keep) == 5 and [len(b[0]) for b in keep] == [5, 5, 5, 5, 3]
     assert len(drop) == 4 and [len(b[0]) for b in drop] == [5, 5, 5, 5]
     assert drop.num_examples == 20
@@ -77,7 +77,7 @@ def test_vectorised_batching_calls_getitems_once_per_batch():
             Counting.single += 1
             return super().__getitem__(i)
 
-    loader = DataLoader(Counting(np.zeros((100, 3)), np.zeros(100)), batch_size=32, seed=0)
+    loader = DataLoader(Counting(np.zeros((100, 3)), np.zeros(100)), batch_size=32, shuffle=True, seed=0)
     list(loader)
     assert Counting.calls == 4 and Counting.single == 0
 
@@ -98,14 +98,14 @@ def test_per_example_dataset_is_collated():
 
 def test_state_dict_resumes_mid_epoch_exactly():
     ds = TensorDataset(np.arange(40))
-    ref = DataLoader(ds, batch_size=6, seed=9)
+    ref = DataLoader(ds, batch_size=6, shuffle=True, seed=9)
     straight = _ids(ref) + _ids(ref)
 
-    a = DataLoader(ds, batch_size=6, seed=9)
+    a = DataLoader(ds, batch_size=6, shuffle=True, seed=9)
     it = iter(a)
     first = [next(it)[0].array.copy() for _ in range(3)]
     state = a.state_dict()
-    b = DataLoader(ds, batch_size=6, seed=123)  # a different seed: the state must override it
+    b = DataLoader(ds, batch_size=6, shuffle=True, seed=123)  # a different seed: the state must override it
     b.load_state_dict(state)
     rest = _ids(b) + _ids(b)
     got = first + rest
@@ -116,7 +116,7 @@ def test_state_dict_resumes_mid_epoch_exactly():
 
 def test_abandoned_iteration_starts_a_new_epoch():
     ds = TensorDataset(np.arange(20))
-    loader = DataLoader(ds, batch_size=5, seed=0)
+    loader = DataLoader(ds, batch_size=5, shuffle=True, seed=0)
     it = iter(loader)
     next(it)
     full = np.concatenate(_ids(loader))
@@ -124,8 +124,8 @@ def test_abandoned_iteration_starts_a_new_epoch():
 
 
 def test_load_state_dict_checks_sizes():
-    a = DataLoader(TensorDataset(np.arange(10)), batch_size=2, seed=0)
-    b = DataLoader(TensorDataset(np.arange(12)), batch_size=2, seed=0)
+    a = DataLoader(TensorDataset(np.arange(10)), batch_size=2, shuffle=True, seed=0)
+    b = DataLoader(TensorDataset(np.arange(12)), batch_size=2, shuffle=True, seed=0)
     with pytest.raises(ValueError, match="10 examples"):
         b.load_state_dict(a.state_dict())
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from thalweg.data import DataError
-from thalweg.data.sessions import (ItemIndex, Sessions, build_sessions, load_interactions, session_parallel_batches,
+from thalweg_lab.sessions import (ItemIndex, Sessions, build_sessions, load_interactions, session_parallel_batches,
                                    split_by_time)
 
 

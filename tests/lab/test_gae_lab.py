@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from thalweg import lab
-from thalweg.lab import NOT_REPRODUCED, OUTCOMES, PARTLY, REPRODUCED
-from thalweg.lab.gae import judge
-from thalweg.lab.report import REPORT_SECTIONS
+import thalweg_lab as lab
+from thalweg_lab import NOT_REPRODUCED, OUTCOMES, PARTLY, REPRODUCED
+from thalweg_lab.gae import judge
+from thalweg_lab.report import REPORT_SECTIONS
 
 
 def test_quick_run_writes_a_report(tmp_path):

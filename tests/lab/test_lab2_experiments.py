@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from thalweg import lab
-from thalweg.lab.plotting import plots_available
-from thalweg.lab.report import REPORT_SECTIONS
-from thalweg.lab.result import OUTCOMES
+import thalweg_lab as lab
+from thalweg_lab.plotting import plots_available
+from thalweg_lab.report import REPORT_SECTIONS
+from thalweg_lab.result import OUTCOMES
 from thalweg.optim import transforms as T
 
 ISSUE_9 = ("gradient-noise", "data-dependent-init", "elu", "sharp-minima")

@@ -8,8 +8,8 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from thalweg.lab import data_dependent_init, elu, gradient_noise, sharp_minima
-from thalweg.lab.result import NOT_REPRODUCED, PARTLY, REPRODUCED
+from thalweg_lab import data_dependent_init, elu, gradient_noise, sharp_minima
+from thalweg_lab.result import NOT_REPRODUCED, PARTLY, REPRODUCED
 
 
 # ------------------------------------------------------------------ made-up figures

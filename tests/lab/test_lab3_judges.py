@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from thalweg.lab import esim, gru4rec, saliency
-from thalweg.lab.result import NOT_REPRODUCED, PARTLY, REPRODUCED
+from thalweg_lab import esim, gru4rec, saliency
+from thalweg_lab.result import NOT_REPRODUCED, PARTLY, REPRODUCED
 
 
 def _saliency(acc: tuple[float, float, float] = (0.70, 0.72, 0.73), rate: float = 0.95) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from typing import Any, Mapping
 
 import pytest
 
-from thalweg import lab
-from thalweg.lab import cli, registry
-from thalweg.lab.result import Check, LabResult, Table, Verdict, verdict_from_checks
+import thalweg_lab as lab
+from thalweg_lab import cli, registry
+from thalweg_lab.result import Check, LabResult, Table, Verdict, verdict_from_checks
 
 OURS = ("clr", "depth", "dropout", "lr-range-test", "memorization", "optimizer-paths", "optimizer-survey",
         "weight-decay")

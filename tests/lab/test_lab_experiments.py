@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from thalweg import lab
-from thalweg.lab import datasets
-from thalweg.lab.plotting import plots_available
-from thalweg.lab.report import REPORT_SECTIONS
-from thalweg.lab.result import OUTCOMES
+import thalweg_lab as lab
+from thalweg_lab import datasets
+from thalweg_lab.plotting import plots_available
+from thalweg_lab.report import REPORT_SECTIONS
+from thalweg_lab.result import OUTCOMES
 
 ISSUE_8 = ("depth", "memorization", "weight-decay", "dropout", "optimizer-paths", "optimizer-survey",
            "lr-range-test", "clr")

@@ -10,11 +10,11 @@ from typing import Any, Mapping
 
 import pytest
 
-from thalweg import lab
-from thalweg.lab import registry
-from thalweg.lab.plotting import figure, plot_into, save
-from thalweg.lab.report import REPORT_SECTIONS
-from thalweg.lab.result import (NOT_REPRODUCED, PARTLY, REPRODUCED, Check, LabResult, Table, Verdict,
+import thalweg_lab as lab
+from thalweg_lab import registry
+from thalweg_lab.plotting import figure, plot_into, save
+from thalweg_lab.report import REPORT_SECTIONS
+from thalweg_lab.result import (NOT_REPRODUCED, PARTLY, REPRODUCED, Check, LabResult, Table, Verdict,
                                 verdict_from_checks)
 
 

@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 import pytest
 
-from thalweg.lab import clr, depth, dropout, lr_range, memorization, optimizer_paths, optimizer_survey, weight_decay
-from thalweg.lab.result import NOT_REPRODUCED, PARTLY, REPRODUCED
+from thalweg_lab import clr, depth, dropout, lr_range, memorization, optimizer_paths, optimizer_survey, weight_decay
+from thalweg_lab.result import NOT_REPRODUCED, PARTLY, REPRODUCED
 
 
 # ------------------------------------------------------------------ figures

@@ -9,8 +9,8 @@ import pytest
 
 import thalweg as tw
 from thalweg import nn, optim
-from thalweg.lab import lr_range, optimizer_paths
-from thalweg.lab.training import TrainLog, evaluate, first_step_reaching, param_norm, predict, train
+from thalweg_lab import lr_range, optimizer_paths
+from thalweg_lab.training import TrainLog, evaluate, first_step_reaching, param_norm, predict, train
 
 
 def _blobs(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

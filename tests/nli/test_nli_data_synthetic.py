@@ -10,8 +10,8 @@ import pytest
 
 from thalweg.data import DataError
 from thalweg.data.text import Vocabulary
-from thalweg.nli import LABELS, encode_pairs, load_nli_jsonl, make_inference_task, pair_batches
-from thalweg.nli.synthetic import ADJECTIVES, NOUNS, VERBS, Claim, Fact, claim_tokens, label_of, premise_tokens
+from thalweg_lab.nli import LABELS, encode_pairs, load_nli_jsonl, make_inference_task, pair_batches
+from thalweg_lab.nli.synthetic import ADJECTIVES, NOUNS, VERBS, Claim, Fact, claim_tokens, label_of, premise_tokens
 
 
 def test_load_nli_jsonl_reads_snli_records_and_skips_unlabelled_pairs(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 import thalweg as tw
 from thalweg.autograd import gradcheck
-from thalweg.nli import ESIM, Enhancement, MaskedPooling, SentenceEncoder, SoftAlignment
+from thalweg_lab.nli import ESIM, Enhancement, MaskedPooling, SentenceEncoder, SoftAlignment
 
 MA = np.array([[True, True, True], [True, True, False]])
 MB = np.array([[True, True], [True, False]])

@@ -92,8 +92,11 @@ def test_dropout2d_zeroes_whole_channels():
     assert 0 < (per_channel == 0).all(-1).mean() < 1
     y1 = nn.Dropout1d(0.5)(tw.ones(4, 6, 5)).array
     assert ((y1 == 0).all(-1) | (y1 == 2).all(-1)).all()
+    with pytest.warns(UserWarning, match="2-D input to dropout2d"):  # torch 2.13: elementwise, with a warning
+        y2 = nn.Dropout2d()(tw.ones(30, 40)).array
+    assert 0 < (y2 == 0).mean() < 1 and not ((y2 == 0).all(-1) | (y2 == 2).all(-1)).all()
     with pytest.raises(ValueError, match="dropout2d"):
-        nn.Dropout2d()(tw.ones(3, 4))
+        nn.Dropout2d()(tw.ones(3))
 
 
 def test_dropout_float64_stays_float64():

@@ -28,7 +28,7 @@ def both(fn: Callable[..., Any], fn_t: Callable[..., Any], *values: Any, dtype: 
     out.sum().backward()
     out_t.sum().backward()
     for x, xt in zip(xs, xts):
-        assert isinstance(x.grad, np.ndarray) and x.grad.dtype == np.dtype(dtype)
+        assert isinstance(x.grad.array, np.ndarray) and x.grad.dtype == np.dtype(dtype)
         np.testing.assert_allclose(x.grad, xt.grad.numpy(), equal_nan=True, **tol)
 
 
@@ -126,7 +126,7 @@ def test_full_reductions_hold_arrays_not_scalars() -> None:
     for y in (x.sum(), x.mean(), x.var(), x.std(), x.max(), x.logsumexp(), x.prod(), x.norm(), x.sum(dim=(0, 1))):
         assert type(y.array) is np.ndarray and y.shape == ()
         y.backward()
-        assert type(x.grad) is np.ndarray
+        assert type(x.grad.array) is np.ndarray
 
 
 def test_gelu_exact_float32_matches_torch() -> None:

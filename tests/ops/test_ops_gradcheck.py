@@ -28,4 +28,4 @@ def test_float32_in_float32_out(case: Case) -> None:
     total.backward()
     for i, t in enumerate(inputs):
         assert t.grad is not None and t.grad.dtype == "float32", f"{case.name}: grad {i}"
-        assert type(t.grad).__name__ == "ndarray" and t.grad.shape == t.shape
+        assert type(t.grad.array).__name__ == "ndarray" and t.grad.shape == t.shape

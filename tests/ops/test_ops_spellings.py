@@ -188,8 +188,8 @@ def test_torch_idiom_classifier_runs_unchanged() -> None:
         b.grad = None
         loss.backward()
         with tw.no_grad():
-            w -= 0.5 * tw.from_numpy(w.grad)
-            b.sub_(tw.from_numpy(b.grad), alpha=0.5)
+            w -= 0.5 * tw.from_numpy(w.grad.array)
+            b.sub_(tw.from_numpy(b.grad.array), alpha=0.5)
         losses.append(loss.item())
     pred = output.argmax(dim=1, keepdim=True)
     correct = pred.eq(target.view_as(pred)).sum().item()

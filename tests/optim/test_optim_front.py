@@ -98,8 +98,11 @@ def test_other_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="Invalid learning rate: -1"):
         opt.add_param_group({"params": [p[1]], "lr": -1})
     assert len(opt.param_groups) == 1  # nothing was added
-    p[0].grad = np.ones(5)
-    with pytest.raises(ValueError, match=r"parameter #0 has shape \(3, 4\) but its gradient has shape \(5,\)"):
+    with pytest.raises(RuntimeError, match=r"assigned grad has shape \(5,\), different from the tensor's shape \(3, 4\)"):
+        p[0].grad = np.ones(5)  # torch refuses it at the assignment
+    p[0].grad = tw.ones(3, 4)
+    p[0].array = np.ones((2, 6), dtype=np.float32)  # the parameter changed shape under its gradient
+    with pytest.raises(ValueError, match=r"parameter #0 has shape \(2, 6\) but its gradient has shape \(3, 4\)"):
         opt.step()
 
 

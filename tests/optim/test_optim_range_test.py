@@ -44,7 +44,7 @@ def test_range_test_records_curves_suggests_bounds_and_restores_everything():
     _mse(model(tw.tensor(data[0][0])), tw.tensor(data[0][1])).backward()
     opt.step()
     weights = {k: v.copy() for k, v in model.state_dict().items()}
-    grads = [p.grad.copy() for p in model.parameters()]
+    grads = [p.grad.array.copy() for p in model.parameters()]
     opt_state = opt.state_dict()
     model.eval()
 

@@ -152,19 +152,24 @@ def test_state_dict_round_trip_continues_identically(name):
     assert got == expected
 
 
-def test_stepping_past_the_end_clamps_instead_of_raising():
+def test_past_the_end_follows_torch_and_cosine_decay_clamps():
     opt = optim.SGD([Parameter(np.zeros(1))], lr=0.1, momentum=0.9)
     one = S.OneCycleLR(opt, max_lr=1.0, total_steps=10)
-    final = one.lr_at(9)
-    for _ in range(25):
+    for _ in range(10):
         one.step()
-    assert one.get_last_lr() == final and opt.param_groups[0]["lr"] == final[0]
-    assert final[0] == pytest.approx(1.0 / 25 / 1e4)
+    assert one.last_epoch == 10
+    with pytest.raises(ValueError, match="Tried to step 11 times"):
+        one.step()
     opt2 = optim.SGD([Parameter(np.zeros(1))], lr=0.1)
     cos = S.CosineAnnealingLR(opt2, T_max=5, eta_min=0.01)
-    for _ in range(12):
+    for _ in range(10):
         cos.step()
-    assert opt2.param_groups[0]["lr"] == pytest.approx(0.01)
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.1)  # the cosine climbs back after T_max
+    opt3 = optim.SGD([Parameter(np.zeros(1))], lr=0.1)
+    decay = S.CosineDecayLR(opt3, T_max=5, eta_min=0.01)
+    for _ in range(12):
+        decay.step()
+    assert opt3.param_groups[0]["lr"] == pytest.approx(0.01)
 
 
 def test_intervals_and_bad_arguments():

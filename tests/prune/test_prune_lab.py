@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from thalweg import lab
-from thalweg.lab import pruning
+import thalweg_lab as lab
+from thalweg_lab import pruning
 
 
 def _measured(**over):

@@ -9,7 +9,7 @@ import pytest
 
 import thalweg as tw
 from thalweg.autograd import gradcheck
-from thalweg.recsys import (RankingMetrics, bpr_loss, mrr_at_k, recall_at_k, sampled_cross_entropy, target_ranks,
+from thalweg_lab.recsys import (RankingMetrics, bpr_loss, mrr_at_k, recall_at_k, sampled_cross_entropy, target_ranks,
                             top1_loss)
 
 S = [[2.0, 0.0, 1.0], [0.5, 1.0, -1.0], [0.0, 0.0, 0.0]]  # row b's positive is column b (the diagonal)

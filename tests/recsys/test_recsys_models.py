@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import thalweg as tw
-from thalweg.data.sessions import Sessions
+from thalweg_lab.sessions import Sessions
 from thalweg.optim import Adagrad
-from thalweg.recsys import (GRU4Rec, GRU4RecRecommender, ItemKNN, Popularity, SessionPopularity, evaluate_sessions,
+from thalweg_lab.recsys import (GRU4Rec, GRU4RecRecommender, ItemKNN, Popularity, SessionPopularity, evaluate_sessions,
                             train_epoch)
 
 

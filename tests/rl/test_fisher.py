@@ -8,7 +8,7 @@ import pytest
 
 import thalweg as tw
 from thalweg import nn
-from thalweg.rl import (CategoricalPolicy, FisherOperator, GaussianPolicy, Linearization, conjugate_gradient,
+from thalweg_lab.rl import (CategoricalPolicy, FisherOperator, GaussianPolicy, Linearization, conjugate_gradient,
                         flat_grad, get_flat_params, set_flat_params)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thalweg.rl import discounted_returns, gae, time_baseline
+from thalweg_lab.rl import discounted_returns, gae, time_baseline
 
 
 def random_batch(T: int = 13, N: int = 5, seed: int = 0, p_end: float = 0.15, p_trunc: float = 0.4):

@@ -7,7 +7,7 @@ import pytest
 
 import thalweg as tw
 from thalweg.distributions import kl_divergence
-from thalweg.rl import (CategoricalPolicy, FisherOperator, GaussianPolicy, flat_grad, get_flat_params,
+from thalweg_lab.rl import (CategoricalPolicy, FisherOperator, GaussianPolicy, flat_grad, get_flat_params,
                         ppo_clip_objective, ppo_step, surrogate, trpo_step)
 
 

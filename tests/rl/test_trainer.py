@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from thalweg import rl
-from thalweg.rl import CartPole, PGConfig, PointGoal, PolicyGradientTrainer, collect_episodes, format_progress
+from thalweg_lab import rl
+from thalweg_lab.rl import CartPole, PGConfig, PointGoal, PolicyGradientTrainer, collect_episodes, format_progress
 
 
 def returns(history):

@@ -99,7 +99,7 @@ class LossFunction:
             batch_loss = self.loss(self.model(Tensor(xb)), Tensor(yb)) * (len(yb) / count)
             batch_loss.backward()  # gradients accumulate over the batches: the gradient of the mean
             total += float(batch_loss.array)
-        grad = np.concatenate([(p.grad if p.grad is not None else np.zeros_like(p.array)).reshape(-1)
+        grad = np.concatenate([(p.grad.array if p.grad is not None else np.zeros_like(p.array)).reshape(-1)
                                .astype(np.float64) for p in self.params])
         for p in self.params:
             p.grad = None

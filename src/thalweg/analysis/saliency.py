@@ -172,7 +172,7 @@ def saliency(model: Module, inputs: Any, target: Any, *, embedding: Embedding | 
         model.train(was_training)
         for p, g in zip(params, saved):
             p.grad = g
-    grads = [leaf.grad if leaf.grad is not None else np.zeros_like(leaf.array) for leaf in leaves]
+    grads = [leaf.grad.array if leaf.grad is not None else np.zeros_like(leaf.array) for leaf in leaves]
     return SaliencyResult(grads[0], _token_norm(grads[0], norm), np.asarray(output.array), grads)
 
 

@@ -2,14 +2,17 @@
 
 from typing import Any
 
+from . import functional  # noqa: F401  (tw.autograd.functional.hvp, hessian)
 from .function import Context, Function
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
+                        set_grad_enabled)
 from .gradcheck import GradcheckError, gradcheck
+from .gradgradcheck import gradgradcheck
 from .tensor import Tensor
 
 
-def grad(outputs: Tensor, inputs: Any, grad_outputs: Any = None, retain_graph: bool = False,
-         allow_unused: bool = False) -> list[Any]:
+def grad(outputs: Tensor, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> list[Any]:
     """Gradients of ``outputs`` with respect to ``inputs``, as a list of arrays.
 
     Unlike ``outputs.backward()``, this leaves every ``.grad`` untouched (as
@@ -18,13 +21,19 @@ def grad(outputs: Tensor, inputs: Any, grad_outputs: Any = None, retain_graph: b
     with ``allow_unused=True``.  The returned arrays are not part of a graph
     (no ``create_graph``: backward rules work on plain arrays).
     """
+    if create_graph:  # gradients as tensors with a graph (autograd/higher_order.py)
+        from . import higher_order
+
+        return higher_order.grad(outputs, inputs, grad_outputs, retain_graph=retain_graph,
+                                 allow_unused=allow_unused)
     ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     for i, t in enumerate(ins):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"grad: input {i} is not a tensor that requires grad")
-    return outputs._backward_seed(grad_outputs, retain_graph=retain_graph, inputs=ins,
-                                  allow_unused=allow_unused)
+    retain = create_graph if retain_graph is None else bool(retain_graph)
+    return outputs._backward_seed(grad_outputs, retain_graph=retain, inputs=ins,
+                                  allow_unused=allow_unused, create_graph=create_graph)
 
 
-__all__ = ["Context", "Function", "GradcheckError", "Tensor", "enable_grad", "gradcheck", "grad",
-           "is_grad_enabled", "no_grad", "set_grad_enabled"]
+__all__ = ["Context", "Function", "GradcheckError", "Tensor", "enable_grad", "gradcheck", "grad", "gradgradcheck",
+           "inference_mode", "is_grad_enabled", "is_inference_mode_enabled", "no_grad", "set_grad_enabled"]

@@ -1,19 +1,28 @@
 """The backward pass: reverse topological order, accumulation, un-broadcasting.
 
-This follows the lecture's ``Backward(nodes, L)`` procedure:
+Read :func:`backpropagate` first: it is the lecture's ``Backward(nodes, L)``
+procedure, top to bottom:
 
-1. the gradient of the loss (the last node created) is set to 1;
-2. nodes are visited in *reverse topological order*, so a node's gradient is
-   complete (all its consumers have contributed) before it is used;
-3. each node's backward operation sends gradients to its antecedents, where
-   they are *accumulated* (added), because an expression can be used several
-   times.
+1. sort the graph so that every node comes after the nodes it uses
+   (*topological order*; iterative, so a chain of 100,000 nodes needs no
+   recursion);
+2. *seed*: the gradient of the loss with respect to itself is 1;
+3. *visit* the nodes in reverse order, so a node's gradient is complete (all
+   its consumers have contributed) before it is used;
+4. each node's backward operation sends gradients to its inputs (the local
+   chain rule);
+5. a gradient arriving at an input of another shape is summed over the
+   broadcast dimensions (*un-broadcast*, done here in one place, never by ops);
+6. gradients *accumulate* (add), because an expression can be used several
+   times; at a leaf they are added into ``.grad``.
 
-The topological sort is iterative (an explicit stack), so a chain of 100,000
-nodes backpropagates without hitting Python's recursion limit.
-
-Broadcasting is undone here, in one place: a gradient arriving at an input of
-a different shape is summed over the broadcast dimensions.
+Everything else a real engine needs is kept out of that loop, in the
+:class:`BackwardPass` helpers around it: the checks made when a node is
+reached (a freed graph, tensors changed in place since the forward),
+gradient hooks and ``retain_grad``, the set of tensors ``autograd.grad``
+wants, freeing the graph's buffers, the post-accumulate hooks of leaves, and
+the rule that a gradient array is never written in place while someone else
+holds it (aliasing).
 """
 
 from __future__ import annotations
@@ -25,6 +34,82 @@ import numpy as np
 from ..backend import as_array, get_array_module
 from . import function
 from .function import Context
+
+
+# ---------------------------------------------------------------- the algorithm
+def backpropagate(root: Context, seed: Any, walk: "BackwardPass") -> None:
+    """Send ``seed`` = dL/d(root's output) through the graph ending at ``root`` (the lecture's algorithm)."""
+    order = topological_order(root, walk.leaf_uses)  # 1. each node after the nodes it uses
+    grads = {id(root): seed}  # 2. seed: dL/dL (1 for a scalar loss)
+    for node in reversed(order):  # 3. visit: every consumer of a node comes before it
+        grad = grads.pop(id(node), None)  # the node's gradient, complete now
+        if grad is None:
+            continue  # no path from the loss reaches this node
+        grad = walk.arrive(node, grad)  # checks, hooks, retain_grad, autograd.grad's wanted set
+        in_grads = node.fn.backward(node, grad)  # 4. local chain rule: dL/d(each input)
+        for inp, g in zip(node.inputs, one_per_input(node, in_grads)):
+            if g is None or inp is None:
+                continue  # a constant, or an input that needs no gradient
+            g = fit(g, inp.array, node)  # 5. un-broadcast to the input's shape (and dtype)
+            pnode = inp._ctx
+            if pnode is None:  # 6. accumulate: a leaf adds it into .grad ...
+                walk.leaf(inp, g)
+            else:  # ... a non-leaf sums it until its own visit
+                prev = grads.get(id(pnode))
+                grads[id(pnode)] = g if prev is None else add(prev, g)
+        walk.leave(node)  # free the node's saved buffers (unless retain_graph)
+
+
+def topological_order(root: Context, leaf_uses: dict[int, int] | None = None) -> list[Context]:
+    """Nodes reachable from ``root``, each after all of its inputs (iterative depth-first search).
+
+    With ``leaf_uses``, also counts how many times the graph uses each leaf (a
+    leaf used twice by one node counts twice): the engine knows a leaf's
+    gradient is final when that many uses have been visited.
+    """
+    order: list[Context] = []
+    seen = {id(root)}
+    stack = [(root, iter(root.inputs))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent is None:
+                continue
+            pnode = parent._ctx
+            if pnode is None:
+                if leaf_uses is not None:
+                    leaf_uses[id(parent)] = leaf_uses.get(id(parent), 0) + 1
+            elif id(pnode) not in seen:
+                seen.add(id(pnode))
+                stack.append((pnode, iter(pnode.inputs)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def one_per_input(node: Context, in_grads: Any) -> tuple[Any, ...]:
+    """What ``backward`` returned, as one gradient (or ``None``) per positional input, or an error."""
+    if type(in_grads) is not tuple:
+        in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
+    if len(in_grads) != len(node.inputs):
+        raise RuntimeError(
+            f"{node.fn.__name__}.backward returned {len(in_grads)} gradients, "
+            f"expected {len(node.inputs)} (one per positional forward input)"
+        )
+    return in_grads
+
+
+def fit(g: Any, like: Any, node: Context) -> Any:
+    """``g`` as an array of ``like``'s shape and dtype: un-broadcast, then cast."""
+    if type(g) is not type(like):
+        g = _as_gradient(g, like, node)
+    if g.shape != like.shape:
+        g = unbroadcast(g, like.shape, node.fn.__name__)
+    if g.dtype != like.dtype:
+        g = g.astype(like.dtype)
+    return g
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...], op_name: str = "op") -> Any:
@@ -60,125 +145,7 @@ def unbroadcast(grad: Any, shape: tuple[int, ...], op_name: str = "op") -> Any:
     return grad if type(grad) is array_type else as_array(grad)  # a full sum gives a NumPy scalar
 
 
-def topological_order(root: Context) -> list[Context]:
-    """Nodes reachable from ``root``, each after all of its inputs (iterative DFS)."""
-    order: list[Context] = []
-    seen = {id(root)}
-    stack = [(root, iter(root.inputs))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent is None:
-                continue
-            pnode = parent._ctx
-            if pnode is not None and id(pnode) not in seen:
-                seen.add(id(pnode))
-                stack.append((pnode, iter(pnode.inputs)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
-
-
-def run_backward(root_tensor: Any, seed: Any, retain_graph: bool = False,
-                 inputs: Sequence[Any] | None = None, allow_unused: bool = False) -> list[Any] | None:
-    """Backpropagate ``seed`` (dL/d root) through the graph that made ``root_tensor``.
-
-    Leaf tensors that require grad get their gradient *added* to ``.grad``
-    (creating it on first use).  Non-leaf gradients live only during the pass,
-    unless the tensor called ``retain_grad()``.  Hooks registered with
-    ``Tensor.register_hook`` see (and may replace) a tensor's total gradient.
-
-    With ``inputs`` (``tw.autograd.grad``), no ``.grad`` is touched: the
-    gradients with respect to those tensors are returned as a list.
-    """
-    pending: dict[int, list[Any]] = {}  # leaves with hooks, or captured: id -> [tensor, summed grad]
-    wanted: dict[int, int] | None = None
-    results: list[Any] = []
-    if inputs is not None:
-        wanted = {id(t._ctx) if t._ctx is not None else id(t): i for i, t in enumerate(inputs)}
-        results = [None] * len(inputs)
-    owned: dict[int, bool] = {}  # leaf id -> whether its .grad array is exclusively ours
-    handed: set[int] = set()  # ids of gradient arrays already given to a leaf in this pass
-    root = root_tensor._ctx
-    if root is None:  # backward on a leaf: its gradient is the seed itself
-        pending[id(root_tensor)] = [root_tensor, seed]
-        order: list[Context] = []
-    else:
-        order = topological_order(root)
-    grads: dict[int, Any] = {} if root is None else {id(root): seed}  # pending non-leaf gradients
-    for node in reversed(order):
-        grad = grads.pop(id(node), None)
-        if grad is None:
-            continue
-        if node.freed:
-            raise RuntimeError(
-                f"Trying to backward through the graph a second time ({node!r}): its saved "
-                "buffers were freed after the first backward. Pass retain_graph=True to the "
-                "first backward() if you need to backpropagate twice."
-            )
-        if node.retained is not None:  # the output tensor wants to see its gradient
-            grad = _observe(node.retained, grad, store=wanted is None)
-        if wanted is not None and id(node) in wanted:
-            results[wanted[id(node)]] = grad
-        in_grads = node.fn.backward(node, grad)
-        inputs_ = node.inputs
-        if type(in_grads) is not tuple:
-            in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
-        if len(in_grads) != len(inputs_):
-            raise RuntimeError(
-                f"{node.fn.__name__}.backward returned {len(in_grads)} gradients, "
-                f"expected {len(inputs_)} (one per positional forward input)"
-            )
-        for inp, g in zip(inputs_, in_grads):
-            if g is None or inp is None or not inp._requires_grad:
-                continue
-            data = inp.array
-            if type(g) is not type(data):
-                g = _as_gradient(g, data, node)
-            if g.shape != data.shape:
-                g = unbroadcast(g, data.shape, node.fn.__name__)
-            if g.dtype != data.dtype:
-                g = g.astype(data.dtype)
-            pnode = inp._ctx
-            if pnode is not None:
-                key = id(pnode)
-                prev = grads.get(key)
-                grads[key] = g if prev is None else _add(prev, g)
-            elif wanted is None and inp._hooks is None:
-                _accumulate_leaf(inp, g, owned, handed)
-            elif inp._hooks is not None or id(inp) in wanted:  # type: ignore[operator]
-                entry = pending.get(id(inp))
-                if entry is None:
-                    pending[id(inp)] = [inp, g]
-                else:
-                    entry[1] = _add(entry[1], g)
-        if not retain_graph:
-            node.freed = True
-            node.inputs = ()
-            node.saved_tensors = ()
-            node.__dict__.clear()
-    for leaf, g in pending.values():
-        if leaf._hooks is not None:
-            g = _run_hooks(leaf, g)
-        if wanted is None:
-            _accumulate_leaf(leaf, g, owned, handed)
-        elif id(leaf) in wanted:
-            results[wanted[id(leaf)]] = g
-    if wanted is None:
-        return None
-    if not allow_unused:
-        for i, (t, r) in enumerate(zip(inputs or (), results)):
-            if r is None:
-                raise RuntimeError(
-                    f"grad: input {i} (shape {t.shape}) was not used to compute the output; "
-                    "pass allow_unused=True to get None for it"
-                )
-    return [None if r is None else r.copy() for r in results]
-
-
-def _add(a: Any, b: Any) -> Any:
+def add(a: Any, b: Any) -> Any:
     """a + b as a new array (NumPy gives a scalar for two 0-d arrays; gradients stay arrays)."""
     s = a + b
     return s if type(s) is type(a) else as_array(s)
@@ -195,8 +162,159 @@ def _as_gradient(g: Any, like: Any, node: Context) -> Any:
     return g
 
 
+# ------------------------------------------------------ the entry point
+def run_backward(root_tensor: Any, seed: Any, retain_graph: bool = False,
+                 inputs: Sequence[Any] | None = None, allow_unused: bool = False,
+                 create_graph: bool = False) -> list[Any] | None:
+    """Backpropagate ``seed`` (dL/d root) through the graph that made ``root_tensor``.
+
+    Leaf tensors that require grad get their gradient *added* to ``.grad``
+    (creating it on first use).  Non-leaf gradients live only during the pass,
+    unless the tensor called ``retain_grad()``.  Hooks registered with
+    ``Tensor.register_hook`` see (and may replace) a tensor's total gradient;
+    post-accumulate hooks run when a leaf's ``.grad`` is final for the pass.
+
+    With ``inputs`` (``tw.autograd.grad``), no ``.grad`` is touched: the
+    gradients with respect to those tensors are returned as a list of arrays.
+    ``create_graph=True`` (a recorded, differentiable backward) is handed to
+    ``higher_order.py``; this first-order engine records nothing.
+    """
+    if create_graph:  # the recorded, differentiable walk (autograd/higher_order.py)
+        from . import higher_order
+
+        return higher_order.run_backward(root_tensor, seed, retain_graph, inputs, allow_unused)
+    walk = BackwardPass(retain_graph, inputs)
+    root = root_tensor._ctx
+    if root is None:  # backward on a leaf: its gradient is the seed itself
+        walk.leaf_uses[id(root_tensor)] = 1
+        walk.leaf(root_tensor, seed)
+    else:
+        backpropagate(root, seed, walk)
+    return walk.finish(inputs, allow_unused)
+
+
+# --------------------------------------------- the bookkeeping around it
+class BackwardPass:
+    """Everything one backward pass does besides backpropagation itself.
+
+    - :meth:`arrive`: when a node is reached: it must not be freed, and the
+      tensors it saved must not have changed in place since the forward
+      (version check); the output's hooks and ``retain_grad``; ``autograd.grad``
+      collects the gradient of a wanted non-leaf here.
+    - :meth:`leaf`: a gradient reaching a leaf.  Most leaves add it into
+      ``.grad`` at once.  A leaf with hooks, a post-accumulate hook, or wanted
+      by ``autograd.grad`` sums its gradients first and is *finalized* when its
+      last use has been visited (``leaf_uses`` counts the uses during the sort).
+    - :meth:`leave`: frees the node's saved buffers unless ``retain_graph``.
+    - :meth:`finish`: finalizes what is left, returns ``autograd.grad``'s list.
+    """
+
+    def __init__(self, retain_graph: bool, inputs: Sequence[Any] | None) -> None:
+        self.retain_graph = retain_graph
+        self.leaf_uses: dict[int, int] = {}  # leaf id -> uses of it not yet visited
+        self.pending: dict[int, list[Any]] = {}  # leaf id -> [tensor, summed gradient]
+        self.owned: dict[int, bool] = {}  # leaf id -> whether its .grad array is exclusively ours
+        self.handed: set[int] = set()  # ids of gradient arrays already given to a leaf in this pass
+        self.wanted: dict[int, int] | None = None  # autograd.grad: node id (or leaf id) -> result index
+        self.results: list[Any] = []
+        if inputs is not None:
+            self.wanted = {id(t._ctx) if t._ctx is not None else id(t): i for i, t in enumerate(inputs)}
+            self.results = [None] * len(inputs)
+
+    def arrive(self, node: Context, grad: Any) -> Any:
+        """The checks and observers run when the walk reaches ``node`` with its complete gradient."""
+        if node.freed:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time ({node!r}): its saved "
+                "buffers were freed after the first backward. Pass retain_graph=True to the "
+                "first backward() if you need to backpropagate twice."
+            )
+        if node.saved_versions is not None:
+            check_versions(node)
+        if node.retained is not None:  # the output tensor wants to see its gradient
+            grad = _observe(node.retained, grad, store=self.wanted is None)
+        if self.wanted is not None and id(node) in self.wanted:
+            self.results[self.wanted[id(node)]] = grad
+        return grad
+
+    def leaf(self, t: Any, g: Any) -> None:
+        """A gradient ``g`` for the leaf ``t``: accumulate it now, or sum it until the leaf is final."""
+        if not t._requires_grad:  # switched off after the forward
+            return
+        key = id(t)
+        if self.wanted is None:
+            if t._hooks is None and t._post_hooks is None:
+                _accumulate_leaf(t, g, self.owned, self.handed)
+                return
+        elif key not in self.wanted and t._hooks is None:
+            return  # autograd.grad does not want it, and no hook watches it
+        entry = self.pending.get(key)
+        if entry is None:
+            entry = self.pending[key] = [t, g]
+        else:
+            entry[1] = add(entry[1], g)
+        uses = self.leaf_uses.get(key, 1) - 1
+        self.leaf_uses[key] = uses
+        if uses <= 0:
+            self._finalize(self.pending.pop(key))
+
+    def _finalize(self, entry: list[Any]) -> None:
+        """A leaf's gradient for this pass is complete: hooks, then ``.grad`` (or the result), then post hooks."""
+        t, g = entry
+        if t._hooks is not None:
+            g = _run_hooks(t, g)
+        if self.wanted is None:
+            _accumulate_leaf(t, g, self.owned, self.handed)
+            if t._post_hooks is not None:
+                for hook in list(t._post_hooks.values()):
+                    hook(t)
+        elif id(t) in self.wanted:
+            self.results[self.wanted[id(t)]] = g
+
+    def leave(self, node: Context) -> None:
+        if not self.retain_graph:
+            node.freed = True
+            node.inputs = ()
+            node.saved_tensors = ()
+            node.saved_versions = None
+            node.__dict__.clear()
+
+    def finish(self, inputs: Sequence[Any] | None, allow_unused: bool) -> list[Any] | None:
+        """Finalize the leaves whose last uses sent no gradient; return ``autograd.grad``'s results."""
+        for entry in list(self.pending.values()):
+            self._finalize(entry)
+        self.pending.clear()
+        if self.wanted is None:
+            return None
+        if not allow_unused:
+            for i, (t, r) in enumerate(zip(inputs or (), self.results)):
+                if r is None:
+                    raise RuntimeError(
+                        f"grad: input {i} (shape {t.shape}) was not used to compute the output; "
+                        "pass allow_unused=True to get None for it"
+                    )
+        return [None if r is None else r.copy() for r in self.results]
+
+
+def check_versions(node: Context) -> None:
+    """Raise if a tensor ``node`` saved for backward was changed in place after the forward (torch's check)."""
+    for owner, expected, label, array in node.saved_versions:
+        now = owner._version if isinstance(owner, function.Tensor) else owner.value  # an input, or a counter
+        if now != expected:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{array.dtype} tensor of shape {tuple(array.shape)}], {label} of {node!r}, is at "
+                f"version {now}; expected version {expected} instead. Hint: do the in-place change after "
+                "backward(), or on a .clone() of the tensor"
+            )
+
+
 def _run_hooks(t: Any, grad: Any) -> Any:
-    """Call ``t``'s hooks in order; a hook returning an array replaces the gradient."""
+    """Call ``t``'s hooks in order; a hook returning an array replaces the gradient.
+
+    A returned array is copied: the engine may store it as ``.grad`` and add
+    into it later, and must never write into an array the hook's caller holds.
+    """
     for hook in list(t._hooks.values()):
         new = hook(grad)
         if new is not None:
@@ -207,7 +325,7 @@ def _run_hooks(t: Any, grad: Any) -> Any:
                     f"hook {hook!r} returned a gradient of shape {getattr(new, 'shape', None)}, "
                     f"expected {grad.shape}"
                 )
-            grad = new
+            grad = new.astype(grad.dtype, copy=True)
     return grad
 
 
@@ -216,7 +334,10 @@ def _observe(t: Any, grad: Any, store: bool) -> Any:
     if t._hooks is not None:
         grad = _run_hooks(t, grad)
     if store and t._retains_grad:
-        t.grad = grad.copy() if t.grad is None else _add(t.grad, grad)
+        if t._grad is None:
+            t._grad = function.Tensor._wrap(grad.copy(), False)
+        else:
+            t._grad.array = add(t._grad.array, grad)
     return grad
 
 
@@ -230,18 +351,21 @@ def _accumulate_leaf(leaf: Any, g: Any, owned: dict[int, bool], handed: set[int]
     otherwise it may still be the pending gradient of a non-leaf, so it is
     marked not owned and a second contribution is added out of place.  Arrays
     kept in ``.grad`` from an earlier pass are ours, and accumulate in place.
+    ``.grad`` is a tensor over that array, the same object for the whole pass.
     """
     key = id(leaf)
-    if leaf.grad is None:
+    grad = leaf._grad
+    if grad is None:
         if g.base is not None or id(g) in handed or not g.flags.writeable:
             g = g.copy()
             owned[key] = True
         else:
             owned[key] = False  # may still alias a pending non-leaf gradient
         handed.add(id(g))
-        leaf.grad = g
-    elif owned.get(key, True):
-        leaf.grad += g  # accumulation across backward calls is in place, as in torch
+        leaf._grad = function.Tensor._wrap(g, False)
+    elif owned.get(key, True) and grad.array.flags.writeable:
+        grad.array += g  # accumulation across backward calls is in place, as in torch
     else:
-        leaf.grad = _add(leaf.grad, g)
+        grad.array = add(grad.array, g)
         owned[key] = True
+

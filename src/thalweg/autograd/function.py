@@ -45,13 +45,15 @@ class Context:
     Attributes set by the engine: ``fn`` (the Function class), ``inputs`` (the
     positional arguments, ``None`` for non-tensors), ``needs_input_grad`` (one
     bool per positional argument), ``freed`` (set after a backward pass that
-    did not retain the graph) and ``retained`` (the output tensor, kept only
-    when it asked to see its gradient through ``retain_grad`` or a hook).  Ops
-    may store anything else on it in ``forward`` (``ctx.mask = ...``) or use
+    did not retain the graph), ``retained`` (the output tensor, kept only
+    when it asked to see its gradient through ``retain_grad`` or a hook) and
+    ``saved_versions`` (see :func:`record_saved_versions`).  Ops may store
+    anything else on it in ``forward`` (``ctx.mask = ...``) or use
     ``save_for_backward``.
     """
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "freed", "retained", "__dict__")
+    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "freed", "retained", "saved_versions",
+                 "__dict__")
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays needed by ``backward`` (freed after the backward pass)."""
@@ -85,7 +87,8 @@ class Function:
         no gradient); keyword arguments are options passed to ``forward`` as
         they are.  The output is a new tensor; it requires grad, and carries
         this call's :class:`Context` as its ``grad_fn``, when some input
-        requires grad and recording is on (see ``no_grad``).
+        requires grad and recording is on (see ``no_grad``).  An output that is
+        a view of an input's memory shares that input's version counter.
         """
         ctx = Context()
         arrays = []
@@ -103,12 +106,64 @@ class Function:
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is not ndarray:  # NumPy turns full reductions into scalars
             out = as_array(out)
+        result = Tensor._wrap(out, requires)
+        if out.base is not None:  # a view (reshape, slice, transpose...): in-place changes are shared
+            _share_version_with_base(result, out.base, args)
         if not requires:
-            return Tensor._wrap(out, False)
+            return result
         ctx.fn = cls
         ctx.inputs = tuple(inputs)
         ctx.freed = False
         ctx.retained = None
-        result = Tensor._wrap(out, True)
+        ctx.saved_versions = record_saved_versions(ctx, args, result) if ctx.__dict__ else None
         result._ctx = ctx
         return result
+
+
+def _share_version_with_base(result: Any, base: Any, args: tuple[Any, ...]) -> None:
+    """Give ``result`` (a view of ``base``) the version counter of the input whose memory it views."""
+    for a in args:
+        if isinstance(a, Tensor) and (a.array is base or a.array.base is base):
+            result._vc = a._version_counter()
+            return
+
+
+def _saved_from(v: Any, array: Any) -> bool:
+    """Whether the saved array ``v`` is ``array`` or a view of the same memory."""
+    if v is array:
+        return True
+    base = v.base
+    return base is not None and (base is array or base is array.base)
+
+
+def record_saved_versions(ctx: Context, args: tuple[Any, ...], result: Any) -> tuple[Any, ...] | None:
+    """The versions of the tensors whose arrays ``forward`` saved on ``ctx`` (torch's saved-variable check).
+
+    ``forward`` keeps arrays as attributes (``ctx.x = x``) or through
+    ``save_for_backward``.  Each saved array that is an input's array (or a
+    view of it), or the output's, is recorded as ``(owner, version, label,
+    array)``, where ``owner`` is the input tensor or the output's version
+    counter (not the output itself, which would make a reference cycle).  The
+    engine compares the versions before it runs ``backward``, so an in-place
+    change of a saved tensor raises instead of giving a wrong gradient.  Ops
+    that save nothing (``Add``) record nothing and never raise.
+    """
+    values = list(ctx.__dict__.values())
+    saved = getattr(ctx, "saved_tensors", None)
+    if saved:
+        values.extend(saved)
+    records = []
+    out = result.array
+    for v in values:
+        if type(v) is not ndarray:
+            if type(v) in (tuple, list):
+                values.extend(x for x in v if type(x) is ndarray)
+            continue
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor) and _saved_from(v, a.array):
+                records.append((a, a._version, f"input {i}", v))
+                break
+        else:
+            if _saved_from(v, out):
+                records.append((result._version_counter(), result._version, "output 0", v))
+    return tuple(records) if records else None

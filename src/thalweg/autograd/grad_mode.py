@@ -1,57 +1,89 @@
-"""Gradient recording switches: ``no_grad`` and ``enable_grad``.
+"""Gradient recording switches: ``no_grad``, ``enable_grad``, ``set_grad_enabled``, ``inference_mode``.
 
-Both work as context managers and as decorators.  Under ``no_grad`` ops run
+All work as context managers and as decorators.  Under ``no_grad`` ops run
 eagerly but record nothing, so no graph is built (evaluation, optimizer
-updates).
+updates).  ``inference_mode`` is ``no_grad`` that also reports itself through
+``is_inference_mode_enabled()``.
+
+The mode is *thread-local*, as in torch: a ``no_grad`` block in one thread never
+switches recording off in another, and every new thread starts with recording
+on.  Each block saves the previous mode on a per-thread stack when it is
+entered and restores it when it exits, so one switch object may be entered by
+several threads, or re-entered, and each exit restores what its own entry saw.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, Callable, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _State:
+class _State(threading.local):
+    """Per-thread mode.  Class attributes are each new thread's defaults."""
+
     enabled = True
+    inference = False
+
+    def __init__(self) -> None:
+        self.saved: list[tuple[bool, bool]] = []  # (enabled, inference) saved by the open blocks
 
 
 STATE = _State()
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops currently record the graph."""
+    """Whether ops currently record the graph (in this thread)."""
     return STATE.enabled
 
 
-class _GradMode:
-    _mode = True
+def is_inference_mode_enabled() -> bool:
+    """Whether this thread is inside ``inference_mode()``."""
+    return STATE.inference
 
-    def __new__(cls, *args: Any) -> Any:
+
+class _GradMode:
+    """A switch that sets (enabled, inference) inside a block and restores the previous pair after it."""
+
+    _mode = True
+    _inference: bool | None = None  # None: leave the inference flag as it is
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         # ``@tw.no_grad`` without parentheses decorates the function directly.
-        if cls is not set_grad_enabled and len(args) == 1 and callable(args[0]):
-            return object.__new__(cls)(args[0])
+        if cls is not set_grad_enabled and len(args) == 1 and not kwargs and callable(args[0]):
+            switch = object.__new__(cls)
+            switch.__init__()  # Python skips __init__ when __new__ returns something else
+            return switch(args[0])
         return object.__new__(cls)
 
+    def _switch(self) -> None:
+        state = STATE
+        state.saved.append((state.enabled, state.inference))
+        state.enabled = self._mode
+        if self._inference is not None:
+            state.inference = self._inference
+
+    @staticmethod
+    def _restore() -> None:
+        state = STATE
+        state.enabled, state.inference = state.saved.pop()
+
     def __enter__(self) -> None:
-        self._prev = STATE.enabled
-        STATE.enabled = self._mode
+        self._switch()
 
     def __exit__(self, *exc: object) -> None:
-        STATE.enabled = self._prev
+        self._restore()
 
     def __call__(self, fn: F) -> F:
-        mode = self._mode
-
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            prev = STATE.enabled
-            STATE.enabled = mode
+            self._switch()
             try:
                 return fn(*args, **kwargs)
             finally:
-                STATE.enabled = prev
+                self._restore()
 
         return wrapper  # type: ignore[return-value]
 
@@ -68,6 +100,20 @@ class enable_grad(_GradMode):  # noqa: N801 - torch's spelling
     _mode = True
 
 
+class inference_mode(_GradMode):  # noqa: N801 - torch's spelling
+    """``no_grad`` for pure inference: ``with tw.inference_mode(): ...`` or ``@tw.inference_mode``.
+
+    ``inference_mode(mode=False)`` leaves inference mode and turns recording on,
+    as torch's does.  (torch also marks the tensors made inside as "inference
+    tensors" that may never enter a graph later; here they are ordinary tensors
+    without a graph, as under ``no_grad``.)
+    """
+
+    def __init__(self, mode: bool = True) -> None:
+        self._mode = not mode
+        self._inference = bool(mode)
+
+
 class set_grad_enabled(_GradMode):  # noqa: N801 - torch's spelling
     """Set recording on or off: ``with tw.set_grad_enabled(training): ...``.
 
@@ -82,7 +128,9 @@ class set_grad_enabled(_GradMode):  # noqa: N801 - torch's spelling
         STATE.enabled = self._mode  # takes effect at once, as torch's does
 
     def __enter__(self) -> None:
-        pass
+        # The call already set the mode; the block restores what it was before the call.
+        STATE.saved.append((self._prev, STATE.inference))
+        STATE.enabled = self._mode
 
     def __call__(self, fn: F) -> F:
         STATE.enabled = self._prev  # used as a decorator: undo the immediate effect

@@ -1,4 +1,4 @@
-"""Datasets: the ``Dataset`` protocol, ``TensorDataset``, ``Subset``, ``random_split``.
+"""Datasets: ``Dataset``, ``IterableDataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``, ``random_split``.
 
 A dataset is anything with ``__len__`` and ``__getitem__(i)`` returning one
 example (PyTorch's map-style protocol).  Datasets held in arrays also offer
@@ -9,23 +9,45 @@ costs a few NumPy calls, not a Python loop over examples.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, NamedTuple, Protocol, Sequence, runtime_checkable
+import math
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
 from .. import random as _random
 from ..autograd.tensor import Tensor
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "Splits", "random_split", "as_array"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "Splits", "random_split",
+           "as_array"]
 
 
-@runtime_checkable
-class Dataset(Protocol):
-    """Map-style dataset: ``len(ds)`` examples, ``ds[i]`` the i-th one."""
+class Dataset:
+    """Map-style dataset: ``len(ds)`` examples, ``ds[i]`` the i-th one (torch's base class).
 
-    def __len__(self) -> int: ...
+    Subclass it and define ``__getitem__`` and ``__len__``; any object with
+    those two methods works with the ``DataLoader`` too (duck typing).
+    ``ds1 + ds2`` is a :class:`ConcatDataset`.
+    """
 
-    def __getitem__(self, index: int) -> Any: ...
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define __getitem__")
+
+    def __add__(self, other: Any) -> "ConcatDataset":
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """Stream-style dataset: define ``__iter__``; the ``DataLoader`` batches what it yields, in that order.
+
+    There are no indices, so the loader's ``shuffle``, ``sampler`` and
+    ``batch_sampler`` do not apply to it (torch raises for them too).
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} does not define __iter__")
+
+    def __add__(self, other: Any) -> Any:
+        raise TypeError("IterableDataset: use itertools.chain to join streams (ConcatDataset needs indices)")
 
 
 def as_array(x: Any) -> np.ndarray:
@@ -37,7 +59,7 @@ def as_array(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-class TensorDataset:
+class TensorDataset(Dataset):
     """Examples stored as aligned arrays: ``TensorDataset(X, y)``.
 
     Every field must have the same first dimension.  ``ds[i]`` returns a tuple
@@ -78,7 +100,7 @@ class TensorDataset:
         return f"TensorDataset({shapes})"
 
 
-class Subset:
+class Subset(Dataset):
     """The examples of ``dataset`` at positions ``indices``, in that order."""
 
     def __init__(self, dataset: Any, indices: Sequence[int] | np.ndarray) -> None:
@@ -112,14 +134,18 @@ class Subset:
         return f"Subset({len(self)} of {self.dataset!r})"
 
 
-class ConcatDataset:
+class ConcatDataset(Dataset):
     """Several datasets one after the other."""
 
     def __init__(self, datasets: Sequence[Any]) -> None:
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: needs at least one dataset")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset")
         self.cumulative = np.cumsum([len(d) for d in self.datasets])
+        self.cumulative_sizes = [int(c) for c in self.cumulative]  # torch's name
         self.num_classes = getattr(self.datasets[0], "num_classes", None)
 
     def __len__(self) -> int:
@@ -144,31 +170,36 @@ class Splits(NamedTuple):
     test: Any
 
 
-def _generator(seed: int | None, generator: np.random.Generator | None) -> np.random.Generator:
+def _generator(seed: int | None, generator: Any) -> np.random.Generator:
+    from .sampler import numpy_generator
+
     if generator is not None and seed is not None:
         raise ValueError("give either seed= or generator=, not both")
     if seed is not None:
         return np.random.default_rng(seed)
-    return _random.get_generator(generator)
+    return _random.get_generator(numpy_generator(generator))
 
 
-def random_split(dataset: Any, lengths: Sequence[int | float], *, seed: int | None = None,
-                 generator: np.random.Generator | None = None) -> list[Subset]:
+def random_split(dataset: Any, lengths: Sequence[int | float], generator: Any = None, *,
+                 seed: int | None = None) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random subsets of the given sizes.
 
     ``lengths`` are counts that sum to ``len(dataset)`` or fractions that sum to
-    1 (the remainder of the rounding goes to the first subsets, as in torch).
-    The permutation comes from ``seed`` (or ``generator``, or the default
-    generator), so the same seed gives the same split.
+    1 (each subset gets ``floor(n * fraction)``; the remainder goes one by one
+    to the first subsets, as in torch).  The permutation comes from
+    ``generator`` (or ``seed``, or the default generator), so the same seed
+    gives the same split.
     """
     n = len(dataset)
     lengths = list(lengths)
     if not lengths:
         raise ValueError("random_split: lengths is empty")
-    if all(isinstance(v, float) for v in lengths) and abs(sum(lengths) - 1.0) < 1e-6:
-        if any(v < 0 for v in lengths):
-            raise ValueError(f"random_split: fractions must be non-negative, got {lengths}")
-        counts = [int(np.floor(n * f)) for f in lengths]
+    total = float(sum(lengths))
+    if math.isclose(total, 1.0) and total <= 1.0:
+        for i, frac in enumerate(lengths):
+            if not 0.0 <= frac <= 1.0:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1")
+        counts = [int(math.floor(n * f)) for f in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
     else:

@@ -88,8 +88,17 @@ def verify(data: bytes, expected_sha256: str, *, name: str) -> None:
 def url_fetcher(timeout: float = 30.0) -> Fetcher:
     """The default fetcher: ``urllib`` GET of a URL, returning the body."""
     def fetch(url: str) -> bytes:
+        from ..train.progress import progress_bar  # a bar in bytes on a terminal; nothing in CI or a log
+
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - fixed https/http mirrors
-            return response.read()
+            size = response.headers.get("Content-Length")
+            chunks: list[bytes] = []
+            with progress_bar(int(size) if size and size.isdigit() else None, desc=url.rsplit("/", 1)[-1],
+                              unit="B", unit_scale=True) as bar:
+                while chunk := response.read(1 << 16):
+                    chunks.append(chunk)
+                    bar.update(len(chunk))
+            return b"".join(chunks)
     return fetch
 
 

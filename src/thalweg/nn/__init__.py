@@ -5,9 +5,11 @@ Each family lives in its own file and lists its public names in ``__all__``.
 
 from . import functional, init  # noqa: F401
 from .activation import *  # noqa: F401,F403
+from .attention import *  # noqa: F401,F403
 from .basic import *  # noqa: F401,F403
 from .container import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .conv_transpose import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
@@ -17,4 +19,8 @@ from .parameter import Parameter
 from .pooling import *  # noqa: F401,F403
 from .recurrent import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
+from .transformer import *  # noqa: F401,F403
 from . import utils  # noqa: F401,E402
+from .sync_batchnorm import SyncBatchNorm  # noqa: F401,E402 - data-parallel BatchNorm
+from . import parallel  # noqa: F401,E402 - DistributedDataParallel
+from . import modules  # noqa: F401,E402 - torch.nn.modules.<file> import paths

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.tensor import Tensor
-from .functional_parts.basic import check_dropout_p, dropout, dropout1d, dropout2d
+from .functional_parts.basic import check_dropout_p, dropout, dropout1d, dropout2d, dropout3d
 from .module import Module
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
 
 
 class _DropoutNd(Module):
@@ -49,7 +49,15 @@ class Dropout1d(_DropoutNd):
 
 class Dropout2d(_DropoutNd):
     """Zero whole feature maps of (N, C, H, W) inputs (Tompson et al. 2015, arXiv 1411.4280): neighbouring
-    pixels are correlated, so dropping single pixels would regularise little."""
+    pixels are correlated, so dropping single pixels would regularise little.  Other ranks behave as in
+    torch 2.13 (see ``F.dropout2d``: a 3-D input is (N, C, L), a 2-D one gets elementwise dropout)."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return dropout2d(input, self.p, self.training, generator=self.generator)
+
+
+class Dropout3d(_DropoutNd):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) inputs (one draw per sample and channel)."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return dropout3d(input, self.p, self.training, generator=self.generator)

@@ -210,7 +210,7 @@ def _per_example_sq_norms(layer: Module, z: np.ndarray, y: np.ndarray) -> np.nda
     for i in range(n):  # convolutions: the library's own backward, one example at a time
         layer.weight.grad = None
         (layer(Tensor(z[i:i + 1])) * Tensor(y[i:i + 1])).sum().backward()
-        out[i] = float(np.sum(np.square(layer.weight.grad, dtype=np.float64)))
+        out[i] = float(np.sum(np.square(layer.weight.grad.array, dtype=np.float64)))
     layer.weight.grad = None
     return out
 
@@ -245,7 +245,7 @@ def change_rates(model: Module, layers: list[tuple[str, Module]], sample: Any, *
                 h.remove()
         for i, (name, layer) in enumerate(layers):
             z, o = captured[id(layer)]
-            y = o.grad if o.grad is not None else np.zeros_like(o.array)
+            y = o.grad.array if o.grad is not None else np.zeros_like(o.array)
             sq[i] += float(np.mean(_per_example_sq_norms(layer, np.asarray(z.array), np.asarray(y))))
     for p in model.parameters():
         p.grad = None

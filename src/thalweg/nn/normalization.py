@@ -21,10 +21,11 @@ from .. import dtypes
 from ..autograd.tensor import Tensor
 from . import init
 from .functional_parts.basic import batch_norm, layer_norm
+from .functional_parts.group_norm import group_norm
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
 
 
 class _BatchNorm(Module):
@@ -185,3 +186,52 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Group normalization (Wu and He 2018, arXiv 1803.08494) of (N, C, *) inputs.
+
+    The C channels form ``num_groups`` groups; each sample's group is normalised
+    by its own mean and (biased) variance, y = (x - E[x]) / sqrt(Var[x] + eps) *
+    weight + bias, with per-channel ``weight`` (init 1) and ``bias`` (init 0) when
+    ``affine`` (``bias=False``, keyword: scale only, as torch 2.13).  Independent of the batch, so it behaves the
+    same in training and evaluation.  Math and backward: ``ops/group_norm.py``.
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 device: Any = None, dtype: Any = None, *, bias: bool = True) -> None:
+        super().__init__()
+        if not isinstance(num_groups, int) or not isinstance(num_channels, int) or num_groups < 1 \
+                or num_channels < 1 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups}), both positive")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        d = dtypes.resolve(dtype)
+        self._bias = bias
+        if affine:
+            self.weight = Parameter(np.ones(num_channels, dtype=d))
+            if bias:
+                self.bias = Parameter(np.zeros(num_channels, dtype=d))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        if input.ndim < 2 or input.shape[1] != self.num_channels:
+            raise ValueError(f"{self!r}: expected input of shape (N, {self.num_channels}, *), "
+                             f"got shape {tuple(input.shape)}")
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self._bias}"

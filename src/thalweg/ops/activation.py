@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np  # host-side: only for math.erf through frompyfunc
+import numpy as np  # host-side: erfc_array hands NumPy arrays to ops/erf.py
 
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
+from .erf import erfc as _erfc
+from .reduce import check_dim
 
 
 class ReLU(Function):
@@ -123,7 +125,7 @@ class Softplus(Function):
         bx = x * x.dtype.type(beta)
         soft = (xp.logaddexp(0, bx) / x.dtype.type(beta)).astype(x.dtype, copy=False)
         linear = bx > threshold
-        ctx.sig, ctx.linear = sigmoid_array(bx), linear
+        ctx.sig, ctx.linear, ctx.beta = sigmoid_array(bx), linear, beta
         return xp.where(linear, x, soft)
 
     @staticmethod
@@ -139,6 +141,10 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, axis: int = -1) -> Any:
         xp = get_array_module(x)
+        axis = check_dim(axis, x.ndim, "softmax") if x.ndim else None  # a 0-d tensor: over its one element
+        if x.size == 0:  # nothing to normalise (an empty dim, or empty others): an empty result, as torch
+            ctx.out, ctx.axis = x.copy(), axis
+            return ctx.out
         e = xp.exp(x - x.max(axis=axis, keepdims=True))
         out = e / e.sum(axis=axis, keepdims=True)
         ctx.out, ctx.axis = out, axis
@@ -156,6 +162,10 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, axis: int = -1) -> Any:
         xp = get_array_module(x)
+        axis = check_dim(axis, x.ndim, "log_softmax") if x.ndim else None  # a 0-d tensor: over its one element
+        if x.size == 0:  # an empty result, as torch
+            ctx.out, ctx.axis = x.copy(), axis
+            return ctx.out
         shifted = x - x.max(axis=axis, keepdims=True)
         out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.out, ctx.axis = out, axis
@@ -167,30 +177,31 @@ class LogSoftmax(Function):
         return grad - xp.exp(ctx.out) * grad.sum(axis=ctx.axis, keepdims=True)
 
 
-_ERFC = np.frompyfunc(math.erfc, 1, 1)
-
-
 def erfc_array(x: Any) -> Any:
-    """The complementary error function 1 - erf(x), elementwise, to about 1e-15 relative.
+    """The complementary error function 1 - erf(x), elementwise, in x's dtype.
 
-    NumPy has no ``erf``; this uses ``math.erfc`` through ``numpy.frompyfunc``
-    for exactness (slower than a ufunc; only GELU(approximate='none') needs it).
+    NumPy has no ``erf``; ``ops/erf.py`` evaluates Cody's rational approximations
+    (float64, ~1e-16 relative) or a float32-accurate Chebyshev fit, vectorised.
     erfc rather than 1 + erf(-x): the normal CDF Phi(x) = erfc(-x / sqrt 2) / 2
     stays accurate far into the left tail, where 1 + erf cancels.
     """
     xp = get_array_module(x)
     if xp.__name__ == "numpy":
-        return np.asarray(_ERFC(x), dtype=x.dtype)  # asarray: a 0-d input gives a Python float
+        return np.asarray(_erfc(np.asarray(x)), dtype=x.dtype)
     from cupyx.scipy.special import erfc  # type: ignore[import-not-found]  # pragma: no cover
 
     return erfc(x)  # pragma: no cover
 
 
 class GELU(Function):
-    """Gaussian error linear unit: f(x) = x Phi(x), Phi the standard normal CDF.
+    """Gaussian error linear unit (Hendrycks and Gimpel 2016, arXiv 1606.08415): f(x) = x Phi(x).
 
-    ``approximate='tanh'`` uses 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-    f'(x) = Phi(x) + x phi(x) for the exact form.
+    Phi is the standard normal CDF, Phi(x) = erfc(-x / sqrt 2) / 2, and
+    f'(x) = Phi(x) + x phi(x) with phi(x) = e^(-x^2/2) / sqrt(2 pi).
+    ``approximate='tanh'`` uses f(x) = x (1 + t) / 2 with t = tanh(sqrt(2/pi) (x + 0.044715 x^3)),
+    f'(x) = (1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2.
+    Forward and backward are computed in place on fresh arrays (no temporaries
+    beyond the one each needs); the forward keeps Phi(x) (or t) for the backward.
     """
 
     @staticmethod
@@ -198,26 +209,47 @@ class GELU(Function):
         xp = get_array_module(x)
         ctx.x, ctx.approximate = x, approximate
         if approximate == "tanh":
-            c = math.sqrt(2.0 / math.pi)
-            inner = c * (x + 0.044715 * x ** 3)
-            t = xp.tanh(inner)
+            t = x * x
+            t *= 0.044715
+            t += 1
+            t *= x
+            t *= math.sqrt(2.0 / math.pi)
+            xp.tanh(t, out=t)
             ctx.t = t
-            return (0.5 * x * (1 + t)).astype(x.dtype, copy=False)
+            out = t + 1
+            out *= x
+            out *= 0.5
+            return out
         if approximate != "none":
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        cdf = 0.5 * erfc_array(x * -math.sqrt(0.5))
+        cdf = erfc_array(x * -math.sqrt(0.5))
+        cdf *= 0.5
         ctx.cdf = cdf
-        return (x * cdf).astype(x.dtype, copy=False)
+        return x * cdf
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
         xp = get_array_module(grad)
         x = ctx.x
         if ctx.approximate == "tanh":
-            c = math.sqrt(2.0 / math.pi)
             t = ctx.t
-            d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+            d = t * t  # t^2 -> (1 - t^2) x sqrt(2/pi) (1 + 3 0.044715 x^2) / 2 + (1 + t) / 2
+            xp.subtract(1, d, out=d)
+            d *= x
+            d *= 0.5 * math.sqrt(2.0 / math.pi)
+            q = x * x
+            q *= 3 * 0.044715
+            q += 1
+            d *= q
+            d += 0.5
+            q = xp.multiply(t, 0.5, out=q)
+            d += q
         else:
-            pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-            d = ctx.cdf + x * pdf
-        return (grad * d).astype(grad.dtype, copy=False)
+            d = x * x  # x^2 -> x phi(x) + Phi(x)
+            d *= -0.5
+            xp.exp(d, out=d)
+            d *= x
+            d *= 1.0 / math.sqrt(2.0 * math.pi)
+            d += ctx.cdf
+        d *= grad
+        return d

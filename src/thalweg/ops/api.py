@@ -13,7 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import dtypes
-from ..autograd.tensor import Tensor, _as_array
+from ..autograd.tensor import (Tensor, _as_array, _binary, _broadcast_error, _compare, _divide, _index_arrays,  # noqa: F401
+                               _matmul, _operand, _promote_int)
 from ..backend import as_array, get_array_module
 from . import activation as A
 from . import elementwise as E
@@ -37,60 +38,8 @@ def _keep(keepdims: Any, keepdim: Any) -> bool:
     return bool(keepdim) if keepdim is not None else bool(keepdims)
 
 
-def _operand(x: Any, like: Any) -> Any:
-    """Prepare the other operand of a binary op with the tensor ``like``.
-
-    Tensors pass through.  Python numbers stay Python numbers (NumPy 2 keeps a
-    float32 array times a Python float in float32), and NumPy scalars become
-    Python numbers for the same reason.  Arrays and lists become tensors
-    without a gradient; a floating array takes ``like``'s floating dtype, so
-    raw data never upcasts a float32 tensor (``x * np.ones(3)`` stays float32).
-    """
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, np.generic):  # before the float check: np.float64 is a subclass of float
-        return x.item()
-    if isinstance(x, (int, float, bool)):
-        return x
-    arr = _as_array(x)
-    if arr.dtype.kind == "f" and isinstance(like, Tensor) and like.array.dtype.kind == "f":
-        arr = arr.astype(like.array.dtype, copy=False)
-    return Tensor(arr)
-
-
-def _promote_int(x: Tensor, other: Any) -> Tensor:
-    """An integer tensor combined with a float becomes the default float dtype (as in torch)."""
-    if x.array.dtype.kind in "iub":
-        if isinstance(other, float) or (isinstance(other, Tensor) and other.array.dtype.kind == "f"):
-            return x.astype(dtypes.get_default_dtype() if not isinstance(other, Tensor) else other.dtype)
-    return x
-
-
-def _binary(fn: Any, x: Any, y: Any) -> Tensor:
-    """Apply the binary ``Function`` fn to x and y, at least one a tensor, with torch's dtype rules.
-
-    A shape error names the op and both shapes: ``shape mismatch in add: (2, 3) and (4,) ...``.
-    """
-    try:
-        if isinstance(x, Tensor):
-            y = _operand(y, x)
-            if x.array.dtype.kind in "iub":
-                x = _promote_int(x, y)
-        else:
-            x = _operand(x, y)
-        if isinstance(y, Tensor) and y.array.dtype.kind in "iub":
-            y = _promote_int(y, x)
-        return fn.apply(x, y)
-    except ValueError as e:
-        if "broadcast" in str(e) and "shape mismatch" not in str(e):
-            raise _broadcast_error(fn.__name__.lower(), x, y) from None
-        raise
-
-
-def _broadcast_error(op: str, x: Any, y: Any) -> ValueError:
-    xs = getattr(x, "shape", ())
-    ys = getattr(y, "shape", ())
-    return ValueError(f"shape mismatch in {op}: {tuple(xs)} and {tuple(ys)} cannot be broadcast together")
+# The operand rules of the binary ops (_operand, _promote_int, _binary) live in autograd/tensor.py,
+# beside the operators that use them.
 
 
 # ------------------------------------------------------------------ arithmetic
@@ -109,11 +58,8 @@ def mul(x: Any, y: Any) -> Tensor:
 
 
 def div(x: Any, y: Any) -> Tensor:
-    if isinstance(x, Tensor) and x.array.dtype.kind in "iub":
-        x = x.astype(dtypes.get_default_dtype())
-    elif not isinstance(x, Tensor) and isinstance(y, Tensor) and y.array.dtype.kind in "iub":
-        y = y.astype(dtypes.get_default_dtype())
-    return _binary(E.Div, x, y)
+    """x / y (true division: integer tensors become floating first)."""
+    return _divide(x, y)
 
 
 def neg(x: Tensor) -> Tensor:
@@ -126,13 +72,7 @@ def pow(x: Any, y: Any) -> Tensor:  # noqa: A001 - torch's name
 
 def matmul(x: Any, y: Any) -> Tensor:
     """Matrix product with NumPy's rules (batched, 1-D operands); see ``ops/linalg.py``."""
-    if not isinstance(x, Tensor):
-        x = _operand(x, y)
-    if not isinstance(y, Tensor):
-        y = _operand(y, x)
-    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
-        raise ValueError(f"matmul: both operands must have at least 1 dimension, got {x!r} @ {y!r}")
-    return L.MatMul.apply(x, y)  # its forward checks the shapes
+    return _matmul(x, y)
 
 
 # ----------------------------------------------------------------- elementwise
@@ -161,9 +101,44 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):  # tensor bounds get gradients too
-        out = x if min is None else maximum(x, min)
-        return out if max is None else minimum(out, max)
+        return _clamp_tensor(x, min, max)
     return E.Clamp.apply(x, lo=min, hi=max)
+
+
+def _clamp_tensor(x: Tensor, lo: Any, hi: Any) -> Tensor:
+    """clamp with tensor bounds, with torch's subgradients (``clamp_backward`` / ``clamp_backward_min_max``).
+
+    The value is min(max(x, lo), hi).  The gradient goes to x where lo <= x <= hi
+    (ties included), to lo where x < lo < hi, and to hi where x > hi or hi < lo;
+    nowhere else (x < lo = hi, or a NaN).  Built from ``where`` over masks, so it
+    is differentiable again.
+    """
+    xa = x.array
+    lo_a = None if lo is None else (lo.array if isinstance(lo, Tensor) else np.asarray(lo))
+    hi_a = None if hi is None else (hi.array if isinstance(hi, Tensor) else np.asarray(hi))
+    value = xa if lo_a is None else np.maximum(xa, lo_a)
+    value = value if hi_a is None else np.minimum(value, hi_a)
+    with np.errstate(invalid="ignore"):
+        take_x = np.ones(np.shape(value), dtype=bool)
+        if lo_a is not None:
+            take_x = take_x & (xa >= lo_a)
+        if hi_a is not None:
+            take_x = take_x & (xa <= hi_a)
+        take_lo = take_hi = None
+        if lo_a is not None:
+            take_lo = (xa < lo_a) & (lo_a < hi_a) if hi_a is not None else xa < lo_a
+        if hi_a is not None:
+            take_hi = ((xa > hi_a) | (hi_a < lo_a)) if lo_a is not None else xa > hi_a
+
+    def mask(m: Any) -> Tensor:
+        return Tensor._wrap(np.broadcast_to(m, np.shape(value)), False)
+
+    out: Any = Tensor._wrap(np.asarray(value, dtype=xa.dtype), False)  # no gradient where nothing is chosen
+    if take_hi is not None:
+        out = where(mask(take_hi), hi, out)
+    if take_lo is not None:
+        out = where(mask(take_lo), lo, out)
+    return where(mask(take_x), x, out)
 
 
 clip = clamp
@@ -177,8 +152,17 @@ def minimum(x: Any, y: Any) -> Tensor:
     return _binary(E.Minimum, x, y)
 
 
-def where(cond: Any, x: Any, y: Any) -> Tensor:
-    """Elementwise ``x if cond else y``; the gradient goes to the chosen side."""
+def where(cond: Any, x: Any = None, y: Any = None) -> Any:
+    """Elementwise ``x if cond else y``; the gradient goes to the chosen side.
+
+    ``where(cond)`` alone is ``nonzero(cond, as_tuple=True)``, as in torch.
+    """
+    if x is None and y is None:
+        from .indexing import nonzero
+
+        return nonzero(cond, as_tuple=True)
+    if x is None or y is None:
+        raise TypeError("where: give both x and y, or neither (where(cond) gives the indices)")
     cond = cond if isinstance(cond, Tensor) else Tensor(_as_array(cond))
     if cond.array.dtype != np.bool_:
         cond = Tensor._wrap(cond.array.astype(bool), False)
@@ -201,11 +185,6 @@ def _float(x: Tensor) -> Tensor:
 
 
 # ------------------------------------------------------------------ comparisons
-def _compare(ufunc: Any, x: Tensor, y: Any) -> Tensor:
-    yv = y.array if isinstance(y, Tensor) else y
-    return Tensor._wrap(ufunc(x.array, yv), False)
-
-
 def eq(x: Tensor, y: Any) -> Tensor:
     return _compare(np.equal, x, y)
 
@@ -228,15 +207,6 @@ def gt(x: Tensor, y: Any) -> Tensor:
 
 def ge(x: Tensor, y: Any) -> Tensor:
     return _compare(np.greater_equal, x, y)
-
-
-def _eq_dunder(x: Tensor, y: Any) -> Any:
-    """``x == y`` elementwise; ``x == None`` is False (Python's fallback), not an error."""
-    return NotImplemented if y is None else _compare(np.equal, x, y)
-
-
-def _ne_dunder(x: Tensor, y: Any) -> Any:
-    return NotImplemented if y is None else _compare(np.not_equal, x, y)
 
 
 def isnan(x: Tensor) -> Tensor:
@@ -299,12 +269,15 @@ def _extreme(fn: Any, argfn: Any, x: Tensor, args: tuple[Any, ...], axis: Any, k
     ax = _axis(axis, dim, name)
     keep = _keep(keepdims, keepdim)
     if dim is not None and isinstance(dim, int):  # torch: (values, indices), the gradient to the index
+        d = R.check_dim(dim, x.ndim, name)
+        R.check_nonempty_reduction(x.array, (d,) if x.ndim else (), name, whole=False)
         indices = argfn(x, dim=dim, keepdim=True)
         values = S.Gather.apply(x, index=indices.array, axis=dim)
         if not keep:
             values, indices = squeeze(values, dim), squeeze(indices, dim)
         return _ValuesIndices((values, indices))
-    return fn.apply(x, axis=ax, keepdims=keep)
+    # x.max() over everything shares a NaN result's gradient among the NaNs (torch's evenly_distribute_backward)
+    return fn.apply(x, axis=ax, keepdims=keep, nan_ties=ax is None)
 
 
 def max(x: Tensor, *args: Any, axis: Any = None, keepdims: bool = False, dim: Any = None,  # noqa: A001
@@ -365,16 +338,28 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any =
 
 def argmax(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
     """Index of the maximum (no gradient); over the flattened tensor when no axis is given."""
-    ax = _axis(axis, dim, "argmax")
-    keep = _keep(keepdims, keepdim) and ax is not None
-    return Tensor._wrap(as_array(x.array.argmax(axis=ax, keepdims=keep), dtype=np.int64), False)
+    return _arg_extreme(x, _axis(axis, dim, "argmax"), _keep(keepdims, keepdim), "argmax")
+
+
+def _arg_extreme(x: Tensor, ax: Any, keep: bool, name: str) -> Tensor:
+    """argmax/argmin with torch's checks; ``keepdim`` without a dim keeps every dimension, as size 1 (torch)."""
+    a = x.array
+    if ax is None:
+        R.check_nonempty_reduction(a, (), name, whole=True)
+        flat = a.argmax() if name == "argmax" else a.argmin()
+        out = np.asarray(flat, dtype=np.int64).reshape((1,) * a.ndim if keep else ())
+        return Tensor._wrap(as_array(out, dtype=np.int64), False)
+    d = R.check_dim(ax, a.ndim, name)
+    if a.ndim == 0:
+        return Tensor._wrap(as_array(np.zeros((), dtype=np.int64), dtype=np.int64), False)
+    R.check_nonempty_reduction(a, (d,), name, whole=False)
+    out = a.argmax(axis=d, keepdims=keep) if name == "argmax" else a.argmin(axis=d, keepdims=keep)
+    return Tensor._wrap(as_array(out, dtype=np.int64), False)
 
 
 def argmin(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
     """Index of the minimum (no gradient)."""
-    ax = _axis(axis, dim, "argmin")
-    keep = _keep(keepdims, keepdim) and ax is not None
-    return Tensor._wrap(as_array(x.array.argmin(axis=ax, keepdims=keep), dtype=np.int64), False)
+    return _arg_extreme(x, _axis(axis, dim, "argmin"), _keep(keepdims, keepdim), "argmin")
 
 
 def prod(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Tensor:
@@ -393,7 +378,19 @@ def norm(x: Tensor, p: Any = 2, axis: Any = None, keepdims: bool = False, *, dim
         return sum(abs(x), ax, keep)
     if p == float("inf"):
         return amax(abs(x), ax, keep)
-    return pow(sum(pow(abs(x), p), ax, keep), 1.0 / p)
+    if p == float("-inf"):
+        return amin(abs(x), ax, keep)
+    xf = _float(x)
+    if p == 0:  # the number of non-zero elements; no gradient (torch)
+        return Tensor._wrap(sum(ne(xf, 0).detach(), ax, keep).array.astype(xf.array.dtype), False)
+    # (sum |x|^p)^(1/p) with torch's subgradients: 0 at x_i = 0 (|x|^(p-1) would be inf for p < 1) and
+    # 0 where the norm is 0 (n^(1-p) would be inf for p > 1).  Masks keep 0 * inf out of the chain rule.
+    zero = Tensor._wrap(xf.array == 0, False)
+    safe = where(zero, 1.0, abs(xf))
+    terms = where(zero, 0.0 if p > 0 else float("inf"), pow(safe, float(p)))
+    total = sum(terms, ax, keep)
+    empty = Tensor._wrap(total.array == 0, False)
+    return where(empty, 0.0, pow(where(empty, 1.0, total), 1.0 / p))
 
 
 # ----------------------------------------------------------------------- shape
@@ -416,7 +413,10 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
     """``transpose()`` reverses the axes (NumPy); ``transpose(d0, d1)`` swaps two (torch)."""
     if len(axes) == 2 and all(isinstance(a, int) for a in axes):
         order = list(range(x.ndim))
-        d0, d1 = axes[0] % x.ndim, axes[1] % x.ndim
+        if x.ndim == 0:  # torch: a 0-d tensor accepts dims 0 and -1 and stays as it is
+            R.check_dim(axes[0], 0, "transpose"), R.check_dim(axes[1], 0, "transpose")
+            return x
+        d0, d1 = R.check_dim(axes[0], x.ndim, "transpose"), R.check_dim(axes[1], x.ndim, "transpose")
         order[d0], order[d1] = order[d1], order[d0]
         return S.Transpose.apply(x, axes=tuple(order))
     if not axes:
@@ -469,10 +469,7 @@ def unsqueeze(x: Tensor, axis: Any = None, *, dim: Any = None) -> Tensor:
     ax = _axis(axis, dim, "unsqueeze")
     if ax is None:
         raise TypeError("unsqueeze: missing the dimension")
-    nd = x.ndim + 1
-    if not -nd <= ax < nd:
-        raise IndexError(f"unsqueeze: dimension {ax} out of range for a result with {nd} dimensions")
-    ax %= nd
+    ax = R.check_dim(ax, x.ndim + 1, "unsqueeze")
     shape = x.shape[:ax] + (1,) + x.shape[ax:]
     return reshape(x, shape)
 
@@ -483,8 +480,9 @@ expand_dims = unsqueeze
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dimensions ``start_dim..end_dim`` into one (torch's flatten)."""
     if x.ndim == 0:
+        R.check_dim(start_dim, 0, "flatten"), R.check_dim(end_dim, 0, "flatten")
         return reshape(x, (1,))
-    s, e = start_dim % x.ndim, end_dim % x.ndim
+    s, e = R.check_dim(start_dim, x.ndim, "flatten"), R.check_dim(end_dim, x.ndim, "flatten")
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
     n = 1
@@ -520,7 +518,7 @@ def stack(tensors: Sequence[Any], axis: Any = None, *, dim: Any = None) -> Tenso
 def split(x: Tensor, split_size_or_sections: Any, axis: Any = None, *, dim: Any = None) -> list[Tensor]:
     """torch's split: an int is the size of each chunk; a list gives each chunk's size."""
     ax = _axis(axis, dim, "split")
-    ax = 0 if ax is None else ax % x.ndim
+    ax = R.check_dim(0 if ax is None else ax, x.ndim, "split")
     n = x.shape[ax]
     if isinstance(split_size_or_sections, int):
         if split_size_or_sections <= 0:
@@ -544,7 +542,9 @@ def split(x: Tensor, split_size_or_sections: Any, axis: Any = None, *, dim: Any 
 def chunk(x: Tensor, chunks: int, axis: Any = None, *, dim: Any = None) -> list[Tensor]:
     """Split into ``chunks`` pieces of (nearly) equal size, as torch.chunk."""
     ax = _axis(axis, dim, "chunk")
-    ax = 0 if ax is None else ax
+    ax = R.check_dim(0 if ax is None else ax, x.ndim, "chunk")
+    if not isinstance(chunks, int) or chunks <= 0:
+        raise RuntimeError(f"chunk: chunks must be a positive int, got {chunks!r}")
     n = x.shape[ax]
     size = -(-n // chunks)
     return split(x, size, ax)
@@ -557,16 +557,6 @@ def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
     return S.Pad.apply(x, pad_width=tuple(map(tuple, pw.tolist())), value=value)
 
 
-def _index_arrays(index: Any) -> Any:
-    if isinstance(index, Tensor):
-        return index.array
-    if isinstance(index, tuple):
-        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
-
-
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]``: slices, masks and integer arrays; repeated indices accumulate in backward."""
     return S.GetItem.apply(x, index=_index_arrays(index))
@@ -577,12 +567,28 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
     idx = index.array if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, got dtype {idx.dtype}")
-    return S.Gather.apply(x, index=idx, axis=dim)
+    return S.Gather.apply(x, index=idx, axis=R.check_dim(dim, x.ndim, "gather"))
 
 
 def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
-    """``x`` with ``value`` where ``mask`` is true (the gradient flows to the other places)."""
-    return where(mask, value, x)
+    """``x`` with ``value`` (a number or a 0-d tensor, which gets a gradient) where ``mask`` is true.
+
+    The mask broadcasts to x's shape; the result keeps x's shape and dtype, as in torch.
+    """
+    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"masked_fill: value must be a 0-d tensor, got shape {value.shape}")
+        value = value if value.dtype == x.dtype else value.astype(x.dtype)
+    elif x.array.dtype.kind != "f":
+        value = Tensor._wrap(np.asarray(value, dtype=x.dtype), False)
+    try:
+        out = where(Tensor._wrap(np.broadcast_to(m, x.shape), False), value, x)
+    except ValueError:
+        raise RuntimeError(f"masked_fill: mask of shape {m.shape} does not broadcast to {x.shape}") from None
+    return out
 
 
 def repeat(x: Tensor, *sizes: Any) -> Tensor:
@@ -646,33 +652,7 @@ builtins_sum = _builtins.sum
 
 # ------------------------------------------------------- binding to the Tensor
 def _bind() -> None:
-    T = Tensor
-    T.__add__ = lambda a, b: _binary(E.Add, a, b)
-    T.__radd__ = lambda a, b: _binary(E.Add, b, a)
-    T.__sub__ = lambda a, b: _binary(E.Sub, a, b)
-    T.__rsub__ = lambda a, b: _binary(E.Sub, b, a)
-    T.__mul__ = lambda a, b: _binary(E.Mul, a, b)
-    T.__rmul__ = lambda a, b: _binary(E.Mul, b, a)
-    T.__truediv__ = div
-    T.__rtruediv__ = lambda a, b: div(b, a)
-    T.__pow__ = lambda a, b: _binary(E.Pow, a, b)
-    T.__rpow__ = lambda a, b: _binary(E.Pow, b, a)
-    T.__matmul__ = matmul
-    T.__rmatmul__ = lambda a, b: matmul(b, a)
-    T.__neg__ = neg
-    T.__pos__ = lambda a: a
-    T.__abs__ = abs
-    T.__getitem__ = getitem
-    T.__eq__ = _eq_dunder  # type: ignore[assignment]
-    T.__ne__ = _ne_dunder  # type: ignore[assignment]
-    T.__lt__ = lt
-    T.__le__ = le
-    T.__gt__ = gt
-    T.__ge__ = ge
-    T.__invert__ = lambda a: Tensor._wrap(~a.array, False)
-    T.__and__ = T.__rand__ = lambda a, b: _compare(np.bitwise_and, a, b)
-    T.__or__ = T.__ror__ = lambda a, b: _compare(np.bitwise_or, a, b)
-    T.__xor__ = T.__rxor__ = lambda a, b: _compare(np.bitwise_xor, a, b)
+    T = Tensor  # the operators (__add__, __getitem__, ...) are defined in the class itself
     for name in ("add", "sub", "mul", "div", "pow", "matmul", "exp", "log", "sqrt", "abs", "sign",
                  "clamp", "clip", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "isnan",
                  "isfinite", "sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp",

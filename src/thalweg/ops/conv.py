@@ -124,7 +124,7 @@ def im2col(x: Any, geo: ConvGeometry) -> tuple[Any, Any]:
     buf = workspace.take(xp, (geo.n * geo.c * geo.kh * geo.kw * geo.length,), x.dtype)
     buf.reshape(view.shape)[...] = view
     if scratch is not None:
-        workspace.give(scratch)
+        workspace.give(scratch, alive=(buf,))
     return buf.reshape(geo.n, geo.groups, geo.depth, geo.length), buf
 
 
@@ -189,8 +189,7 @@ def input_grad_by_rows(g: Any, w: Any, geo: ConvGeometry) -> Any:
         off = i * geo.dh * pitch
         target = mem[off:off + size].reshape(n, c, plane)[:, :, :run]
         target += part.reshape(n, c, run)
-    for buf in (gpad, rows, part):
-        workspace.give(buf)
+    workspace.give(gpad, rows, part, alive=(mem,))
     top, _, left, _ = geo.pad
     return mem[:size].reshape(n, c, geo.hp, pitch)[:, :, top:top + geo.h, left:left + geo.w]
 
@@ -229,24 +228,32 @@ class Conv(Function):
         geo = ConvGeometry(x.shape, w.shape, stride, padding, dilation, groups)
         cols, buf = im2col(x, geo)
         wm = w.reshape(groups, geo.o // groups, geo.depth)
-        if geo.flat:  # drop the thrown-away outputs while adding the bias
+        if geo.flat and geo.width == geo.ow:  # no thrown-away outputs: the product is the output itself
+            out = xp.empty((geo.n, groups, geo.o // groups, geo.length), dtype=x.dtype)  # the caller's, never pooled
+            xp.matmul(wm, cols, out=out)
+            out = out.reshape(geo.n, geo.o, geo.oh, geo.ow)
+            if b is not None:
+                out += b.reshape(-1, 1, 1)
+        elif geo.flat:  # drop the thrown-away outputs while adding the bias (or copying out of the scratch)
             y = workspace.take(xp, (geo.n, groups, geo.o // groups, geo.length), x.dtype)
             xp.matmul(wm, cols, out=y)
             img = y.reshape(geo.n, geo.o, geo.oh, geo.width)[..., :geo.ow]
-            out = xp.add(img, b.reshape(-1, 1, 1)) if b is not None else xp.ascontiguousarray(img)
-            workspace.give(y)
+            out = xp.add(img, b.reshape(-1, 1, 1)) if b is not None else img.copy()
+            workspace.give(y, alive=(out,))
         else:
             out = xp.matmul(wm, cols).reshape(geo.n, geo.o, geo.oh, geo.ow)
             if b is not None:
                 out += b.reshape(-1, 1, 1)
         needs = getattr(ctx, "needs_input_grad", None)
         if needs is not None and needs[1]:
-            ctx.cols, ctx.loan = cols, workspace.Lease(buf)  # kept for dL/dW; the loan returns it when the node is freed
+            # kept for dL/dW; the loan returns it when the node is freed
+            ctx.cols, ctx.loan = cols, workspace.Lease(buf, alive=(out,))
         else:
-            workspace.give(buf)
+            workspace.give(buf, alive=(out,))
         if needs is not None:
             ctx.geo, ctx.one_d, ctx.w_shape = geo, one_d, w.shape
             ctx.w = w if needs[0] else None
+            ctx.x = x  # a reference, for the recorded (create_graph) backward of dL/dW
         return out[:, :, 0, :] if one_d else out
 
     @staticmethod
@@ -274,11 +281,11 @@ class Conv(Function):
                 xp.matmul(ctx.w.reshape(geo.groups, geo.o // geo.groups, geo.depth).swapaxes(-1, -2), gcols,
                           out=dcols)
                 gx = col2im(dcols, geo)
-                workspace.give(dcols)
+                workspace.give(dcols, alive=(gx,))
             if ctx.one_d:
                 gx = gx[:, :, 0, :]
         if gbuf is not None:
-            workspace.give(gbuf)
+            workspace.give(gbuf, alive=(gx, gw, gb))
         return gx, gw, gb
 
 
@@ -304,6 +311,6 @@ def weight_grad(cols: Any, gcols: Any, geo: ConvGeometry) -> Any:
         per_sample = workspace.take(xp, (geo.n, geo.groups, geo.depth, og), gcols.dtype)
         xp.matmul(cols, gt, out=per_sample)
         gw = xp.ascontiguousarray(per_sample.sum(axis=0).swapaxes(-1, -2))
-        workspace.give(gt)
-    workspace.give(per_sample)
+        workspace.give(gt, alive=(gw,))
+    workspace.give(per_sample, alive=(gw,))
     return gw

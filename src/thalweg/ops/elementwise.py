@@ -214,8 +214,10 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
         x, y = ctx.x, ctx.y
-        wx = (x > y) + 0.5 * (x == y)
-        return grad * wx.astype(grad.dtype), grad * (1 - wx).astype(grad.dtype)
+        # torch's weights: where(x == y, 1/2, 1), zeroed on the losing side; a NaN (no order) gives both 1
+        tie = 0.5 * (x == y)
+        wx, wy = 1 - (x < y) - tie, 1 - (x > y) - tie
+        return grad * wx.astype(grad.dtype), grad * wy.astype(grad.dtype)
 
 
 class Minimum(Function):
@@ -229,8 +231,10 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
         x, y = ctx.x, ctx.y
-        wx = (x < y) + 0.5 * (x == y)
-        return grad * wx.astype(grad.dtype), grad * (1 - wx).astype(grad.dtype)
+        # torch's weights: where(x == y, 1/2, 1), zeroed on the losing side; a NaN (no order) gives both 1
+        tie = 0.5 * (x == y)
+        wx, wy = 1 - (x > y) - tie, 1 - (x < y) - tie
+        return grad * wx.astype(grad.dtype), grad * wy.astype(grad.dtype)
 
 
 class Where(Function):

@@ -136,8 +136,8 @@ class CrossEntropyFunction(Function):
             total_w = weight.sum() if weight is not None else C
             loss *= 1 - eps
             loss += (eps / C) * (total_w * log_s - smooth_sum)
-        if valid is not None:
-            loss *= valid
+        if valid is not None:  # an ignored target contributes exactly 0, whatever its logits
+            loss = xp.where(valid, loss, loss.dtype.type(0))
         count = None
         if reduction == "mean":
             if wt is not None:
@@ -152,10 +152,11 @@ class CrossEntropyFunction(Function):
     def backward(ctx: Context, grad: Any) -> Any:
         e, S, tgt, valid, wt, weight, eps = ctx.e, ctx.S, ctx.tgt, ctx.valid, ctx.wt, ctx.weight, ctx.eps
         xp = get_array_module(e)
-        s = _scale(grad, ctx.reduction, ctx.count)
+        with _quiet(xp):  # every target ignored in a mean: count 0 (the loss is nan)
+            s = _scale(grad, ctx.reduction, ctx.count)
         s = xp.broadcast_to(s, S.shape)
-        if valid is not None:
-            s = s * valid
+        if valid is not None:  # ignored targets get exactly 0 (torch), not 0 * (g / 0) = nan
+            s = xp.where(valid, s, s.dtype.type(0))
         b = s if wt is None else s * wt  # s w_t
         if eps > 0:
             C = e.shape[1]
@@ -236,8 +237,8 @@ class NLLLossFunction(Function):
         if weight is not None:
             wt = weight[tgt]
             loss *= wt
-        if valid is not None:
-            loss *= valid
+        if valid is not None:  # an ignored target contributes exactly 0
+            loss = xp.where(valid, loss, loss.dtype.type(0))
         count = None
         if reduction == "mean":
             if wt is not None:
@@ -251,9 +252,10 @@ class NLLLossFunction(Function):
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
         xp = get_array_module(grad)
-        s = xp.broadcast_to(_scale(grad, ctx.reduction, ctx.count), ctx.tgt.shape)
-        if ctx.valid is not None:
-            s = s * ctx.valid
+        with _quiet(xp):  # every target ignored in a mean: count 0 (the loss is nan)
+            s = xp.broadcast_to(_scale(grad, ctx.reduction, ctx.count), ctx.tgt.shape)
+        if ctx.valid is not None:  # ignored targets get exactly 0 (torch), not 0 * (g / 0) = nan
+            s = xp.where(ctx.valid, s, s.dtype.type(0))
         if ctx.wt is not None:
             s = s * ctx.wt
         gx = xp.zeros(ctx.shape, dtype=ctx.dtype)
@@ -262,6 +264,22 @@ class NLLLossFunction(Function):
 
 
 # ------------------------------------------------------------ binary losses
+def check_broadcast_to_input(x: Any, named: tuple[tuple[str, Any], ...], op: str) -> None:
+    """Weights may broadcast *to* the input's shape, never make the loss larger (torch raises there)."""
+    xp = get_array_module(x)
+    for name, w in named:
+        if w is None:
+            continue
+        try:
+            shape = xp.broadcast_shapes(x.shape, w.shape)
+        except ValueError:
+            shape = None
+        if shape != x.shape:
+            raise RuntimeError(f"{op}: {name} of shape {tuple(w.shape)} does not broadcast to the input's shape "
+                               f"{tuple(x.shape)}" + ("" if shape is None else
+                                                      f" (it would make the loss {tuple(shape)})"))
+
+
 class BCEWithLogitsFunction(Function):
     """Binary cross-entropy on logits x with targets t, weight w and positive-class weight P.
 
@@ -276,6 +294,8 @@ class BCEWithLogitsFunction(Function):
     def forward(ctx: Context, x: Any, t: Any, weight: Any = None, pos_weight: Any = None, *,
                 reduction: str = "mean") -> Any:
         xp = get_array_module(x)
+        check_broadcast_to_input(x, (("weight", weight), ("pos_weight", pos_weight)),
+                                 "binary_cross_entropy_with_logits")
         sp = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))  # softplus(-x)
         coef = None if pos_weight is None else (pos_weight - 1) * t + 1  # P t + 1 - t (1 without P)
         raw = (1 - t) * x + (sp if coef is None else coef * sp)
@@ -315,6 +335,7 @@ class BCEFunction(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, t: Any, weight: Any = None, *, reduction: str = "mean") -> Any:
         xp = get_array_module(x)
+        check_broadcast_to_input(x, (("weight", weight),), "binary_cross_entropy")
         if x.size and (float(x.min()) < 0 or float(x.max()) > 1):
             raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1 "
                              "(pass probabilities, or use binary_cross_entropy_with_logits for logits)")
@@ -356,7 +377,7 @@ class _PointwiseLoss(Function):
                 reduction: str = "mean", **options: Any) -> Any:
         xp = get_array_module(x)
         loss, deriv = cls.values(xp, x - t, **options)  # type: ignore[attr-defined]  # each subclass's l and l'
-        ctx.deriv, ctx.reduction, ctx.count = deriv, reduction, loss.size
+        ctx.deriv, ctx.reduction, ctx.count, ctx.options = deriv, reduction, loss.size, options
         return _reduce(xp, loss, reduction)
 
     @staticmethod

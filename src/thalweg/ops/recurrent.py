@@ -258,11 +258,12 @@ class RNNLayer(Function):
         if masked:  # padded steps: act(a_t) (in A) and the carried state (in S) differ
             xp.multiply(S, keep, out=Z[:T])
             ctx.keep, ctx.drop = keep, drop
-            ctx.lease = Lease(P, S)
+            ctx.lease = Lease(P, S, alive=(Z,))
         else:  # S holds act(a_t) at every step; the projections are no longer needed
-            give(P)
+            give(P, alive=(Z,))
         Z[T] = h
         ctx.x2, ctx.w_ih, ctx.w_hh, ctx.h0 = x2, w_ih, w_hh, h0
+        ctx.b_ih, ctx.b_hh = b_ih, b_hh  # references, for the recorded (create_graph) backward
         ctx.S, ctx.new = S, (A if masked else S)  # act(a_t) at every step
         ctx.relu, ctx.reverse, ctx.x_shape = relu, reverse, x.shape
         return Z
@@ -292,7 +293,7 @@ class RNNLayer(Function):
             dh = carried
         dx, dw_ih, db_ih = _input_grads(ctx, dA)
         dw_hh, db_hh = _hidden_grads(ctx, dA, db_same=db_ih)
-        give(D, dA)
+        give(D, dA, alive=(dx, dw_ih, dw_hh, db_ih, db_hh, dh))
         return dx, dw_ih, dw_hh, db_ih, db_hh, dh if ctx.needs_input_grad[5] else None
 
 
@@ -367,15 +368,16 @@ class LSTMLayer(Function):
                 _store_state(xp, C[t], c_new, c, real[t])
                 _store_state(xp, S[t], h_new, h, real[t])
             h, c = S[t], C[t]
-        give(P)
+        give(P, alive=(Z,))
         if masked:
             xp.multiply(S, keep, out=Z[:T])
             ctx.keep, ctx.drop = keep, drop
         Z[T] = h
         Z[T + 1] = c
         ctx.x2, ctx.w_ih, ctx.w_hh, ctx.h0, ctx.c0, ctx.rows = x2, w_ih, w_hh, h0, c0, rows
+        ctx.b_ih, ctx.b_hh = b_ih, b_hh  # references, for the recorded (create_graph) backward
         ctx.G, ctx.S, ctx.C, ctx.TC = G, S, C, TC
-        ctx.lease = Lease(G, C, TC, S) if masked else Lease(G, C, TC)
+        ctx.lease = Lease(G, C, TC, S, alive=(Z,)) if masked else Lease(G, C, TC, alive=(Z,))
         ctx.reverse, ctx.x_shape = reverse, x.shape
         return Z
 
@@ -423,12 +425,12 @@ class LSTMLayer(Function):
                 dc_prev += ctx.drop[t] * dc
                 dh_prev += ctx.drop[t] * dh
             dh, dc = dh_prev, dc_prev
-        give(K, L)
+        give(K, L, alive=(dh, dc))
         need = ctx.needs_input_grad
         dA2 = dA.reshape(T, B, 4 * H)
         dx, dw_ih, db_ih = _input_grads(ctx, dA2, rows)
         dw_hh, db_hh = _hidden_grads(ctx, dA2, rows, db_same=db_ih)
-        give(dA)
+        give(dA, alive=(dx, dw_ih, dw_hh, db_ih, db_hh, dh, dc))
         return dx, dw_ih, dw_hh, db_ih, db_hh, dh if need[5] else None, dc if need[6] else None
 
 
@@ -493,14 +495,15 @@ class GRULayer(Function):
             if masked:
                 _store_state(xp, S[t], h_new, h, real[t])
             h = S[t]
-        give(P)
+        give(P, alive=(Z,))
         if masked:
             xp.multiply(S, keep, out=Z[:T])
             ctx.keep, ctx.drop = keep, drop
         Z[T] = h
         ctx.x2, ctx.w_ih, ctx.w_hh, ctx.h0 = x2, w_ih, w_hh, h0
+        ctx.b_ih, ctx.b_hh = b_ih, b_hh  # references, for the recorded (create_graph) backward
         ctx.G, ctx.HN, ctx.S = G, HN, S
-        ctx.lease = Lease(G, HN, S) if masked else Lease(G, HN)
+        ctx.lease = Lease(G, HN, S, alive=(Z,)) if masked else Lease(G, HN, alive=(Z,))
         ctx.reverse, ctx.x_shape = reverse, x.shape
         return Z
 
@@ -547,10 +550,10 @@ class GRULayer(Function):
             if masked:
                 dh_prev += ctx.drop[t] * dh
             dh = dh_prev
-        give(Q)
+        give(Q, alive=(dh,))
         need = ctx.needs_input_grad
         dx, dw_ih, db_ih = _input_grads(ctx, dA.reshape(T, B, 3 * H))
         dA[:, :, 2] *= r  # now dL/d hidden projections
         dw_hh, db_hh = _hidden_grads(ctx, dA.reshape(T, B, 3 * H))
-        give(dA)
+        give(dA, alive=(dx, dw_ih, dw_hh, db_ih, db_hh, dh))
         return dx, dw_ih, dw_hh, db_ih, db_hh, dh if need[5] else None

@@ -15,18 +15,40 @@ from ..backend import get_array_module
 Axis = Any  # None, an int, or a tuple of ints
 
 
+def dim_error(dim: int, ndim: int, op: str) -> IndexError:
+    """torch's error for a dimension outside [-ndim, ndim - 1] (a 0-d tensor accepts -1 and 0), naming the op."""
+    n = max(ndim, 1)
+    return IndexError(f"{op}: dimension {dim} out of range for a tensor with {ndim} dimensions "
+                      f"(expected to be in range of [{-n}, {n - 1}], but got {dim})")
+
+
+def check_dim(dim: Any, ndim: int, op: str) -> int:
+    """``dim`` as a non-negative axis, with torch's range check (never NumPy's modulo or AxisError).
+
+    A 0-d tensor accepts ``dim`` 0 and -1 (as torch) and gets 0.
+    """
+    if isinstance(dim, bool) or not isinstance(dim, (int,)) and not hasattr(dim, "__index__"):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    dim = int(dim)
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise dim_error(dim, ndim, op)
+    return dim % n if ndim else 0
+
+
 def normalize_axis(axis: Axis, ndim: int, op: str = "reduction") -> tuple[int, ...]:
-    """Turn ``axis`` into a sorted tuple of non-negative axes, checking the range."""
+    """Turn ``axis`` into a sorted tuple of non-negative axes, checking the range and repeats (as torch)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, int) or hasattr(axis, "__index__") else tuple(axis)
     out = []
     for a in axes:
-        if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise IndexError(f"{op}: dimension {a} out of range for a tensor with {ndim} dimensions")
+        d = check_dim(a, ndim, op)
         if ndim:  # a 0-d tensor accepts dim 0 or -1 (as torch) and has nothing to reduce
-            out.append(a % ndim)
-    return tuple(sorted(set(out)))
+            if d in out:
+                raise RuntimeError(f"{op}: dim {d} appears multiple times in the list of dims")
+            out.append(d)
+    return tuple(sorted(out))
 
 
 def _expand(grad: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Any:
@@ -63,31 +85,66 @@ class Mean(Function):
         ctx.count = count
         if x.dtype.kind not in "f":
             raise TypeError(f"mean: expected a floating tensor, got dtype {x.dtype}")
+        if count == 0:  # the mean of nothing is 0/0 = nan, as torch (without NumPy's warning)
+            xp = get_array_module(x)
+            with xp.errstate(invalid="ignore"):
+                return (x.sum(axis=axes, keepdims=keepdims) / x.dtype.type(0)).astype(x.dtype, copy=False)
         return x.mean(axis=axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
+        if ctx.count == 0:  # the input is empty, and so is its gradient
+            return get_array_module(grad).zeros(ctx.shape, dtype=grad.dtype)
         g = _expand(grad, ctx.shape, ctx.axes, ctx.keepdims) * (1.0 / ctx.count)
         return get_array_module(g).broadcast_to(g.astype(grad.dtype, copy=False), ctx.shape)
 
 
+def check_nonempty_reduction(x: Any, axes: tuple[int, ...], op: str, whole: bool) -> None:
+    """torch's errors for a max/min-like reduction with nothing to pick from.
+
+    ``whole``: reducing every element with no dim given (``x.max()``): RuntimeError
+    on an empty tensor.  Otherwise IndexError when a reduced dimension has size 0
+    (reducing a non-empty dimension of an empty tensor is fine: an empty result).
+    """
+    if whole:
+        if x.size == 0:
+            error = IndexError if op.startswith("arg") else RuntimeError  # torch's types
+            raise error(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. "
+                        "Specify the reduction dim with the 'dim' argument.")
+        return
+    for a in axes:
+        if x.shape[a] == 0:
+            raise IndexError(f"{op}(): Expected reduction dim {a} to have non-zero size (shape {tuple(x.shape)}).")
+
+
 class _Extreme(Function):
-    """max or min over ``axis``; ties share the gradient equally (as torch's amax/amin)."""
+    """max or min over ``axis``.
+
+    Gradient conventions (torch's): ties share the gradient equally (``amax``/
+    ``amin``; a NaN in the slice makes every gradient of that slice NaN).  With
+    ``nan_ties=True`` (``x.max()`` / ``x.min()`` over all elements, torch's
+    ``evenly_distribute_backward``) a NaN result counts as tied with every NaN
+    input, so the gradient is shared among the NaN positions.
+    """
 
     reducer = "max"
 
     @classmethod
-    def forward(cls, ctx: Context, x: Any, axis: Axis = None, keepdims: bool = False) -> Any:  # type: ignore[override]
-        axes = normalize_axis(axis, x.ndim, cls.reducer)
-        if x.size == 0:
-            raise ValueError(f"{cls.reducer}: cannot reduce an empty tensor")
+    def forward(cls, ctx: Context, x: Any, axis: Axis = None, keepdims: bool = False,  # type: ignore[override]
+                nan_ties: bool = False) -> Any:
+        name = "a" + cls.reducer if not nan_ties else cls.reducer
+        axes = normalize_axis(axis, x.ndim, name)
+        check_nonempty_reduction(x, axes, name, whole=nan_ties)
         out = getattr(x, cls.reducer)(axis=axes, keepdims=True)
-        ctx.x, ctx.out_k, ctx.axes, ctx.keepdims = x, out, axes, keepdims
+        ctx.x, ctx.out_k, ctx.axes, ctx.keepdims, ctx.nan_ties = x, out, axes, keepdims, nan_ties
         return out if keepdims else out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
         mask = ctx.x == ctx.out_k
+        if getattr(ctx, "nan_ties", False):
+            xp = get_array_module(grad)
+            mask |= xp.isnan(ctx.x) & xp.isnan(ctx.out_k)
         count = mask.sum(axis=ctx.axes, keepdims=True)
         g = _expand(grad, ctx.x.shape, ctx.axes, ctx.keepdims)
         return mask * (g / count).astype(grad.dtype, copy=False)
@@ -172,6 +229,8 @@ class Prod(Function):
     def backward(ctx: Context, grad: Any) -> Any:
         xp = get_array_module(grad)
         x, axes = ctx.x, ctx.axes
+        if x.size == 0:  # an empty input has an empty gradient
+            return xp.zeros(x.shape, dtype=grad.dtype)
         kept = [i for i in range(x.ndim) if i not in axes]
         moved = x.transpose(kept + list(axes))  # reduced axes last, flattened into one
         flat = moved.reshape(moved.shape[:len(kept)] + (-1,))
@@ -214,6 +273,11 @@ class LogSumExp(Function):
     def forward(ctx: Context, x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
         xp = get_array_module(x)
         axes = normalize_axis(axis, x.ndim, "logsumexp")
+        if any(x.shape[a] == 0 for a in axes):  # the log of an empty sum: -inf, as torch
+            ctx.softmax, ctx.axes, ctx.keepdims = xp.zeros(x.shape, dtype=x.dtype), axes, keepdims
+            shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape)) if keepdims else \
+                tuple(n for i, n in enumerate(x.shape) if i not in axes)
+            return xp.full(shape, -xp.inf, dtype=x.dtype)
         m = x.max(axis=axes, keepdims=True)
         finite = xp.isfinite(m)
         if not finite.all():  # an infinite max would give inf - inf = NaN below

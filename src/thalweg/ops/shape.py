@@ -22,12 +22,29 @@ def normalize_shape(shape: Sequence[Any]) -> tuple[int, ...]:
     return tuple(int(s) for s in shape)
 
 
+def check_new_shape(shape: tuple[int, ...], size: int, op: str = "reshape") -> None:
+    """torch's rules for a target shape: sizes >= 0 or a single -1, which must be inferable.
+
+    NumPy accepts any negative size as "infer" (``reshape(-2, 6)`` works there); torch does not.
+    """
+    inferred = [i for i, n in enumerate(shape) if n == -1]
+    for i, n in enumerate(shape):
+        if n < -1:
+            raise ValueError(f"{op}: invalid shape dimension {n} at index {i} of shape {tuple(shape)}")
+    if len(inferred) > 1:
+        raise ValueError(f"{op}: only one dimension can be inferred, got shape {tuple(shape)}")
+    if inferred and size == 0 and any(n == 0 for n in shape):
+        raise ValueError(f"{op}: cannot reshape a tensor of 0 elements into shape {tuple(shape)} because the "
+                         "unspecified dimension size -1 can be any value and is ambiguous")
+
+
 class Reshape(Function):
     """z = x viewed with another shape; the gradient is reshaped back."""
 
     @staticmethod
     def forward(ctx: Context, x: Any, shape: tuple[int, ...] = ()) -> Any:
         ctx.in_shape = x.shape
+        check_new_shape(shape, x.size)
         try:
             return x.reshape(shape)
         except ValueError:
@@ -45,6 +62,11 @@ class Transpose(Function):
     def forward(ctx: Context, x: Any, axes: tuple[int, ...] | None = None) -> Any:
         if axes is None:
             axes = tuple(reversed(range(x.ndim)))
+        n = max(x.ndim, 1)
+        for a in axes:
+            if not -n <= a < n:
+                raise IndexError(f"permute: dimension {a} out of range for a tensor with {x.ndim} dimensions "
+                                 f"(expected to be in range of [{-n}, {n - 1}], but got {a})")
         if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
             raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} dimensions of shape {x.shape}")
         ctx.axes = axes
@@ -81,9 +103,19 @@ class Concatenate(Function):
         if not xs:
             raise ValueError("cat: expected a non-empty sequence of tensors")
         xp = get_array_module(*xs)
+        # torch's legacy rule: 1-d empty tensors (shape (0,)) are skipped, whatever the others' shapes
+        kept = [x for x in xs if not (x.ndim == 1 and x.shape[0] == 0)]
+        ctx.skipped = [x.ndim == 1 and x.shape[0] == 0 for x in xs] if len(kept) < len(xs) else None
+        if ctx.skipped is not None:
+            if not kept:
+                ctx.axis, ctx.sizes = 0, [0] * len(xs)
+                return xp.concatenate(xs, axis=0)
+            xs = tuple(kept)
         nd = xs[0].ndim
         if not -nd <= axis < nd:
-            raise IndexError(f"cat: dimension {axis} out of range for tensors with {nd} dimensions")
+            n = max(nd, 1)
+            raise IndexError(f"cat: dimension {axis} out of range for tensors with {nd} dimensions "
+                             f"(expected to be in range of [{-n}, {n - 1}], but got {axis})")
         axis %= nd
         for x in xs[1:]:
             if x.ndim != nd or any(a != b for i, (a, b) in enumerate(zip(x.shape, xs[0].shape)) if i != axis):
@@ -103,6 +135,11 @@ class Concatenate(Function):
             index[ctx.axis] = slice(start, start + n)
             out.append(grad[tuple(index)])
             start += n
+        skipped = getattr(ctx, "skipped", None)
+        if skipped is not None and len(out) < len(skipped):  # the skipped 1-d empties get empty gradients
+            parts = iter(out)
+            empty = get_array_module(grad).zeros((0,), dtype=grad.dtype)
+            out = [empty if s else next(parts) for s in skipped]
         return tuple(out)
 
 
@@ -118,7 +155,8 @@ class Stack(Function):
             raise ValueError(f"stack: all tensors must have the same shape, got {[x.shape for x in xs]}")
         nd = xs[0].ndim + 1
         if not -nd <= axis < nd:
-            raise IndexError(f"stack: dimension {axis} out of range for a result with {nd} dimensions")
+            raise IndexError(f"stack: dimension {axis} out of range for a result with {nd} dimensions "
+                             f"(expected to be in range of [{-nd}, {nd - 1}], but got {axis})")
         ctx.axis = axis % nd
         ctx.n = len(xs)
         return get_array_module(*xs).stack(xs, axis=ctx.axis)
@@ -193,7 +231,15 @@ class Gather(Function):
         xp = get_array_module(x)
         if index.ndim != x.ndim:
             raise ValueError(f"gather: index has {index.ndim} dimensions but the tensor has {x.ndim} (shape {x.shape})")
-        axis %= max(x.ndim, 1)
+        n = max(x.ndim, 1)
+        if not -n <= axis < n:
+            raise IndexError(f"gather: dimension {axis} out of range for a tensor with {x.ndim} dimensions "
+                             f"(expected to be in range of [{-n}, {n - 1}], but got {axis})")
+        axis %= n
+        size = x.shape[axis] if x.ndim else 1
+        if index.size and (int(index.min()) < 0 or int(index.max()) >= size):  # NumPy would wrap -1 around
+            bad = int(index.min()) if int(index.min()) < 0 else int(index.max())
+            raise RuntimeError(f"gather: index {bad} is out of bounds for dimension {axis} with size {size}")
         if any(n > m for d, (n, m) in enumerate(zip(index.shape, x.shape)) if d != axis):
             raise ValueError(f"gather: index of shape {index.shape} is larger than the tensor {x.shape} "
                              f"outside dimension {axis}")

@@ -13,8 +13,27 @@ backward are handed to a :class:`Lease` stored on the graph node: the engine
 clears the node after the backward pass (or the node is garbage-collected, for
 example after a forward under ``no_grad``), the lease dies with it, and only
 then do its arrays return to the pool, so ``retain_graph=True`` stays correct.
-Never give back an array that is, or is viewed by, something returned to the
-caller.
+
+Ownership rule: a pooled buffer is *lent* to one op for the length of one call
+(or, through a lease, for the life of one graph node).  Nothing handed to a
+caller (an op's output, a gradient) and nothing saved outside a lease may be,
+or view, a buffer that goes back.  The API makes the rule explicit and checks
+it where that is cheap:
+
+- :func:`give` and :class:`Lease` take ``alive=``: the arrays that outlive the
+  call (outputs, returned gradients).  Giving back a buffer that shares memory
+  with one of them raises ``RuntimeError`` (an O(1) bounds test per pair), so
+  an output that is a view of scratch memory is caught where it would escape.
+- :func:`give` refuses views (only the whole array that :func:`take` lent can
+  go back) and arrays already in the pool (a second ``give`` would lend one
+  buffer to two takers).
+- Debug mode: with ``THALWEG_POOL_POISON=1`` in the environment (or
+  :func:`set_poison`), every buffer given back is filled with NaN (integers
+  with their minimum, booleans with True) and every buffer taken is filled the
+  same way, and arrays of every size are pooled.  Any result that still reads a
+  returned buffer, or reads scratch memory before writing it, then shows NaN
+  instead of plausible stale numbers.  The conv, pool and recurrent tests run
+  under it (``tests/ops/test_workspace.py``).
 
 Only NumPy arrays are pooled; other array libraries allocate normally.  The
 pool keeps at most ``MAX_BYTES``, dropping the least recently used shapes.
@@ -22,8 +41,9 @@ pool keeps at most ``MAX_BYTES``, dropping the least recently used shapes.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -35,30 +55,97 @@ _held = [0]
 misses = [0]  # fresh NumPy allocations made by take() (a steady training loop should make none)
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+_poison = [_env_flag("THALWEG_POOL_POISON")]
+
+
+def set_poison(on: bool) -> bool:
+    """Switch the poisoning debug mode on or off (see the module docstring); returns the previous setting."""
+    previous = _poison[0]
+    _poison[0] = bool(on)
+    return previous
+
+
+def poisoning() -> bool:
+    """Whether the poisoning debug mode is on."""
+    return _poison[0]
+
+
+def _fill_poison(a: np.ndarray) -> None:
+    kind = a.dtype.kind
+    if kind in "fc":
+        a.fill(np.nan)
+    elif kind in "iu":
+        a.fill(np.iinfo(a.dtype).min)
+    elif kind == "b":
+        a.fill(True)
+
+
 def take(xp: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-    """An uninitialised array of ``shape`` and ``dtype``, reused when one is free."""
+    """An uninitialised array of ``shape`` and ``dtype``, reused when one is free.
+
+    The caller owns it until it calls :func:`give` (or hands it to a :class:`Lease`);
+    it must not return it, or a view of it, to its own caller.
+    """
     if xp is not np:
         return xp.empty(shape, dtype=dtype)
     key = (tuple(shape), np.dtype(dtype).str)
     stack = _free.get(key)
+    a = None
     if stack:
         try:
             a = stack.pop()
             _held[0] -= a.nbytes
-            return a
         except IndexError:  # another thread emptied it
-            pass
-    misses[0] += 1
-    return np.empty(shape, dtype=dtype)
+            a = None
+    if a is None:
+        misses[0] += 1
+        a = np.empty(shape, dtype=dtype)
+    if _poison[0]:
+        _fill_poison(a)
+    return a
 
 
-def give(*arrays: Any) -> None:
-    """Return arrays (taken with :func:`take`, and no longer read by anyone) to the pool."""
+def _check_not_viewed(a: np.ndarray, alive: Iterable[Any], where: str) -> None:
+    for keep in alive:
+        if keep is None:
+            continue
+        target = getattr(keep, "array", keep)  # a Tensor's ndarray, or the ndarray itself
+        if isinstance(target, np.ndarray) and np.may_share_memory(a, target):
+            raise RuntimeError(
+                f"workspace.{where}: a scratch buffer {a.shape} {a.dtype} shares memory with an array "
+                f"{target.shape} that outlives the op; copy the result out before giving the buffer back")
+
+
+def give(*arrays: Any, alive: Iterable[Any] = ()) -> None:
+    """Return arrays lent by :func:`take`, that nobody reads any more, to the pool.
+
+    ``alive``: arrays that outlive the call (outputs, returned gradients); a
+    buffer sharing memory with any of them is refused with ``RuntimeError``.
+    ``None`` entries and non-NumPy arrays are skipped.
+    """
+    alive = tuple(alive)
+    poison = _poison[0]
     for a in arrays:
-        if type(a) is not np.ndarray or a.base is not None or a.nbytes < MIN_BYTES:
+        if type(a) is not np.ndarray:
+            continue
+        if a.base is not None:
+            raise RuntimeError(f"workspace.give: got a view {a.shape} {a.dtype}; give back the whole array "
+                               "that take() lent")
+        if alive:
+            _check_not_viewed(a, alive, "give")
+        if poison:
+            _fill_poison(a)
+        elif a.nbytes < MIN_BYTES:
             continue
         key = (a.shape, a.dtype.str)
-        _free.setdefault(key, []).append(a)
+        stack = _free.setdefault(key, [])
+        if any(x is a for x in stack):
+            raise RuntimeError(f"workspace.give: the buffer {a.shape} {a.dtype} was given back twice")
+        stack.append(a)
         _free.move_to_end(key)
         _held[0] += a.nbytes
     while _held[0] > MAX_BYTES and _free:
@@ -73,13 +160,25 @@ def clear() -> None:
 
 
 class Lease:
-    """Holds arrays for a graph node; gives them back to the pool when the node lets go of it."""
+    """Holds arrays for a graph node; gives them back to the pool when the node lets go of it.
+
+    ``alive``: the op's outputs; a leased buffer that shares memory with one of
+    them is refused at once with ``RuntimeError`` (the output would outlive the lease).
+    """
 
     __slots__ = ("arrays",)
 
-    def __init__(self, *arrays: Any) -> None:
+    def __init__(self, *arrays: Any, alive: Iterable[Any] = ()) -> None:
+        alive = tuple(alive)
+        if alive:
+            for a in arrays:
+                if type(a) is np.ndarray:
+                    _check_not_viewed(a, alive, "Lease")
         self.arrays = arrays
 
     def __del__(self) -> None:
         if give is not None:  # None only while the interpreter shuts down
-            give(*self.arrays)
+            try:
+                give(*self.arrays)
+            except RuntimeError:  # a finalizer must not raise; a refused buffer is simply not pooled
+                pass

@@ -24,7 +24,7 @@ def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Any]:
     for p in params:
         g = p.grad
         if g is not None:
-            out.append(g.array if isinstance(g, Tensor) else g)
+            out.append(g.array)
     return out
 
 

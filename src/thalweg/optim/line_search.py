@@ -276,7 +276,7 @@ class FlatParams:
 
     def grad(self) -> np.ndarray:
         """The gradient vector (zeros for a parameter without ``.grad``)."""
-        parts = [np.zeros(n, dtype=self.dtype) if p.grad is None else np.asarray(p.grad).reshape(-1)
+        parts = [np.zeros(n, dtype=self.dtype) if p.grad is None else p.grad.array.reshape(-1)
                  for p, n in zip(self.params, self.sizes)]
         return np.concatenate(parts).astype(self.dtype, copy=False)
 
@@ -286,11 +286,13 @@ class FlatParams:
     def restore(self, saved: list[np.ndarray]) -> None:
         for p, a in zip(self.params, saved):
             p.array[...] = a
+            p._bump_version()
 
     def add_(self, step: float, direction: np.ndarray) -> None:
         """x <- x + step * direction."""
         for p, seg in self._segments(direction):
             p.array += step * seg
+            p._bump_version()
 
     def vector(self) -> np.ndarray:
         return np.concatenate([p.array.reshape(-1) for p in self.params]).astype(self.dtype, copy=False)
@@ -298,6 +300,7 @@ class FlatParams:
     def assign(self, vec: np.ndarray) -> None:
         for p, seg in self._segments(vec):
             p.array[...] = seg
+            p._bump_version()
 
 
 def as_float(loss: Any) -> float:
@@ -345,7 +348,7 @@ class ClosureOptimizer:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad[...] = 0
+                p.grad.zero_()
 
     def add_param_group(self, group: dict[str, Any]) -> None:
         raise ValueError(f"{type(self).__name__} doesn't support per-parameter options (parameter groups)")

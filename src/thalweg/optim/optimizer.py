@@ -128,7 +128,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad[...] = 0
+                    p.grad.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update the parameters once from their ``.grad``; return ``closure()``'s loss if given.
@@ -153,6 +153,7 @@ class Optimizer:
             for p, u in zip(params, updates):
                 if u is not None:
                     p.array += u
+                    p._bump_version()  # an in-place change: a graph that saved p must not backpropagate now
         return loss
 
     def _copy_grads(self, gi: int, params: Sequence[Tensor], maximize: bool) -> list[Any]:
@@ -164,7 +165,7 @@ class Optimizer:
             if g is None:
                 out.append(None)
                 continue
-            g = g.array if isinstance(g, Tensor) else g
+            g = g.array
             if g.shape != p.array.shape:
                 raise ValueError(f"{type(self).__name__}.step: parameter {self._label(gi, i)} has shape "
                                  f"{p.array.shape} but its gradient has shape {g.shape}")

@@ -155,7 +155,7 @@ def lr_range_test(model: Any, loss_fn: Callable[[Any, Any], Tensor], optimizer: 
     params = list(model.parameters()) if hasattr(model, "parameters") else []
     saved_model = {k: np.array(v, copy=True) for k, v in model.state_dict().items()} if hasattr(
         model, "state_dict") else None
-    saved_grads = [None if p.grad is None else np.array(p.grad, copy=True) for p in params]
+    saved_grads = [None if p.grad is None else p.grad.array.copy() for p in params]
     saved_opt = optimizer.state_dict()
     was_training = getattr(model, "training", None)
 

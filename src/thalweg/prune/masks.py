@@ -174,7 +174,7 @@ class PruningMasks:
         for e in self._entries.values():
             g = e.param.grad
             if g is not None:
-                e.param.grad = (g.array if isinstance(g, Tensor) else g) * e.mask
+                e.param.grad = g.array * e.mask
 
     def wrap(self, optimizer: Any) -> Any:
         """An optimizer that keeps these masks through every step: see ``MaskedOptimizer``."""

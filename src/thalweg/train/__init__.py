@@ -9,6 +9,8 @@
 * ``save_checkpoint``/``load_checkpoint``: ``.npz`` without pickle, atomic writes
 * ``RunRecord``/``read_run``: the run directory; ``plot_run``/``plot_compare``/``plot_lr_find``
 * ``mlp``/``lenet5``: the command line's reference models
+* ``load_run(run_dir)``: a ``thalweg train`` run's model, rebuilt with its best weights
+* ``TensorBoard``/``MLflowLogger``: callbacks for TensorBoard and MLflow (``train.integrations``)
 """
 
 from .callbacks import (Callback, EarlyStopping, GradientClipping, ModelCheckpoint, MonitorCallback,
@@ -19,9 +21,11 @@ from .metrics import LOSSES, METRICS, accuracy
 from .models import init_weights, lenet5, mlp
 from .plots import PlotsUnavailable, plot_compare, plot_lr_find, plot_run
 from .record import RunRecord, RunRecordError, read_run
+from .reuse import load_run
+from .integrations import MLflowLogger, TensorBoard
 
 __all__ = ["Callback", "CheckpointError", "EarlyStopping", "FitResult", "GradientClipping", "LOSSES", "METRICS",
            "ModelCheckpoint", "MonitorCallback", "PlotsUnavailable", "ReduceLROnPlateau", "RunRecord",
            "RunRecordError", "ScheduleCallback", "Trainer", "accuracy", "atomic_write", "evaluate", "fit",
-           "init_weights", "lenet5", "load_checkpoint", "mlp",
+           "init_weights", "lenet5", "load_checkpoint", "load_run", "mlp", "MLflowLogger", "TensorBoard",
            "plot_compare", "plot_lr_find", "plot_run", "read_run", "save_checkpoint"]

@@ -11,6 +11,7 @@ The hooks, in the order the loop calls them::
             on_train_batch_end(trainer, logs)   # logs: step, epoch, loss, lr
         on_epoch_end(trainer, epoch, logs)      # logs: the epoch's row (loss, dev_accuracy, lr, ...)
     on_fit_end(trainer)
+    on_summary(trainer, summary)                # test figures, status; the run record is complete
 
 Also ``on_evaluate(trainer, logs)`` after each dev evaluation in the middle
 of an epoch (``evals_per_epoch > 1``).
@@ -76,6 +77,10 @@ class Callback:
         pass
 
     def on_fit_end(self, trainer: "Trainer") -> None:
+        pass
+
+    def on_summary(self, trainer: "Trainer", summary: dict[str, Any]) -> None:
+        """After the test evaluation and the run record's ``summary.json``: the run's final figures."""
         pass
 
     def state_dict(self) -> dict[str, Any]:

@@ -128,6 +128,8 @@ class TrainConfig:
     plots: bool = True
     out: str = "runs"
     name: str | None = None
+    tensorboard: str | None = None
+    mlflow: str | None = None
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -176,12 +178,23 @@ class TrainConfig:
             raise ValueError(f"clip_grad_norm must be positive, got {c.clip_grad_norm}")
         if c.model == "cnn" and c.dataset not in IMAGE_DATASETS:
             raise ValueError(f"the cnn model needs an image dataset ({', '.join(IMAGE_DATASETS)}), got {c.dataset!r}")
+        if c.name is not None:
+            check_run_name(c.name)
         if c.data_dir is not None and not Path(c.data_dir).expanduser().is_dir():
             raise ValueError(f"data directory does not exist: {c.data_dir}")
         return c
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def check_run_name(name: Any) -> str:
+    """A run name is one folder name inside ``--out``: no path separators, not ``.`` or ``..``, not hidden."""
+    text = str(name)
+    if (not text.strip() or text in (".", "..") or "/" in text or "\\" in text or text.startswith(".")
+            or "\0" in text):
+        raise ValueError(f"--name must be a single folder name (no '/', '\\' or leading '.'), got {text!r}")
+    return text
 
 
 def _check_int(name: str, v: Any, *, minimum: int) -> None:
@@ -253,11 +266,28 @@ def build_optimizer(cfg: TrainConfig, params: Any, spec: str | None = None) -> A
             kwargs[k] = getattr(cfg, k)
     if cfg.betas is not None:
         kwargs["betas"] = tuple(cfg.betas)
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "params")]
+    signature = inspect.signature(cls.__init__).parameters
+    accepted = [p for p in signature if p not in ("self", "params")]
     for k in kwargs:
         if k not in accepted:
             raise ValueError(f"optimizer {name!r} does not take {k!r}; it takes: {', '.join(accepted)}")
-    return cls(params, **kwargs)
+        _check_option_type(f"optimizer {name!r}", k, kwargs[k], signature[k].default)
+    try:
+        return cls(params, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"optimizer {name!r}: {e}") from None
+
+
+def _check_option_type(who: str, key: str, value: Any, default: Any) -> None:
+    """Refuse an inline option whose value is of the wrong kind (``momentum=abc``), naming the key and the value."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{who}: {key}={value!r} is not true or false")
+    elif isinstance(default, (int, float)) and default is not None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{who}: {key}={value!r} is not a number")
+    elif isinstance(default, tuple) and isinstance(value, str):
+        raise ValueError(f"{who}: {key}={value!r} is not a tuple of numbers such as (0.9,0.999)")
 
 
 # --------------------------------------------------------------- schedule
@@ -297,10 +327,19 @@ def build_schedule(cfg: TrainConfig, optimizer: Any, steps_per_epoch: int, spec:
         if k not in accepted:
             raise ValueError(f"schedule {name!r} does not take {k!r}; it takes: "
                              f"{', '.join(p for p in accepted if p not in ('self', 'optimizer'))}")
+        if k in kw:
+            default = defaults.get(k, accepted[k].default)
+            if isinstance(default, list) and not isinstance(kw[k], (list, tuple)):
+                raise ValueError(f"schedule {name!r}: {k}={kw[k]!r} is not a list such as [5,10]")
+            _check_option_type(f"schedule {name!r}", k, kw[k], default)
     if name == "cyclic" and "cycle_momentum" in accepted and "cycle_momentum" not in args \
             and "momentum" not in optimizer.param_groups[0]:
         args["cycle_momentum"] = False
-    return [ScheduleCallback(cls(optimizer, **args), interval=args.get("interval", interval))]
+    try:
+        scheduler = cls(optimizer, **args)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"schedule {name!r}: {e}") from None
+    return [ScheduleCallback(scheduler, interval=args.get("interval", interval))]
 
 
 # -------------------------------------------------------------------- run
@@ -337,10 +376,28 @@ def run_training(cfg: TrainConfig, *, splits: Splits | None = None, info: DataIn
         callbacks.append(ModelCheckpoint(every_n_epochs=1))
     if run_dir is None and resume is None:
         run_dir = new_run_dir(cfg.out, cfg.name or f"{cfg.model}-{cfg.dataset}")
+    if cfg.tensorboard or cfg.mlflow:
+        import importlib.util
+
+        from .integrations import MLflowLogger, TensorBoard
+
+        for flag, package in (("tensorboard", "tensorboard"), ("mlflow", "mlflow")):
+            if getattr(cfg, flag) and importlib.util.find_spec(package) is None:
+                raise ValueError(f"--{flag} needs the {package} package: pip install 'thalweg[{flag}]'")
+
+        tag = Path(run_dir if run_dir is not None else str(resume)).name  # one TensorBoard run per run record
+        if cfg.tensorboard:
+            callbacks.append(TensorBoard(Path(cfg.tensorboard).expanduser() / tag))
+        if cfg.mlflow:
+            callbacks.append(MLflowLogger(cfg.mlflow, experiment_name=f"thalweg-{cfg.model}-{cfg.dataset}"))
     config = {**cfg.to_dict(), "optimizer": optimizer_spec or cfg.optimizer,
               "schedule": schedule_spec or cfg.schedule,
               "data": {"train": info.sizes[0], "dev": info.sizes[1], "test": info.sizes[2],
                        "input_shape": list(info.input_shape), "classes": info.num_classes},
+              # what `load_run` / `thalweg predict` rebuild the model from
+              "architecture": {"kind": cfg.model, "input_shape": list(info.input_shape),
+                               "classes": info.num_classes, "hidden": list(cfg.hidden or []),
+                               "dropout": float(cfg.dropout or 0.0), "dataset": cfg.dataset},
               "optimizer_state": {"type": type(optimizer).__name__,
                                   "hyperparameters": {k: v for k, v in optimizer.param_groups[0].items()
                                                       if k != "params" and isinstance(v, (int, float, bool, tuple,

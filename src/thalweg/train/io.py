@@ -25,18 +25,17 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..fileio import atomic_write, atomic_write_text  # noqa: F401 - re-exported for train's users
+from ..serialization.errors import CheckpointError
+from ..serialization.guard import open_zip, parse_json, read_npy
 
 __all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "save_checkpoint", "load_checkpoint",
-           "encode_state", "decode_state", "CheckpointError"]
+           "encode_state", "decode_state", "CheckpointError", "read_checkpoint_zip"]
 
 _META = "__thalweg_meta__"
+META_ENTRY = _META + ".npy"
 FORMAT = "thalweg-checkpoint"
 VERSION = 1
-
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is missing, unreadable or holds something that is not plain data."""
+MAX_META = 256 << 20  # bytes of the JSON metadata entry
 
 
 def _json_default(obj: Any) -> Any:
@@ -68,7 +67,7 @@ def encode_state(obj: Any, arrays: dict[str, np.ndarray], where: str = "state") 
         if obj.dtype.hasobject:
             raise CheckpointError(f"checkpoint: {where} is an object array; only numeric arrays can be saved")
         key = f"a{len(arrays)}"
-        arrays[key] = np.ascontiguousarray(obj)
+        arrays[key] = obj if obj.flags.c_contiguous else np.array(obj, order="C")
         return {"__array__": key}
     if isinstance(obj, np.generic):
         key = f"a{len(arrays)}"
@@ -90,19 +89,23 @@ def encode_state(obj: Any, arrays: dict[str, np.ndarray], where: str = "state") 
 
 
 def decode_state(obj: Any, arrays: Any) -> Any:
-    """Inverse of ``encode_state``."""
+    """Inverse of ``encode_state``; a reference to a missing array or a malformed tag raises ``CheckpointError``."""
     if isinstance(obj, list):
         return [decode_state(v, arrays) for v in obj]
     if isinstance(obj, dict):
         if len(obj) == 1:
             (tag, val), = obj.items()
-            if tag == "__array__":
-                return np.array(arrays[val])
-            if tag == "__scalar__":
-                return np.array(arrays[val])[()]
+            if tag in ("__array__", "__scalar__"):
+                if not isinstance(val, str) or val not in arrays:
+                    raise CheckpointError(f"the metadata refers to a missing array {str(val)[:40]!r}")
+                return np.array(arrays[val]) if tag == "__array__" else np.array(arrays[val])[()]
             if tag == "__tuple__":
+                if not isinstance(val, list):
+                    raise CheckpointError("a tuple in the metadata is not a list")
                 return tuple(decode_state(v, arrays) for v in val)
             if tag == "__dict__":
+                if not isinstance(val, list) or any(not isinstance(kv, list) or len(kv) != 2 for kv in val):
+                    raise CheckpointError("a dict in the metadata is not a list of [key, value] pairs")
                 return {_hashable(decode_state(k, arrays)): decode_state(v, arrays) for k, v in val}
         return {k: decode_state(v, arrays) for k, v in obj.items()}
     return obj
@@ -123,21 +126,48 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path
     return atomic_write(path, lambda f: f.write(buf.getbuffer()))
 
 
+def read_checkpoint_zip(zf: Any, name: str) -> dict[str, Any]:
+    """The state in an opened checkpoint archive, every entry checked by the guard before it is read."""
+    names = zf.namelist()
+    if META_ENTRY not in names:
+        raise CheckpointError(f"{name} is not a thalweg checkpoint (no metadata entry)")
+    info = zf.getinfo(META_ENTRY)
+    if info.file_size > MAX_META:
+        raise CheckpointError(f"{name}: the metadata entry is {info.file_size} bytes (more than {MAX_META})")
+    meta_arr = read_npy(zf, META_ENTRY, name)
+    if meta_arr.dtype.kind != "U" or meta_arr.ndim != 0:
+        raise CheckpointError(f"{name}: the metadata entry is not a text scalar (dtype {meta_arr.dtype})")
+    meta = parse_json(str(meta_arr[()]), name, "metadata")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        fmt = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CheckpointError(f"{name} is not a thalweg checkpoint (format {fmt!r})")
+    if "state" not in meta:
+        raise CheckpointError(f"{name}: the metadata has no 'state'")
+    arrays = {}
+    for entry in names:
+        if entry != META_ENTRY:
+            if not entry.endswith(".npy"):
+                raise CheckpointError(f"{name}: unexpected entry {entry!r} in the archive")
+            arrays[entry[:-4]] = read_npy(zf, entry, name)
+    try:
+        return decode_state(meta["state"], arrays)
+    except CheckpointError as e:
+        raise CheckpointError(f"{name}: {e}") from None
+    except (TypeError, ValueError, KeyError, RecursionError) as e:
+        raise CheckpointError(f"{name}: malformed metadata ({type(e).__name__}: {e})") from None
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint written by ``save_checkpoint`` (``allow_pickle=False``)."""
+    """Read a checkpoint written by ``save_checkpoint``: no pickle, every size checked before reading.
+
+    A missing, truncated, corrupt or crafted file raises ``CheckpointError``
+    with a one-line message naming the file and what is wrong.
+    """
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"checkpoint not found: {p}")
-    try:
-        with np.load(p, allow_pickle=False) as npz:
-            if _META not in npz.files:
-                raise CheckpointError(f"{p} is not a thalweg checkpoint (no metadata entry)")
-            meta = json.loads(str(npz[_META][()]))
-            if meta.get("format") != FORMAT:
-                raise CheckpointError(f"{p} is not a thalweg checkpoint (format {meta.get('format')!r})")
-            arrays = {k: npz[k] for k in npz.files if k != _META}
-    except CheckpointError:
-        raise
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"cannot read checkpoint {p}: {e}") from None
-    return decode_state(meta["state"], arrays)
+    with open_zip(str(p), str(p)) as zf:
+        state = read_checkpoint_zip(zf, str(p))
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{p}: the checkpoint's state is a {type(state).__name__}, not a dict")
+    return state

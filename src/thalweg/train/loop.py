@@ -47,9 +47,10 @@ from ..data.dataset import TensorDataset, as_array
 from ..data.loader import DataLoader, default_collate
 from .callbacks import (Callback, GradientClipping, ModelCheckpoint, MonitorCallback, ScheduleCallback,
                         _infer_mode, normalize_monitor)
+from . import distributed as _dist  # data-parallel runs: rank 0 writes, metrics averaged over ranks
 from .io import load_checkpoint, save_checkpoint
 from .metrics import CLASSIFICATION_LOSSES, RunningMean, resolve_loss, resolve_metric
-from .progress import format_epoch_line, format_eval_line, progress_bar
+from .progress import format_epoch_line, format_eval_line, format_running, progress_bar
 from .record import RunRecord
 
 __all__ = ["Trainer", "FitResult", "fit", "evaluate"]
@@ -207,6 +208,8 @@ class Trainer:
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.config = config
         self.verbose = verbose
+        if progress not in (True, False, "auto"):
+            raise ValueError(f"progress must be True, False or 'auto', got {progress!r}")
         self.progress = progress if verbose else False
         self._log = log or print
         self.plots = plots
@@ -341,6 +344,8 @@ class Trainer:
 
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write ``state_dict()`` to ``path`` atomically (``.npz``, no pickle)."""
+        if not _dist.is_main():  # in a data-parallel run rank 0 writes; the others hold the same state
+            return Path(path)
         return save_checkpoint(path, self.state_dict())
 
     # ------------------------------------------------------------ set-up
@@ -388,6 +393,7 @@ class Trainer:
         epochs = int(epochs)
         self._reset()
         self.train_loader = _to_loader(train, batch_size=self.batch_size, shuffle=True, seed=self.seed)
+        _dist.setup(self)  # under an MPI launcher: join the group, wrap the model in DDP, shard the batches
         self.dev_loader = None if dev is None else _to_loader(dev, batch_size=self.eval_batch_size, shuffle=False,
                                                               seed=None)
         self.test_loader = None if test is None else _to_loader(test, batch_size=self.eval_batch_size,
@@ -415,7 +421,7 @@ class Trainer:
             _random.manual_seed(self.seed)
 
         record = None
-        if self.run_dir is not None:
+        if self.run_dir is not None and _dist.is_main():
             record = RunRecord(self.run_dir, resume=ckpt is not None)
         try:
             if ckpt is not None:
@@ -467,14 +473,15 @@ class Trainer:
         return {round(i * n_batches / k) for i in range(1, k)} - {0, n_batches}
 
     def _train_epoch(self, e: int, epochs: int) -> bool:
-        loader, model, opt = self.train_loader, self.model, self.optimizer
+        loader, model, opt = self.train_loader, _dist.train_model(self), self.optimizer
         n_batches = len(loader)
         if self._in_epoch is None:
             self._in_epoch = {"batches": 0, "means": RunningMean(), "wall": 0.0, "cpu": 0.0}
         state = self._in_epoch
         eval_at = self._eval_points(n_batches)
         self._epoch_clock = (time.perf_counter(), time.process_time())
-        bar = progress_bar(n_batches, desc=f"epoch {e}/{epochs}", initial=state["batches"], enabled=self.progress)
+        bar = progress_bar(n_batches, desc=f"epoch {e}/{epochs}", initial=state["batches"],
+                           enabled=self.progress if _dist.is_main() else False)  # one bar, on rank 0
         self._bar = bar
         model.train()
         try:
@@ -483,7 +490,7 @@ class Trainer:
                 opt.zero_grad()
                 out = model(x)
                 loss = self.loss_fn(out, y)
-                value = float(loss.array)
+                value = _dist.global_loss(float(loss.array), len(y))
                 if not math.isfinite(value):
                     self._diverged(e, value)
                     return False
@@ -507,19 +514,23 @@ class Trainer:
                 logs = {"step": self.step, "epoch": e, "batch": state["batches"], "loss": value, "lr": lr}
                 for cb in self.callbacks:
                     cb.on_train_batch_end(self, logs)
+                bar.set_postfix_str(format_running(state["means"].means()), refresh=False)
                 bar.update(1)
-                if state["batches"] % 10 == 0:
-                    bar.set_postfix_str(f"loss {state['means'].means()['loss']:.4f}")
         finally:
+            bar.refresh()  # the epoch's final count and running figures, whatever tqdm's throttling skipped
             bar.close()
             self._bar = None
         return True
 
     def _diverged(self, e: int, value: float) -> None:
         self.status = "diverged"
+        saved = [p for cb in self.callbacks if isinstance(cb, ModelCheckpoint) for p in cb.saved]
+        if saved:
+            disk = f"the checkpoints on disk ({Path(saved[-1]).parent}) are from before it"
+        else:
+            disk = "no checkpoint had been written yet"
         self.stop(f"non-finite loss ({value}) at epoch {e}, step {self.step + 1}: training stopped before "
-                  "the update (try a lower learning rate or gradient clipping); checkpoints on disk are the "
-                  "last good ones")
+                  f"the update (try a lower learning rate or gradient clipping); {disk}")
         self.log(f"stopped: {self.stop_reason}")
 
     def _consider(self, logs: dict[str, Any], epoch: float) -> bool:
@@ -559,7 +570,7 @@ class Trainer:
         assert state is not None
         wall = state["wall"] + time.perf_counter() - self._epoch_clock[0]
         cpu = state["cpu"] + time.process_time() - self._epoch_clock[1]
-        row: dict[str, Any] = {"epoch": e, "step": self.step, **state["means"].means()}
+        row: dict[str, Any] = {"epoch": e, "step": self.step, **_dist.epoch_means(state["means"])}
         if self.dev_loader is not None:
             row.update(self._evaluate_dev())
         row["lr"] = self.trace["lr"][-1] if self.trace["lr"] else self.lr
@@ -593,10 +604,17 @@ class Trainer:
         elif self.monitor is None and self.verbose and self.history:
             self.log("no dev set: keeping the last weights (no model selection)")
         test = None
-        if self.test_loader is not None:
+        if self.test_loader is not None and not self.weights_finite():
+            self.log("no test evaluation: the weights are not finite (training diverged) and no dev-selected "
+                     "weights exist to restore")
+        elif self.test_loader is not None:
             test = _evaluate(self.model, self.test_loader, self.loss_fn, self.metrics)
-            self.log("test  " + "  ".join(f"{k} {100 * v:.2f}%" if "accuracy" in k else f"{k} {v:.4f}"
-                                          for k, v in test.items()))
+            if self.status == "diverged" and not math.isfinite(test.get("loss", 0.0)):
+                test = None  # figures of weights that already give a NaN loss mean nothing
+                self.log("no test evaluation: training diverged and the weights give a non-finite loss")
+            else:
+                self.log("test  " + "  ".join(f"{k} {100 * v:.2f}%" if "accuracy" in k else f"{k} {v:.4f}"
+                                              for k, v in test.items()))
         wall, cpu = self._elapsed()
         summary = {
             "status": self.status,
@@ -624,6 +642,8 @@ class Trainer:
             if isinstance(summary.get("plots"), str):
                 self.log(f"plots {summary['plots']}")
             self.log(f"run record: {record.path}")
+        for cb in self.callbacks:
+            cb.on_summary(self, summary)
         return FitResult(history=self.history, evals=self.evals, monitor=self.monitor, best_epoch=self.best_epoch,
                          best_score=self.best_score, test=test, status=self.status, stop_reason=self.stop_reason,
                          epochs=self.epoch, steps=self.step, wall_time=wall, cpu_time=cpu,

@@ -1,17 +1,23 @@
-"""What the loop prints: one line per epoch, and a progress bar on a terminal only.
+"""What the loop prints: one line per epoch, and a per-batch progress bar on a terminal.
 
 The lecture's list of what to show at each epoch: the mean loss, the
 accuracy on the training data, the accuracy on the dev data, and timing
-(here also the learning rate).  The bar uses ``tqdm`` when it is installed
-and the output is a terminal; in CI and in log files only the lines appear.
+(here also the learning rate).  During an epoch a Keras-style ``tqdm`` bar
+(a core dependency) shows the batches done, the rate and the running loss;
+at the epoch's end the bar gives way to the epoch's line with its metrics.
+When the output is not a terminal (a log file, a pipe) or the ``CI``
+environment variable is set, only the lines appear: one line per epoch.
+``progress=False`` turns the bar off everywhere; ``progress=True`` forces it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Any
+from typing import IO, Any
 
-__all__ = ["format_seconds", "format_epoch_line", "format_eval_line", "progress_bar", "percent"]
+__all__ = ["format_seconds", "format_epoch_line", "format_eval_line", "progress_bar", "progress_enabled", "percent",
+           "format_running"]
 
 
 def format_seconds(t: float) -> str:
@@ -52,6 +58,15 @@ def format_epoch_line(row: dict[str, Any], epochs: int, metric_names: list[str],
     return "  ".join(parts) + ("  *" if best else "")
 
 
+def format_running(means: dict[str, float]) -> str:
+    """The bar's postfix: the running mean loss and metrics of the epoch so far (``loss 0.2345  acc 93.41%``)."""
+    parts = [f"loss {means['loss']:.4f}"] if "loss" in means else []
+    for k, v in means.items():
+        if k.startswith("train_"):
+            parts.append(f"{k[len('train_'):].replace('accuracy', 'acc')} {_fmt(k, v)}")
+    return "  ".join(parts)
+
+
 def format_eval_line(logs: dict[str, Any], metric_names: list[str], *, best: bool = False) -> str:
     """The line of an evaluation in the middle of an epoch."""
     parts = [f"  @ epoch {logs['epoch']:.2f}  step {logs['step']}"]
@@ -65,24 +80,48 @@ def format_eval_line(logs: dict[str, Any], metric_names: list[str], *, best: boo
 
 
 class _NoBar:
+    """Stands in for a bar when progress is off: every call does nothing."""
+
     def update(self, n: int = 1) -> None:
         pass
 
-    def set_postfix_str(self, s: str) -> None:
+    def set_postfix_str(self, s: str, refresh: bool = True) -> None:
+        pass
+
+    def refresh(self) -> None:
         pass
 
     def close(self) -> None:
         pass
 
+    def __enter__(self) -> "_NoBar":
+        return self
 
-def progress_bar(total: int, *, desc: str, initial: int = 0, enabled: bool | str = "auto") -> Any:
-    """A ``tqdm`` bar when ``enabled`` (``"auto"``: stderr is a terminal and tqdm is installed), else a no-op."""
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+
+def progress_enabled(enabled: bool | str = "auto", *, file: IO[str] | None = None) -> bool:
+    """Whether to draw a bar: ``"auto"`` means the output is a terminal and ``CI`` is not set."""
     if enabled == "auto":
-        enabled = bool(getattr(sys.stderr, "isatty", lambda: False)())
-    if not enabled:
+        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+            return False
+        stream = file if file is not None else sys.stderr
+        return bool(getattr(stream, "isatty", lambda: False)())
+    if not isinstance(enabled, bool):
+        raise ValueError(f"progress must be True, False or 'auto', got {enabled!r}")
+    return enabled
+
+
+def progress_bar(total: int | None, *, desc: str, initial: int = 0, enabled: bool | str = "auto",
+                 unit: str = "batch", leave: bool = False, file: IO[str] | None = None,
+                 unit_scale: bool = False) -> Any:
+    """A ``tqdm`` bar when progress is on (see ``progress_enabled``), else a no-op with the same methods."""
+    if not progress_enabled(enabled, file=file):
         return _NoBar()
     try:
         from tqdm.auto import tqdm
-    except ImportError:
+    except ImportError:  # tqdm is a core dependency; a broken install still trains, without a bar
         return _NoBar()
-    return tqdm(total=total, initial=initial, desc=desc, leave=False, unit="batch", dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, desc=desc, leave=leave, unit=unit, dynamic_ncols=True,
+                file=file, unit_scale=unit_scale, unit_divisor=1024 if unit_scale else 1000)

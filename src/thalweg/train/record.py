@@ -63,6 +63,8 @@ class RunRecord:
         self._created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
         self._started = True
+        if self.resume:
+            self.clean_stale_temporaries()
         if config is not None:
             old = self.path / "config.json"
             if self.resume and old.is_file():  # a resumed run keeps what it knew and updates what changed
@@ -71,6 +73,20 @@ class RunRecord:
                 except json.JSONDecodeError:
                     pass
             atomic_write_json(self.path / "config.json", config)
+
+    def clean_stale_temporaries(self) -> list[Path]:
+        """Remove the hidden ``.<name>.*.tmp`` files a killed run left mid-write (atomic writes' temporaries).
+
+        Called on resume: the run that wrote them is gone, and the files they
+        were to replace are whole (the rename never happened)."""
+        removed = []
+        for folder in (self.path, self.path / "checkpoints"):
+            if folder.is_dir():
+                for f in folder.glob(".*.tmp"):
+                    if f.is_file():
+                        f.unlink(missing_ok=True)
+                        removed.append(f)
+        return removed
 
     def update(self, history: list[dict[str, Any]], evals: list[dict[str, Any]],
                steps: dict[str, Sequence[float]]) -> None:

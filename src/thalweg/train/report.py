@@ -40,13 +40,19 @@ def format_report(run_dir: str | Path, *, all_rows: bool = False) -> str:
                           f"{data.get('optimizer', '?')}, {len(data.get('lrs', []))} steps, {data.get('mode')} sweep "
                           f"from {data['lrs'][0]:.3g} to {data['lrs'][-1]:.3g}"
                           + ("  (stopped: the loss diverged)" if data.get("diverged") else ""),
-                          bounds, f"rule: {data.get('rule', '-')}"])
+                          bounds, f"rule: {data.get('rule', '-')}"]
+                         + ([f"warning: {data['warning']}"] if data.get("warning") else []))
     run = read_run(p)
     cfg, summary, history = run["config"] or {}, run["summary"], run["history"]
     lines = [f"run: {p}"]
     if cfg:
         keys = ("model", "dataset", "optimizer", "lr", "schedule", "epochs", "batch_size", "seed")
-        lines.append("config: " + "  ".join(f"{k}={cfg[k]}" for k in keys if k in cfg))
+        shown = dict(cfg)
+        if shown.get("lr") is None:  # the optimizer's default rate: what the optimizer was built with
+            hyper = (cfg.get("optimizer_state") or {}).get("hyperparameters") or {}
+            if "lr" in hyper:
+                shown["lr"] = f"{hyper['lr']:g} (default)"
+        lines.append("config: " + "  ".join(f"{k}={shown[k]}" for k in keys if k in shown))
     if summary is None:
         lines.append(f"status: unfinished (no summary.json yet; {len(history)} epochs recorded)")
     else:

@@ -18,7 +18,7 @@ from ...ops import api as _api
 from ...ops.activation import ELU, LeakyReLU, ReLU
 from ...ops.nn_ops import BatchNormFunction, DropoutFunction, LayerNormFunction, LinearFunction, NormalizeFunction
 
-__all__ = ["batch_norm", "dropout", "dropout1d", "dropout2d", "elu", "flatten",
+__all__ = ["batch_norm", "dropout", "dropout1d", "dropout2d", "dropout3d", "elu", "flatten",
            "layer_norm", "leaky_relu", "linear", "normalize", "one_hot", "pad", "relu", "unflatten"]
 
 
@@ -117,8 +117,42 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,  # noqa: A002
               generator: Any = None) -> Tensor:
-    """Channel dropout for (N, C, H, W) or (C, H, W): whole feature maps are zeroed (Tompson et al. 2015)."""
-    return _feature_dropout(input, p, training, 2, "dropout2d", generator)
+    """Channel dropout: whole feature maps of (N, C, H, W) input are zeroed (Tompson et al. 2015, arXiv 1411.4280).
+
+    Exactly torch 2.13's behaviour for other ranks: one Bernoulli draw per
+    (dim 0, dim 1) pair, i.e. a mask of shape (N, C, 1, ...).  A 3-D input is
+    taken as (N, C, L) (1-D channel dropout, with torch's warning), a 2-D input
+    (N, C) gets elementwise dropout and any rank but 3 or 4 warns that it is
+    deprecated; rank 0 or 1 is an error.
+    """
+    import warnings
+
+    p = check_dropout_p(p, "dropout2d")
+    nd = input.ndim
+    if nd < 2:
+        raise ValueError(f"dropout2d: feature dropout requires at least 2 dimensions in the input, "
+                         f"got shape {tuple(input.shape)}")
+    if nd not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {nd}-D input to dropout2d, which is deprecated and will result in "
+                      "an error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
+                      "inputs).", stacklevel=2)
+    if nd == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim. "
+                      "This behavior will change in a future release to interpret the input as one without a "
+                      "batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise dropout behavior, "
+                      "please switch to using dropout1d instead.", stacklevel=2)
+    if not training or p == 0.0:
+        return input
+    return _dropout(input, p, tuple(input.shape[:2]) + (1,) * (nd - 2), generator)
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,  # noqa: A002
+              generator: Any = None) -> Tensor:
+    """Channel dropout for (N, C, D, H, W) or (C, D, H, W): whole volumes are zeroed (Tompson et al. 2015)."""
+    return _feature_dropout(input, p, training, 3, "dropout3d", generator)
 
 
 # ------------------------------------------------------------ normalisation

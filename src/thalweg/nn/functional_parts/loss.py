@@ -258,7 +258,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Any, margin: flo
                         size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> Tensor:
     """max(0, -y (x1 - x2) + margin), y in {1, -1}: x1 should rank above x2 by ``margin`` when y = 1.
 
-    Built from primitives (its backward is the ReLU's mask times -y and +y).
+    Built from primitives (its backward is clamp's mask, which includes the hinge itself, times -y and +y).
     """
     op = "margin_ranking_loss"
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -269,7 +269,8 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Any, margin: flo
     if not (input1.shape == input2.shape == target.shape):
         raise ValueError(f"{op}: input1, input2 and target must have the same shape, got {tuple(input1.shape)}, "
                          f"{tuple(input2.shape)} and {tuple(target.shape)}")
-    loss = _api.relu(target * (input2 - input1) + margin)
+    # torch's clamp_min(0): at the hinge (a value of exactly 0) the gradient passes, unlike relu's
+    loss = _api.clamp(target * (input2 - input1) + margin, min=0.0)
     if reduction == "none":
         return loss
     return _api.sum(loss) if reduction == "sum" else _api.mean(loss)

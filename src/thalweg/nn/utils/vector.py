@@ -28,4 +28,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     for p in params:
         n = p.array.size
         p.array[...] = v[start:start + n].reshape(p.array.shape)
+        p._bump_version()
         start += n

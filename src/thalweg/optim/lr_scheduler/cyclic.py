@@ -119,9 +119,10 @@ class OneCycleLR(LRScheduler):
     first ``pct_start`` of ``total_steps``, then down to
     ``initial_lr / final_div_factor`` (``three_phase``: back to the initial
     value first, then down), annealing by cosine or linearly; momentum moves
-    the opposite way between ``max_momentum`` and ``base_momentum``.  After
-    ``total_steps`` steps the learning rate stays at its final value instead of
-    raising an error.  Paper: Smith & Topin (2018), "Super-convergence"; the
+    the opposite way between ``max_momentum`` and ``base_momentum``.  As in
+    torch, the last phase ends at step ``total_steps - 1``; step
+    ``total_steps`` is still computed (the anneal continues a little past its
+    end), and stepping beyond it raises ``ValueError``.  Paper: Smith & Topin (2018), "Super-convergence"; the
     CLR paper's range test finds ``max_lr``.
     """
 
@@ -180,7 +181,9 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def _values(self, t: int, start_key: int, end_key: int) -> list[float]:
-        t = min(max(int(t), 0), self.total_steps - 1)
+        t = max(int(t), 0)
+        if t > self.total_steps:
+            raise ValueError(f"Tried to step {t} times. The specified number of total steps is {self.total_steps}")
         out = []
         for group in self.optimizer.param_groups:
             begin = 0.0

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .base import LRScheduler, per_group
 
-__all__ = ["ConstantLR", "CosineAnnealingLR", "ExponentialLR", "InverseTimeLR", "LambdaLR", "LinearLR",
+__all__ = ["ConstantLR", "CosineAnnealingLR", "CosineDecayLR", "ExponentialLR", "InverseTimeLR", "LambdaLR", "LinearLR",
            "MultiStepLR", "PolynomialLR", "StepLR"]
 
 
@@ -103,17 +103,73 @@ class LambdaLR(LRScheduler):
 
 
 class CosineAnnealingLR(LRScheduler):
-    """``lr_t = eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2`` for ``t <= T_max``.
+    """torch's ``CosineAnnealingLR``: ``eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2``.
 
-    After ``T_max`` steps the learning rate stays at ``eta_min`` (torch's
-    continues along the cosine and rises again).  Paper: Loshchilov & Hutter
-    (2017), "SGDR: Stochastic gradient descent with warm restarts" (without
-    the restarts).
+    The sequence is exactly torch's, past ``T_max`` too: the cosine goes on,
+    so the learning rate climbs back to ``base_lr`` at ``2 * T_max`` and falls
+    again (a period of ``2 * T_max``).  Like torch, each step is computed from
+    the previous learning rate by the recursive form
+
+        lr_t = eta_min + (lr_{t-1} - eta_min) * (1 + cos(pi t / T)) / (1 + cos(pi (t-1) / T)),
+
+    with the additive form at ``t = T_max + 1`` (mod ``2 T_max``) where that
+    ratio is 0/0, and ``step(epoch)`` jumps with the closed form, as torch's
+    ``_get_closed_form_lr`` does.  ``lr_at(t)`` replays the recursion (cached,
+    so stepping costs O(1)).  To stop at ``eta_min`` after ``T_max`` steps use
+    :class:`CosineDecayLR`.  Paper: Loshchilov & Hutter (2017), "SGDR:
+    Stochastic gradient descent with warm restarts" (without the restarts).
     """
 
     def __init__(self, optimizer: Any, T_max: int, eta_min: float = 0.0, last_epoch: int = -1, *,  # noqa: N803
                  interval: str | None = None) -> None:
         self.T_max = _positive_int("CosineAnnealingLR", "T_max", T_max)
+        self.eta_min = float(eta_min)
+        self._memo: tuple[int, list[float]] | None = None
+        super().__init__(optimizer, last_epoch, interval=interval)
+
+    def _closed_form(self, t: int) -> list[float]:
+        return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+                for base in self.base_lrs]
+
+    def _next(self, t: int, lr: float, base: float) -> float:
+        if (t - 1 - self.T_max) % (2 * self.T_max) == 0:
+            return lr + (base - self.eta_min) * (1 - math.cos(math.pi / self.T_max)) / 2
+        return ((1 + math.cos(math.pi * t / self.T_max)) / (1 + math.cos(math.pi * (t - 1) / self.T_max))
+                * (lr - self.eta_min) + self.eta_min)
+
+    def lr_at(self, t: int) -> list[float]:
+        t = int(t)
+        memo = self._memo
+        if memo is None or memo[0] > t:
+            memo = (0, list(self.base_lrs))
+        k, lrs = memo
+        while k < t:
+            k += 1
+            lrs = [self._next(k, lr, base) for lr, base in zip(lrs, self.base_lrs)]
+        self._memo = (k, lrs)
+        return list(lrs)
+
+    def _lr(self, t: int, base_lr: float, group: int) -> float:
+        return self.lr_at(t)[group]
+
+    def step(self, epoch: int | None = None) -> None:
+        """One step along torch's recursion, or (``epoch`` given) a jump there by the closed form."""
+        if epoch is not None:
+            self._memo = (int(epoch), self._closed_form(int(epoch)))
+        super().step(epoch)
+
+
+class CosineDecayLR(LRScheduler):
+    """Cosine decay that *stays* at ``eta_min`` after ``T_max`` steps (a clamping variant).
+
+    ``lr_t = eta_min + (base_lr - eta_min) * (1 + cos(pi * min(t, T_max) / T_max)) / 2``,
+    in closed form.  Keras' ``CosineDecay`` and optax's ``cosine_decay_schedule``
+    behave this way; torch's :class:`CosineAnnealingLR` instead rises again.
+    """
+
+    def __init__(self, optimizer: Any, T_max: int, eta_min: float = 0.0, last_epoch: int = -1, *,  # noqa: N803
+                 interval: str | None = None) -> None:
+        self.T_max = _positive_int("CosineDecayLR", "T_max", T_max)
         self.eta_min = float(eta_min)
         super().__init__(optimizer, last_epoch, interval=interval)
 

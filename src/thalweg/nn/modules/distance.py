@@ -1,0 +1,7 @@
+"""``torch.nn.modules.distance``'s names, resolved lazily from where thalweg defines them."""
+
+from ._alias import install
+
+install(__name__,
+        ("PairwiseDistance", "CosineSimilarity"),
+        ("thalweg.nn.loss",))

@@ -1,0 +1,7 @@
+"""``torch.nn.modules.linear``'s names, resolved lazily from where thalweg defines them."""
+
+from ._alias import install
+
+install(__name__,
+        ("Identity", "Linear", "Bilinear", "LazyLinear"),
+        ("thalweg.nn.linear", "thalweg.nn.basic"))

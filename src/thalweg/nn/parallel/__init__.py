@@ -1,0 +1,7 @@
+"""``thalweg.nn.parallel``: data-parallel training over processes (``DistributedDataParallel``)."""
+
+from .distributed import DistributedDataParallel
+
+DDP = DistributedDataParallel
+
+__all__ = ["DDP", "DistributedDataParallel"]

@@ -1,0 +1,191 @@
+"""A step-counted training loop for experiments that measure *during* training.
+
+``thalweg.train.fit`` is the loop for users (epochs, model selection,
+checkpoints).  A reproduction needs other things: a budget in optimizer steps,
+dev figures at fixed step intervals (to count the iterations a policy needs
+to reach an accuracy), a hook between ``backward()`` and ``step()`` (to read
+each layer's gradient) and the final weights rather than the best ones.
+``train`` does only that, with the library's own pieces: the ``DataLoader``
+(shuffling without replacement, reshuffled each epoch), the fused
+``cross_entropy``, any ``thalweg.optim`` optimizer and per-step schedule.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from thalweg import random as _random
+from thalweg.autograd.grad_mode import no_grad
+from thalweg.autograd.tensor import Tensor
+from thalweg.data import DataLoader, TensorDataset
+from thalweg.nn import functional as F
+
+__all__ = ["TrainLog", "train", "evaluate", "predict", "param_norm", "first_step_reaching", "seed_everything"]
+
+
+@dataclass
+class TrainLog:
+    """What ``train`` recorded.
+
+    ``loss`` and ``lr``: one value per step (the learning rate used by that
+    step).  ``eval_steps``: the steps after which the dev set was evaluated
+    (step 0 is the initial model); ``evals[key]`` the figures there
+    (``dev_accuracy``, ``dev_loss``, plus whatever ``on_eval`` returned).
+    """
+
+    loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    evals: dict[str, list[float]] = field(default_factory=dict)
+    diverged: bool = False
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+    @property
+    def steps(self) -> int:
+        return len(self.loss)
+
+    def final(self, key: str) -> float:
+        vals = self.evals.get(key, [])
+        return float(vals[-1]) if vals else math.nan
+
+    def smoothed_loss(self, window: int = 50) -> np.ndarray:
+        """Mean of the last ``window`` step losses at each step (a readable training curve)."""
+        x = np.asarray(self.loss, dtype=np.float64)
+        if len(x) == 0:
+            return x
+        c = np.cumsum(np.insert(x, 0, 0.0))
+        idx = np.arange(1, len(x) + 1)
+        lo = np.maximum(idx - window, 0)
+        return (c[idx] - c[lo]) / (idx - lo)
+
+
+def first_step_reaching(steps: list[int] | np.ndarray, values: list[float] | np.ndarray, target: float) -> float:
+    """The first step whose value is ``>= target`` (``inf`` if never): "iterations to reach an accuracy"."""
+    for s, v in zip(steps, values):
+        if v >= target:
+            return float(s)
+    return math.inf
+
+
+def evaluate(model: Any, x: np.ndarray, y: np.ndarray, *, batch_size: int = 2000) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)``, in eval mode, without a graph."""
+    was_training = getattr(model, "training", False)
+    model.eval()
+    total_loss, correct = 0.0, 0
+    try:
+        with no_grad():
+            for i in range(0, len(y), batch_size):
+                xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+                out = model(Tensor(xb))
+                total_loss += float(F.cross_entropy(out, Tensor(yb), reduction="sum").array)
+                correct += int((out.array.argmax(axis=1) == yb).sum())
+    finally:
+        model.train(was_training)
+    n = max(len(y), 1)
+    return total_loss / n, correct / n
+
+
+def predict(model: Any, x: np.ndarray, *, batch_size: int = 2000) -> np.ndarray:
+    """Arg-max class of each row of ``x`` (eval mode, no graph)."""
+    was_training = getattr(model, "training", False)
+    model.eval()
+    try:
+        with no_grad():
+            out = [model(Tensor(x[i:i + batch_size])).array.argmax(axis=1) for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def param_norm(model: Any) -> float:
+    """Euclidean norm of all parameters together."""
+    return float(math.sqrt(sum(float(np.sum(np.square(p.array, dtype=np.float64))) for p in model.parameters())))
+
+
+def train(model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, *, steps: int, batch_size: int, seed: int,
+          schedule: Any = None, dev: tuple[np.ndarray, np.ndarray] | None = None, eval_every: int | None = None,
+          after_backward: Callable[[int], None] | None = None,
+          on_eval: Callable[[int], dict[str, float]] | None = None,
+          until: Callable[[dict[str, float]], bool] | None = None, stop_on_nan: bool = True) -> TrainLog:
+    """Train for ``steps`` optimizer steps on minibatches of ``(x, y)``; return the log.
+
+    Args:
+        schedule: a per-step learning-rate schedule (``.step()`` after each
+            optimizer step), or None.
+        dev, eval_every: evaluate ``dev`` at step 0 and every ``eval_every``
+            steps (and after the last step).
+        after_backward: ``after_backward(step)`` between ``backward()`` and
+            ``optimizer.step()``; the parameters' ``.grad`` are this step's.
+        on_eval: ``on_eval(step) -> {name: value}`` extra figures recorded at
+            each evaluation (parameter norm, training accuracy, ...).
+        until: ``until(figures) -> bool`` is asked after each evaluation with
+            its figures; True stops training there (``log.stopped_early``).
+        stop_on_nan: stop (``log.diverged = True``) at a non-finite loss.
+
+    The shuffling order comes from ``seed``; dropout masks come from the
+    run's default generator (seed it with ``tw.manual_seed`` before building
+    the model).
+    """
+    if steps < 0 or batch_size <= 0:
+        raise ValueError(f"lab train: steps must be >= 0 and batch_size > 0, got {steps}, {batch_size}")
+    log = TrainLog()
+    loader = DataLoader(TensorDataset(x, y), batch_size=min(batch_size, len(y)), shuffle=True,
+                        drop_last=len(y) >= batch_size, seed=int(seed))
+    t0 = time.perf_counter()
+
+    def evaluate_now(step: int) -> bool:
+        figures: dict[str, float] = {}
+        if dev is not None:
+            figures["dev_loss"], figures["dev_accuracy"] = evaluate(model, *dev)
+        if on_eval is not None:
+            figures.update(on_eval(step))
+        if figures:
+            log.eval_steps.append(step)
+            for k, v in figures.items():
+                log.evals.setdefault(k, []).append(float(v))
+        return until is not None and until(figures)
+
+    step = 0
+    if eval_every and evaluate_now(0):
+        log.stopped_early = True
+        steps = 0
+    model.train()
+    while step < steps:
+        for xb, yb in loader:
+            out = model(xb)
+            loss = F.cross_entropy(out, yb)
+            value = float(loss.array)
+            if stop_on_nan and not math.isfinite(value):
+                log.diverged = True
+                break
+            optimizer.zero_grad()
+            loss.backward()
+            if after_backward is not None:
+                after_backward(step)
+            log.lr.append(float(optimizer.param_groups[0]["lr"]))
+            optimizer.step()
+            if schedule is not None:
+                schedule.step()
+            log.loss.append(value)
+            step += 1
+            if eval_every and (step % eval_every == 0 or step == steps) and evaluate_now(step):
+                log.stopped_early = True
+            if step >= steps or log.stopped_early:
+                break
+        if log.diverged or log.stopped_early:
+            break
+    if eval_every and log.diverged:
+        evaluate_now(step)
+    log.seconds = time.perf_counter() - t0
+    return log
+
+
+def seed_everything(seed: int) -> None:
+    """Seed the library's default generator (initializations, dropout)."""
+    _random.manual_seed(int(seed))

@@ -1,0 +1,161 @@
+"""Weight decay is not L2 regularization under adaptive optimizers (the lecture; Loshchilov and Hutter).
+
+With plain SGD, adding ``lambda * theta`` to the gradient (the L2 penalty's
+gradient) and shrinking the weights by ``lr * lambda * theta`` after the step
+(decoupled weight decay) are the same update.  With Adam they are not: the L2
+term passes through the per-coordinate scaling ``1 / (sqrt(v) + eps)``, so
+weights with small gradients are decayed much more and weights with large
+gradients much less than ``lambda`` says; AdamW (Loshchilov and Hutter,
+"Decoupled Weight Decay Regularization", ICLR 2019) applies the decay after
+the scaling.  In ``thalweg.optim`` the two differ only in the position of
+one link of the chain (``add_l2`` before ``scale_by_adam`` or
+``add_decayed_weights`` after it).
+
+Four runs from one initialization, with the same coefficient ``lambda``:
+SGD + L2, SGD + decoupled decay, Adam + L2 (``Adam(weight_decay=lambda)``),
+AdamW (``AdamW(weight_decay=lambda)``).  Recorded every few steps: the
+parameter norm and the dev accuracy.
+
+Criteria (``judge``):
+
+* Adam + L2 and AdamW end with parameter norms at least 5% apart (relative
+  to the larger);
+* the two SGD runs' parameter-norm curves agree to within 1e-5 (relative) at
+  every recorded step (the check that the difference is the optimizer's);
+* (secondary) the Adam pair's dev-accuracy curves differ by at least half a
+  point somewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from thalweg.optim import SGD, Adam, AdamW, Optimizer
+from thalweg.optim import transforms as T
+from thalweg.train.models import mlp
+from thalweg_lab import datasets
+from thalweg_lab.plotting import COLORS, figure, plot_into, save
+from thalweg_lab.registry import Experiment, register
+from thalweg_lab.result import Check, LabResult, Table, Verdict, verdict_from_checks
+from thalweg_lab.training import param_norm, seed_everything, train
+
+__all__ = ["run", "judge", "EXPERIMENT", "WEIGHT_DECAY"]
+
+WEIGHT_DECAY = 0.01  # torch's AdamW default, used for all four runs
+CLAIM = ("With plain SGD, an L2 penalty in the gradient and decoupled weight decay are the same update, but with "
+         "Adam they are not: at the same coefficient, Adam with L2 and AdamW follow visibly different "
+         "parameter-norm and dev-accuracy curves.")
+
+RUNS = ("SGD + L2", "SGD + decoupled decay", "Adam + L2", "AdamW")
+
+
+def _optimizer(name: str, params: Any, sgd_lr: float, adam_lr: float) -> Any:
+    wd = WEIGHT_DECAY
+    if name == "SGD + L2":
+        return SGD(params, lr=sgd_lr, weight_decay=wd)
+    if name == "SGD + decoupled decay":
+        # the decay link after the (identity) rescaling, as AdamW places it
+        return Optimizer(params, T.chain(T.add_decayed_weights(wd), T.scale_by_learning_rate(sgd_lr)))
+    if name == "Adam + L2":
+        return Adam(params, lr=adam_lr, weight_decay=wd)
+    if name == "AdamW":
+        return AdamW(params, lr=adam_lr, weight_decay=wd)
+    raise ValueError(f"weight-decay: unknown run {name!r}")
+
+
+def _settings(quick: bool) -> dict[str, Any]:
+    if quick:
+        return {"n_train": 1000, "n_dev": 500, "epochs": 5, "batch": 32, "hidden": [128], "eval_every": 10,
+                "sgd_lr": 0.1, "adam_lr": 1e-3}
+    return {"n_train": None, "n_dev": None, "epochs": 5, "batch": 64, "hidden": [256], "eval_every": 100,
+            "sgd_lr": 0.1, "adam_lr": 1e-3}
+
+
+def run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
+    cfg = _settings(quick)
+    data = datasets.load("mnist", n_train=cfg["n_train"], n_dev=cfg["n_dev"], n_test=0, seed=seed)
+    steps = cfg["epochs"] * (len(data.y_train) // cfg["batch"])
+    seed_everything(seed)
+    init_state = {k: v.copy() for k, v in mlp(data.n_features, 10, cfg["hidden"]).state_dict().items()}
+    logs = {}
+    for name in RUNS:
+        model = mlp(data.n_features, 10, cfg["hidden"])
+        model.load_state_dict(init_state)
+        opt = _optimizer(name, model.parameters(), cfg["sgd_lr"], cfg["adam_lr"])
+        logs[name] = train(model, opt, data.x_train, data.y_train, steps=steps, batch_size=cfg["batch"], seed=seed,
+                           dev=(data.x_dev, data.y_dev), eval_every=cfg["eval_every"],
+                           on_eval=lambda step, model=model: {"param_norm": param_norm(model)})
+
+    def rel(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.max(np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)))
+
+    curve = {n: np.asarray(logs[n].evals["param_norm"]) for n in RUNS}
+    dev = {n: np.asarray(logs[n].evals["dev_accuracy"]) for n in RUNS}
+    measured: dict[str, Any] = {"initial_param_norm": float(curve[RUNS[0]][0])}
+    for n in RUNS:
+        measured[f"final_param_norm/{n}"] = float(curve[n][-1])
+        measured[f"final_dev_accuracy/{n}"] = float(dev[n][-1])
+    measured["adam_norm_rel_diff_final"] = rel(curve["Adam + L2"][-1:], curve["AdamW"][-1:])
+    measured["adam_dev_max_abs_diff"] = float(np.max(np.abs(dev["Adam + L2"] - dev["AdamW"])))
+    measured["sgd_norm_max_rel_diff"] = rel(curve["SGD + L2"], curve["SGD + decoupled decay"])
+    measured["sgd_dev_max_abs_diff"] = float(np.max(np.abs(dev["SGD + L2"] - dev["SGD + decoupled decay"])))
+
+    runs = Table(["run", "final parameter norm", "final dev accuracy"], title=f"Four runs, weight decay {WEIGHT_DECAY}")
+    for n in RUNS:
+        runs.add(n, measured[f"final_param_norm/{n}"], measured[f"final_dev_accuracy/{n}"])
+    pairs = Table(["pair", "parameter norm: relative difference", "dev accuracy: largest difference"],
+                  title="Differences within each pair", spec=".3g")
+    pairs.add("Adam + L2 vs AdamW (final norm)", measured["adam_norm_rel_diff_final"],
+              measured["adam_dev_max_abs_diff"])
+    pairs.add("SGD + L2 vs SGD + decoupled (whole curve)", measured["sgd_norm_max_rel_diff"],
+              measured["sgd_dev_max_abs_diff"])
+    setup = "\n".join([
+        f"- Data: {data.describe()}.",
+        f"- Model: MLP 784-{'-'.join(map(str, cfg['hidden']))}-10 with ReLU; one initialization (seed {seed}) "
+        "shared by the four runs; the same minibatch order for all.",
+        f"- Optimizers, all with weight-decay coefficient {WEIGHT_DECAY} on every parameter: "
+        f"SGD (lr {cfg['sgd_lr']}) with `weight_decay` (L2 in the gradient); SGD built as "
+        "`chain(add_decayed_weights, scale_by_learning_rate)` (decoupled); `Adam(weight_decay=...)` (L2, "
+        f"lr {cfg['adam_lr']}); `AdamW` (decoupled, lr {cfg['adam_lr']}).",
+        f"- {steps:,} steps each in batches of {cfg['batch']}; parameter norm and dev accuracy every "
+        f"{cfg['eval_every']} steps."])
+    result = LabResult(setup=setup, tables=[runs, pairs], measured=measured)
+    plot_into(result, out_dir / "weight_decay.png", lambda p: _plot(p, logs))
+    return result
+
+
+def judge(m: Mapping[str, Any]) -> Verdict:
+    return verdict_from_checks([
+        Check.at_least("Adam + L2 vs AdamW: relative difference of the final parameter norms",
+                       m["adam_norm_rel_diff_final"], 0.05),
+        Check.at_most("SGD + L2 vs SGD + decoupled decay: largest relative difference of the parameter norms",
+                      m["sgd_norm_max_rel_diff"], 1e-5),
+        Check.at_least("Adam + L2 vs AdamW: largest dev-accuracy difference (fraction)",
+                       m["adam_dev_max_abs_diff"], 0.005, primary=False),
+    ], context="With a short run or a small coefficient the decay has little time to act, and the curves may "
+               "not separate.")
+
+
+def _plot(path: Path, logs: dict[str, Any]) -> None:
+    fig, axes = figure(1, 2, width=5.0)
+    styles = {"SGD + L2": "-", "SGD + decoupled decay": ":", "Adam + L2": "-", "AdamW": "-"}
+    for i, (name, log) in enumerate(logs.items()):
+        axes[0, 0].plot(log.eval_steps, log.evals["param_norm"], ls=styles[name], color=COLORS[i], label=name,
+                        lw=2.5 if name == "SGD + decoupled decay" else 1.5)
+        axes[0, 1].plot(log.eval_steps, log.evals["dev_accuracy"], ls=styles[name], color=COLORS[i], label=name,
+                        lw=2.5 if name == "SGD + decoupled decay" else 1.5)
+    axes[0, 0].set_title("Parameter norm")
+    axes[0, 1].set_title("Dev accuracy")
+    for ax in axes[0]:
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+    save(fig, path)
+
+
+EXPERIMENT = register(Experiment(
+    name="weight-decay", paper="lecture-004",
+    title="Weight decay versus L2 under Adam (lecture 4, after Loshchilov and Hutter 2019)",
+    claim=CLAIM, run=run, judge=judge, quick_seconds=2, full_minutes=1))

@@ -1,0 +1,57 @@
+"""``MLflowLogger``, read back through ``mlflow.tracking.MlflowClient`` from a local store."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from thalweg import optim
+from thalweg.train import MLflowLogger, fit
+
+pytest.importorskip("mlflow")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+from train_helpers import mlp, small_digits  # noqa: E402
+
+
+def _run(tmp_path, uri, **kw):
+    train, dev, test = small_digits(128)
+    model = mlp()
+    logger = MLflowLogger(uri, experiment_name="digits", **kw)
+    fit(model, optim.SGD(model.parameters(), lr=0.1), train, dev, test=test, epochs=3, batch_size=32, seed=0,
+        run_dir=tmp_path / "run", config={"model": "mlp", "optimizer_state": {"lr": 0.1}}, callbacks=[logger],
+        verbose=False, plots=False)
+    return logger
+
+
+def _check(client, logger):
+    run = client.get_run(logger.run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "run"
+    p = run.data.params
+    assert p["model"] == "mlp" and p["optimizer_state.lr"] == "0.1" and p["batch_size"] == "32"
+    history = client.get_metric_history(logger.run_id, "dev_accuracy")
+    assert [m.step for m in history] == [1, 2, 3]
+    assert [m.step for m in client.get_metric_history(logger.run_id, "loss")] == [1, 2, 3]
+    assert 0.0 <= run.data.metrics["test_accuracy"] <= 1.0 and run.data.metrics["best_epoch"] >= 1
+    assert run.data.tags["status"] == "completed"
+    names = {f.path for f in client.list_artifacts(logger.run_id, "run")}
+    assert {"run/config.json", "run/metrics.jsonl", "run/summary.json"} <= names
+    local = Path(client.download_artifacts(logger.run_id, "run/summary.json"))
+    assert json.loads(local.read_text())["status"] == "completed"
+
+
+def test_mlflow_logger_to_a_directory_store(tmp_path):
+    logger = _run(tmp_path, tmp_path / "mlruns")
+    _check(MlflowClient(tracking_uri=(tmp_path / "mlruns").resolve().as_uri()), logger)
+    assert MlflowClient(tracking_uri=(tmp_path / "mlruns").resolve().as_uri()).get_experiment_by_name("digits")
+
+
+@pytest.mark.slow
+def test_mlflow_logger_to_a_sqlite_store(tmp_path):
+    pytest.importorskip("sqlalchemy")
+    pytest.importorskip("alembic")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    logger = _run(tmp_path, uri, log_checkpoints=False)
+    _check(MlflowClient(tracking_uri=uri), logger)
