@@ -309,3 +309,9 @@ TARGETS = {
     "mlp_b32": 1.2, "mlp_b128": 1.0, "mlp_b512": 1.0, "lenet_b64": 1.3, "gru": 1.2, "lstm": 1.2,
     "adam_1m": 1.0, "tiny_op": 2.0, "backward_1000": 2.0, "mnist_epoch": 1.1, "lenet_peak_memory": 1.5,
 }
+
+# ------------------------------------------------ transformers (speed issue round 2)
+from benchmarks.transformer_cases import TRANSFORMER_CASES, TRANSFORMER_TARGETS  # noqa: E402
+
+CASES += [Case(name, group, build, repeats=repeats) for name, group, build, repeats in TRANSFORMER_CASES]
+TARGETS.update(TRANSFORMER_TARGETS)

@@ -8,8 +8,9 @@ so P processes use P cores.  The batch is 64 *per process* (weak scaling, as
 torch's DDP and Horovod measure it): P processes do an epoch in 1/P of the
 steps.  Reported per model and process count:
 
-* throughput (training examples per second, all processes together) and
-  scaling efficiency = throughput_P / (P * throughput_1);
+* throughput (training examples per second, all processes together, from the
+  slowest rank's median step, and from the epoch's wall time) and scaling
+  efficiency = throughput_P / (P * throughput_1);
 * the all-reduce figures of DDP: seconds per step spent waiting for
   all-reduces after backward (exposed), seconds per step that the same buckets
   take to all-reduce when nothing else runs (blocking ``MPI_Allreduce``, the
@@ -21,7 +22,8 @@ steps.  Reported per model and process count:
 
 Data: MNIST from ``../shared/data/mnist`` (or ``$THALWEG_DATA``, or
 ``--data-dir``); synthetic data of MNIST's shape when the files are absent.
-The machine may be shared: figures are rough; rerun to see the spread.
+The machine may be shared: rounds alternate the process counts and each figure
+is the median over rounds (``--repeat``); still, figures are rough.
 """
 
 from __future__ import annotations
@@ -96,15 +98,19 @@ def worker(args: argparse.Namespace) -> None:
                 model.reducer.stats["iterations"] = 0
             dist.barrier()
             t0 = time.perf_counter()
-            steps = 0
+            times = []
             for s in range(0, len(idx) - bs + 1, bs):
+                t = time.perf_counter()
                 step(idx[s:s + bs])
-                steps += 1
+                times.append(time.perf_counter() - t)
             dist.barrier()
             wall = time.perf_counter() - t0
+            steps = len(times)
+            median = np.array([float(np.median(times))])
+            dist.all_reduce(median, op=ReduceOp.MAX)  # the slowest rank's typical step sets the pace
             row = {"model": name, "procs": world, "bucket_cap_mb": cap, "steps": steps, "batch_per_proc": bs,
-                   "examples": steps * bs * world, "wall_s": wall, "throughput": steps * bs * world / wall,
-                   "data": source}
+                   "examples": steps * bs * world, "wall_s": wall, "throughput_wall": steps * bs * world / wall,
+                   "median_step_s": float(median[0]), "throughput": bs * world / float(median[0]), "data": source}
             if cap is not None:
                 red = model.reducer
                 exposed = red.stats["wait_s"] / max(red.stats["iterations"], 1)
@@ -125,6 +131,24 @@ def worker(args: argparse.Namespace) -> None:
                 print("RESULT " + json.dumps(row), flush=True)
 
 
+def _medians(runs: list[dict]) -> list[dict]:
+    """One row per (model, processes, bucket cap): the median of every numeric figure over the rounds."""
+    import statistics
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        groups.setdefault((r["model"], r["procs"], r["bucket_cap_mb"]), []).append(r)
+    rows = []
+    for same in groups.values():
+        row = dict(same[0])
+        for k, v in row.items():
+            if isinstance(v, float) and all(isinstance(x.get(k), float) for x in same):
+                row[k] = statistics.median(x[k] for x in same)
+        row["rounds"] = len(same)
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--examples", type=int, default=12800, help="training examples per epoch (default 12800)")
@@ -134,6 +158,7 @@ def main() -> None:
     p.add_argument("--caps", nargs="+", type=float, default=[25.0, 0.1],
                    help="DDP bucket caps in MB to compare (default: torch's 25, and 0.1 for several buckets)")
     p.add_argument("--data-dir")
+    p.add_argument("--repeat", type=int, default=3, help="rounds of 1 and P processes (default 3)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -145,31 +170,37 @@ def main() -> None:
 
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    rows = []
-    for procs in args.procs:
-        cmd = [find_mpiexec(), "-n", str(procs), sys.executable, __file__, "--worker", "--examples",
-               str(args.examples), "--batch", str(args.batch), "--models", *args.models,
-               "--caps", *map(str, args.caps)]
-        if args.data_dir:
-            cmd += ["--data-dir", args.data_dir]
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
-        if out.returncode != 0:
-            sys.exit(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-        rows += [json.loads(line[7:]) for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    runs: list[dict] = []
+    for _ in range(args.repeat):  # rounds alternate 1 and P processes, so drifts in machine load hit both
+        for procs in args.procs:
+            cmd = [find_mpiexec(), "-n", str(procs), sys.executable, __file__, "--worker", "--examples",
+                   str(args.examples), "--batch", str(args.batch), "--models", *args.models,
+                   "--caps", *map(str, args.caps)]
+            if args.data_dir:
+                cmd += ["--data-dir", args.data_dir]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+            if out.returncode != 0:
+                sys.exit(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+            runs += [json.loads(line[7:]) for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    rows = _medians(runs)
+    print(f"{args.repeat} round(s); each figure is the median over rounds")
     print(f"data: {rows[0]['data']}; batch {args.batch} per process; 1 BLAS thread per process")
-    print(f"{'model':6} {'procs':>5} {'bucket':>7} {'examples/s':>11} {'efficiency':>10} {'exposed ms':>10} "
-          f"{'allreduce ms':>12} {'hidden':>7}")
-    base = {r["model"]: r["throughput"] for r in rows if r["procs"] == 1}
+    print("examples/s from the median step (and from the epoch's wall time, which a busy machine hurts more)")
+    print(f"{'model':6} {'procs':>5} {'bucket':>7} {'examples/s':>11} {'efficiency':>10} {'(wall)':>7} "
+          f"{'exposed ms':>10} {'allreduce ms':>12} {'hidden':>7}")
+    base = {r["model"]: r for r in rows if r["procs"] == 1}
     for r in rows:
-        eff = r["throughput"] / (r["procs"] * base[r["model"]]) if r["model"] in base else float("nan")
-        r["efficiency"] = eff
+        b = base.get(r["model"])
+        eff = r["throughput"] / (r["procs"] * b["throughput"]) if b else float("nan")
+        eff_wall = r["throughput_wall"] / (r["procs"] * b["throughput_wall"]) if b else float("nan")
+        r["efficiency"], r["efficiency_wall"] = eff, eff_wall
         cap = "-" if r["bucket_cap_mb"] is None else f"{r['bucket_cap_mb']:g} MB"
         extra = ""
         if r["bucket_cap_mb"] is not None:
             hidden = r["hidden_share"]
             extra = (f"{1e3 * r['exposed_allreduce_s_per_step']:10.2f} {1e3 * r['allreduce_cost_s_per_step']:12.2f} "
                      f"{'' if hidden is None else f'{100 * hidden:6.0f}%'}")
-        print(f"{r['model']:6} {r['procs']:5d} {cap:>7} {r['throughput']:11.0f} {eff:10.2f} {extra}")
+        print(f"{r['model']:6} {r['procs']:5d} {cap:>7} {r['throughput']:11.0f} {eff:10.2f} {eff_wall:7.2f} {extra}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 

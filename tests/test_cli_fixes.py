@@ -144,6 +144,8 @@ def test_lr_find_warns_when_the_suggestion_is_the_end_of_the_sweep(tmp_path, cap
     assert data["lrs"][-1] > 1e-5  # the sweep went past the requested end
     if data["max_lr"] is not None and data["warning"]:
         assert "at the end of the sweep" in out and "warning:" in out
+    if data["max_lr"] is not None:
+        assert "--schedule cyclic --lr" in out  # how to use the bounds, and not as a constant rate
     assert main(["report", str(run)]) == 0
 
 

@@ -56,9 +56,9 @@ from .ops import methods as _methods  # noqa: F401 - binds the Tensor methods of
 from .factories import (asarray, bernoulli, empty_like, logspace, multinomial, normal, poisson,  # noqa: E402
                         randint_like)
 from .typed_tensors import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
-                            LongTensor, ShortTensor)
+                            LongTensor, ShortTensor, Size)
 from .dtypes import short  # noqa: E402
-from . import backends, cuda, sparse  # noqa: E402,F401 - tw.cuda.is_available() is False; tw.sparse.mm
+from . import accelerator, backends, cuda, sparse  # noqa: E402,F401 - tw.cuda.is_available() is False; tw.sparse.mm
 from .sparse import sparse_coo_tensor, spmm  # noqa: E402
 from . import nn, optim  # noqa: E402,F401 - tw.nn, tw.optim, as torch.nn / torch.optim
 from . import data, train  # noqa: E402,F401 - tw.data (datasets, loader), tw.train (the loop); after the core

@@ -395,6 +395,8 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
         edge = "  (at the end of the sweep: a lower bound, see the warning)" if result.get("warning") else ""
         print(f"suggested base_lr {result['base_lr']:.3g}  max_lr {result['max_lr']:.3g}{edge}  "
               f"(record: {result['run_dir']})")
+        print(f"these bound a cyclical schedule (thalweg train --schedule cyclic --lr {result['max_lr']:.3g}); as a "
+              "constant learning rate stay well below max_lr")
     return 0
 
 

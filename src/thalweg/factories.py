@@ -197,14 +197,12 @@ def arange(start: Any = 0, end: Any = None, step: Any = 1, *, dtype: Any = None,
     if (end - start) * step < 0:
         raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign "
                            f"(start={start}, end={end}, step={step})")
-    if dtype is None:
-        is_int = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end, step))
-        dtype = dtypes.int64 if is_int else dtypes.get_default_dtype()
-    d = _dtype(dtype)
-    n = max(0, math.ceil((end - start) / step))
-    return _make((start + step * np.arange(n, dtype=np.float64)).astype(d) if d.kind == "f" or not all(
-        isinstance(v, (int, np.integer)) for v in (start, end, step)) else np.arange(start, end, step, dtype=d),
-        requires_grad)
+    is_int = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end, step))
+    d = _dtype(dtype if dtype is not None else dtypes.int64 if is_int else dtypes.get_default_dtype())
+    n = max(0, math.ceil((end - start) / step))  # torch's length: ceil((end - start) / step)
+    if is_int and d.kind != "f":
+        return _make(np.arange(start, end, step, dtype=d), requires_grad)
+    return _make((start + step * np.arange(n, dtype=np.float64)).astype(d), requires_grad)  # start + i step
 
 
 def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, device: Any = None,

@@ -56,3 +56,20 @@ ShortTensor = _typed("ShortTensor", np.int16)
 CharTensor = _typed("CharTensor", np.int8)
 ByteTensor = _typed("ByteTensor", np.uint8)
 BoolTensor = _typed("BoolTensor", np.bool_)
+
+
+class Size(tuple):
+    """torch.Size: a tuple of dimension sizes (``tw.Size([2, 3])``), with ``numel()``."""
+
+    def __new__(cls, sizes: Any = ()) -> "Size":
+        return super().__new__(cls, (int(n) for n in sizes))
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this size."""
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __repr__(self) -> str:
+        return f"thalweg.Size({list(self)})"

@@ -24,10 +24,22 @@ import numpy as np
 from thalweg.data import DataError, digits_splits, load_idx_dataset
 from thalweg.data.download import ENV_VAR, data_root
 
-__all__ = ["LabData", "load", "use_data_dir", "candidate_roots", "find_root"]
+__all__ = ["LabData", "load", "use_data_dir", "candidate_roots", "find_root", "display_path"]
 
 _OVERRIDE: list[Path | None] = [None]
 _NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as a report may print it: relative to the working directory when below it, else
+    its last two components (``data/mnist``), never the machine's absolute path."""
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return "/".join(p.parts[-2:]) if len(p.parts) > 2 else p.name
 
 
 def use_data_dir(path: str | os.PathLike[str] | None) -> None:
@@ -99,7 +111,7 @@ class LabData:
             parts.append(f"{len(self.y_test):,} test")
         s = f"{self.name} ({self.source}): {' / '.join(parts)} examples"
         if self.fallback:
-            s += (f". {self.wanted} was not found (looked in {', '.join(str(r) for r in candidate_roots())}; "
+            s += (f". {self.wanted} was not found (looked in {', '.join(display_path(r) for r in candidate_roots())}; "
                   f"set ${ENV_VAR} or --data-dir), so this run used the embedded 8x8 digits instead")
         return s
 
@@ -151,7 +163,7 @@ def load(dataset: str = "mnist", *, n_train: int | None = None, n_dev: int | Non
         try:
             arrays = _load_flat(dataset, str(root))
             folder = root / dataset if (root / dataset).is_dir() else root
-            name, source, fallback = _NAMES[dataset], str(folder), False
+            name, source, fallback = _NAMES[dataset], display_path(folder), False
         except DataError:
             arrays = None
     if arrays is None:

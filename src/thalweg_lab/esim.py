@@ -242,6 +242,11 @@ def _plot_attention(path: Path, model: nn.Module, vocab: Vocabulary, data: NLIDa
     save(fig, path)
 
 
+DIFFERENCES = (
+    'No NLI corpus is available offline: the task is generated (premises of facts about people and animals, hypotheses whose label follows from hypernyms and exclusive verbs), not SNLI.',
+    "Hidden size 64 and 8 epochs instead of the paper's 300 dimensions and GloVe embeddings (CPU budget; no pretrained vectors).",
+)
+
 EXPERIMENT = register(Experiment(
     name="esim", paper="1609.06038", title="Enhanced LSTM for Natural Language Inference",
-    claim=CLAIM, run=run, judge=judge, quick_seconds=10, full_minutes=12))
+    claim=CLAIM, run=run, judge=judge, quick_seconds=10, full_minutes=12, differences=DIFFERENCES))

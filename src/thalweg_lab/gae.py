@@ -312,7 +312,11 @@ def _plot_sweeps(path: Path, lam_runs: list[dict[str, Any]], gamma_runs: list[di
     save(fig, path)
 
 
+DIFFERENCES = (
+    "Our cart-pole environment and TRPO implementation with the paper's policy and value-function sizes; 20 policy iterations instead of the paper's longer runs (CPU budget).",
+)
+
 EXPERIMENT = register(Experiment(
     name="gae", paper="1506.02438",
     title="High-Dimensional Continuous Control Using Generalized Advantage Estimation (cart-pole lambda/gamma study)",
-    claim=CLAIM, run=run, judge=judge, quick_seconds=6, full_minutes=8))
+    claim=CLAIM, run=run, judge=judge, quick_seconds=6, full_minutes=8, differences=DIFFERENCES))

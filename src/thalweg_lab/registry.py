@@ -43,6 +43,9 @@ class Experiment:
         judge: ``judge(measured) -> Verdict``, a pure function of the measured numbers.
         quick_seconds, full_minutes: rough CPU times on one core (shown by ``--list``; a busy
             machine takes longer in wall time).
+        differences: what the full run does differently from the paper (data, scale, model,
+            budget), one item each with the reason; required, and printed in every report under
+            ``## Differences from the paper`` (a run may add its own, e.g. the quick mode's sizes).
     """
 
     name: str
@@ -53,6 +56,7 @@ class Experiment:
     judge: Callable[[Mapping[str, Any]], Verdict]
     quick_seconds: float = 5.0
     full_minutes: float = 5.0
+    differences: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.lower() or " " in self.name:
@@ -60,6 +64,11 @@ class Experiment:
         for attr in ("paper", "title", "claim"):
             if not str(getattr(self, attr)).strip():
                 raise ValueError(f"Experiment {self.name!r}: {attr} must not be empty")
+        items = (self.differences,) if isinstance(self.differences, str) else tuple(self.differences)
+        if not items or not all(isinstance(d, str) and d.strip() for d in items):
+            raise ValueError(f"Experiment {self.name!r}: differences must list what differs from the paper "
+                             f"(data, scale, model, budget) and why; a report without them is refused")
+        object.__setattr__(self, "differences", items)
         if not callable(self.run) or not callable(self.judge):
             raise TypeError(f"Experiment {self.name!r}: run and judge must be callables")
 
@@ -134,6 +143,9 @@ def run_experiment(name: str | Experiment, *, quick: bool = False, out_dir: str 
         raise ValueError(f"lab: seed must be a non-negative integer, got {seed!r}")
     out = Path(out_dir) if out_dir is not None else Path("runs") / "lab" / (exp.name + ("-quick" if quick else ""))
     out.mkdir(parents=True, exist_ok=True)
+    if echo is not None:  # a first line at once: a full run may take many minutes
+        echo(f"lab {exp.name}: running{' (quick mode)' if quick else ''}, seed {seed}; "
+             f"about {exp.quick_seconds:g} s quick, {exp.full_minutes:g} min full")
     t0 = time.perf_counter()
     result = exp.run(quick=quick, out_dir=out, seed=seed)
     if not isinstance(result, LabResult):

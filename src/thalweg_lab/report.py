@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -20,9 +21,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from thalweg_lab.registry import Experiment
     from thalweg_lab.result import LabResult
 
-__all__ = ["write_report", "render_report", "print_summary", "REPORT_SECTIONS"]
+__all__ = ["write_report", "render_report", "print_summary", "differences", "scrub_paths", "REPORT_SECTIONS"]
 
-REPORT_SECTIONS = ("## Claim", "## Setup", "## Measured figures", "## Verdict", "## Plots")
+REPORT_SECTIONS = ("## Claim", "## Setup", "## Differences from the paper", "## Measured figures", "## Verdict",
+                   "## Plots")
+
+# An absolute path: a slash not preceded by a word character, a dot, a colon, a slash or a tilde
+# (so URLs and relative paths are left alone), then at least two path components.
+_ABS_PATH = re.compile(r"(?<![\w.:/~-])/(?:[\w.+-]+/)+[\w.+-]*")
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -55,7 +61,9 @@ def render_report(exp: "Experiment", result: "LabResult", out_dir: Path) -> str:
              f"Source: {_paper_line(exp)}. Run: {mode}, seed {result.seed}{timing}.", "",
              "## Claim", "", exp.claim.strip(), "",
              "## Setup", "", result.setup.strip(), "",
-             "## Measured figures", ""]
+             "## Differences from the paper", ""]
+    lines += [f"- {d}" for d in differences(exp, result)] + [""]
+    lines += ["## Measured figures", ""]
     for t in result.tables:
         if t.title:
             lines += [f"**{t.title}**", ""]
@@ -80,7 +88,32 @@ def render_report(exp: "Experiment", result: "LabResult", out_dir: Path) -> str:
         lines += ["(this experiment draws no plot)", ""]
     if result.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in result.notes] + [""]
-    return "\n".join(lines)
+    return scrub_paths("\n".join(lines))
+
+
+def differences(exp: "Experiment", result: "LabResult") -> list[str]:
+    """The items of ``## Differences from the paper``: the experiment's, the run's, and the framework's
+    own (quick mode; fewer seeds than ``MIN_SEEDS``).  An experiment without any is refused."""
+    from thalweg_lab.result import MIN_SEEDS
+
+    items = [d.strip() for d in (*exp.differences, *result.differences) if str(d).strip()]
+    if not items:
+        raise ValueError(f"lab {exp.name}: the report needs a '## Differences from the paper' section; "
+                         f"the experiment lists no differences")
+    if result.quick:
+        items.append("Quick mode: sizes, steps and seeds are cut to seconds for the tests; its figures and verdict "
+                     "say nothing about the paper's claim.")
+    if 0 < result.n_seeds < MIN_SEEDS and not result.quick:
+        items.append(f"The figures come from {result.n_seeds} seed(s), fewer than the {MIN_SEEDS} the lab asks for.")
+    return items
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` with every absolute path made relative to the working directory (when below it) or
+    cut to its last two components, so that no report shows the machine it ran on."""
+    from thalweg_lab.datasets import display_path
+
+    return _ABS_PATH.sub(lambda m: display_path(m.group(0)), text)
 
 
 def _plain(x: Any) -> Any:
@@ -108,8 +141,9 @@ def write_report(exp: "Experiment", result: "LabResult", out_dir: str | Path) ->
             "verdict": None if v is None else {"outcome": v.outcome, "reason": v.reason,
                                                "checks": [c.__dict__ for c in v.checks]},
             "tables": [t.as_dict() for t in result.tables], "plots": [str(os.path.relpath(p, out)) for p in result.plots],
-            "plot_notes": result.plot_notes, "notes": result.notes}
-    _atomic_write_text(out / "result.json", json.dumps(_plain(data), indent=1) + "\n")
+            "plot_notes": result.plot_notes, "notes": result.notes, "differences": differences(exp, result),
+            "n_seeds": result.n_seeds}
+    _atomic_write_text(out / "result.json", scrub_paths(json.dumps(_plain(data), indent=1)) + "\n")
     return path
 
 

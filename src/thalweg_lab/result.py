@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-__all__ = ["REPRODUCED", "PARTLY", "NOT_REPRODUCED", "OUTCOMES", "Check", "Verdict", "Table", "LabResult",
-           "verdict_from_checks", "fmt_value"]
+__all__ = ["REPRODUCED", "PARTLY", "NOT_REPRODUCED", "OUTCOMES", "MIN_SEEDS", "Check", "Verdict", "Table",
+           "LabResult", "verdict_from_checks", "fmt_value", "spread"]
+
+MIN_SEEDS = 3  # every figure a verdict rests on comes from at least this many seeds in a full run
 
 REPRODUCED = "reproduced"
 PARTLY = "partly reproduced"
@@ -50,6 +52,18 @@ def fmt_value(v: Any, spec: str = ".4g") -> str:
             return "never" if v > 0 else "-inf"
         return format(v, spec)
     return str(v)
+
+
+def spread(values: Sequence[float], spec: str = ".4g") -> str:
+    """``mean ± std (min to max, n=K)`` of per-seed values, the form a report gives a figure in."""
+    x = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(float(v))]
+    if not x:
+        return "n/a"
+    mean = sum(x) / len(x)
+    if len(x) == 1:
+        return f"{format(mean, spec)} (n=1)"
+    std = math.sqrt(sum((v - mean) ** 2 for v in x) / (len(x) - 1))
+    return f"{format(mean, spec)} ± {format(std, spec)} ({format(min(x), spec)} to {format(max(x), spec)}, n={len(x)})"
 
 
 def _finite(v: float) -> bool:
@@ -208,7 +222,12 @@ class LabResult:
             unless ``run`` already computed it (then both must agree).
         plots: PNG files written into the run's directory.
         plot_notes: why plots are missing (matplotlib not installed, ...).
-        notes: anything else the reader should know (deviations from the paper).
+        notes: anything else the reader should know.
+        differences: what this run adds to the experiment's own list of differences from the
+            paper (the quick mode's sizes, a data fallback); printed under
+            ``## Differences from the paper``.
+        n_seeds: how many seeds the figures the verdict rests on come from (0: not stated);
+            a report with fewer than ``MIN_SEEDS`` says so among the differences.
     """
 
     setup: str
@@ -218,6 +237,8 @@ class LabResult:
     plots: list[Path] = field(default_factory=list)
     plot_notes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+    n_seeds: int = 0
     quick: bool = False
     seed: int = 0
     seconds: float = float("nan")

@@ -24,6 +24,7 @@ from thalweg.autograd.grad_mode import no_grad
 from thalweg.autograd.tensor import Tensor
 from thalweg.data import DataLoader, TensorDataset
 from thalweg.nn import functional as F
+from thalweg.train.progress import progress_bar
 
 __all__ = ["TrainLog", "train", "evaluate", "predict", "param_norm", "first_step_reaching", "seed_everything"]
 
@@ -156,6 +157,7 @@ def train(model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, *, steps: in
         log.stopped_early = True
         steps = 0
     model.train()
+    bar = progress_bar(steps, desc="lab train", unit="step")  # on a terminal only (not in CI or a log)
     while step < steps:
         for xb, yb in loader:
             out = model(xb)
@@ -174,12 +176,15 @@ def train(model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, *, steps: in
                 schedule.step()
             log.loss.append(value)
             step += 1
+            bar.set_postfix_str(f"loss {value:.4f}", refresh=False)
+            bar.update(1)
             if eval_every and (step % eval_every == 0 or step == steps) and evaluate_now(step):
                 log.stopped_early = True
             if step >= steps or log.stopped_early:
                 break
         if log.diverged or log.stopped_early:
             break
+    bar.close()
     if eval_every and log.diverged:
         evaluate_now(step)
     log.seconds = time.perf_counter() - t0

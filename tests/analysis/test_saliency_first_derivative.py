@@ -94,7 +94,7 @@ def test_saliency_leaves_the_model_as_it_found_it() -> None:
     model.train()
     out = model(IDS, LENGTHS)
     out.sum().backward()
-    before = {n: p.grad.copy() for n, p in model.named_parameters()}
+    before = {n: p.grad.array.copy() for n, p in model.named_parameters()}
     saliency(model, (IDS, LENGTHS), TARGET)
     assert model.training
     for n, p in model.named_parameters():

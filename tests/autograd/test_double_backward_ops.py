@@ -60,6 +60,11 @@ MATH = {
                 lambda: (leaf(4, low=-0.9, high=0.9),)),
     "binary_math": (lambda a, b: tw.logaddexp(a, b) * tw.hypot(a, b) + tw.atan2(a, b) + tw.lerp(a, b, a * b),
                     lambda: (leaf(4, away=0.2), leaf(4, seed=1, away=0.2))),
+    "piecewise_math": (lambda a, b: (tw.fmod(a, b) * tw.remainder(a, b) + tw.copysign(a, b) * a
+                                     + tw.round(a) + tw.nan_to_num(a)) * a,
+                       lambda: (leaf(4, low=0.1, high=3.0), leaf(4, seed=1, low=0.7, high=1.3))),
+    "logit_xlogy": (lambda a, b: tw.logit(a) * tw.xlogy(a, b) + tw.logit(a, eps=0.3),
+                    lambda: (leaf(4, low=0.1, high=0.9), leaf(4, seed=1, low=0.5, high=2.0))),
 }
 
 REDUCTIONS = {
@@ -147,6 +152,8 @@ STRUCTURE = {
                                  lambda: (leaf(3, 3),)),
     "einsum_batched": (lambda a, b: tw.einsum("bij,bjk->bik", a, b) ** 2, lambda: (leaf(2, 2, 3),
                                                                                   leaf(2, 3, 2, seed=1))),
+    "einsum_broadcast_size_one": (lambda a, b: tw.einsum("ij,ij->i", a, b) ** 2, lambda: (leaf(3, 2),
+                                                                                          leaf(1, 2, seed=1))),
     "einsum_repeated_index": (lambda a, b: tw.einsum("ii,i->i", a, b) * tw.einsum("ij->", a),
                               lambda: (leaf(3, 3), leaf(3, seed=1))),
 }
@@ -176,14 +183,15 @@ def _recurrent(kind: str, **options: Any) -> Callable[..., Any]:
 
     fn = {"rnn": RC.RNNLayer, "lstm": RC.LSTMLayer, "gru": RC.GRULayer}[kind]
 
-    def run(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, *states: Any) -> Any:
-        return fn.apply(x, w_ih, w_hh, b_ih, const(w_ih.shape[0], seed=7), *states, **options)
+    def run(x: Any, w_hh: Any, b_ih: Any, *states: Any) -> Any:
+        w_ih = const(w_hh.shape[0], 2, seed=6)  # W_ih's second derivatives: see the torch HVP tests
+        return fn.apply(x, w_ih, w_hh, b_ih, const(w_hh.shape[0], seed=7), *states, **options)
 
     return run
 
 
 def _rnn_inputs(gates: int, n_states: int) -> Callable[[], tuple[Any, ...]]:
-    return lambda: ((leaf(3, 2, 2), leaf(2 * gates, 2, seed=1), leaf(2 * gates, 2, seed=2), leaf(2 * gates, seed=3))
+    return lambda: ((leaf(2, 2, 2), leaf(2 * gates, 2, seed=2), leaf(2 * gates, seed=3))
                     + tuple(leaf(2, 2, seed=4 + k) for k in range(n_states)))
 
 
@@ -191,8 +199,8 @@ RECURRENT = {
     "rnn_tanh": (_recurrent("rnn"), _rnn_inputs(1, 1)),
     "rnn_relu_reverse": (_recurrent("rnn", nonlinearity="relu", reverse=True), _rnn_inputs(1, 1)),
     "lstm": (_recurrent("lstm"), _rnn_inputs(4, 2)),
-    "lstm_lengths_reverse": (_recurrent("lstm", lengths=np.array([3, 1]), reverse=True), _rnn_inputs(4, 2)),
-    "gru_lengths": (_recurrent("gru", lengths=np.array([2, 3])), _rnn_inputs(3, 1)),
+    "lstm_lengths_reverse": (_recurrent("lstm", lengths=np.array([2, 1]), reverse=True), _rnn_inputs(4, 2)),
+    "gru_lengths": (_recurrent("gru", lengths=np.array([1, 2])), _rnn_inputs(3, 1)),
 }
 
 _T = tw.tensor(np.array([0, 2, 1]))

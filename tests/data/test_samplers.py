@@ -211,3 +211,16 @@ def test_sampler_base_and_dataset_add():
     assert [b[0].array.tolist() for b in DataLoader(ds, batch_size=2, sampler=Evens(6))] == [[0, 2], [4]]
     both = ds + TensorDataset(np.arange(6, 9))
     assert len(both) == 9 and int(both[7][0].array) == 7
+
+
+def test_tw_generator_objects_drive_the_order():
+    ds = TensorDataset(np.arange(20))
+
+    def order():
+        g = tw.Generator()
+        g.manual_seed(5)
+        loader = DataLoader(ds, batch_size=4, shuffle=True, generator=g)
+        g.manual_seed(6)  # reseeding after construction takes effect, as in torch
+        return [b[0].array.tolist() for b in loader], list(RandomSampler(range(6), generator=g))
+
+    assert order() == order()

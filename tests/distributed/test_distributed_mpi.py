@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -29,11 +28,10 @@ def test_scenarios(nproc: int) -> None:
 
 
 def test_failing_rank_ends_the_job_with_its_error() -> None:
-    t0 = time.monotonic()
+    """Rank 2 raises while ranks 0 and 1 wait in an all-reduce: non-zero exit with its error (a hang fails)."""
     res = run_scenarios(3, "failing_rank", timeout=60)
     assert res.returncode != 0
     assert "rank 2 fails on purpose" in res.stderr
-    assert time.monotonic() - t0 < 60
 
 
 def _reference_weights(epochs: int) -> tuple[list[np.ndarray], list[dict]]:
@@ -88,3 +86,18 @@ def test_thalweg_train_nproc_and_mpiexec(tmp_path) -> None:
     summary_a = json.loads((runs[0] / "summary.json").read_text())
     summary_b = json.loads((next((tmp_path / "b").iterdir()) / "summary.json").read_text())
     assert summary_a["final"]["dev_accuracy"] == summary_b["final"]["dev_accuracy"]
+
+
+def test_scaling_benchmark_smoke(tmp_path) -> None:
+    """``benchmarks/distributed_scaling.py`` runs end to end on 2 processes (no time asserted)."""
+    from pathlib import Path
+
+    mpiexec_or_skip()
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "distributed_scaling.py"
+    out = tmp_path / "rows.json"
+    res = run([sys.executable, str(script), "--examples", "256", "--models", "mlp", "--procs", "2", "--caps", "25",
+               "--repeat", "1", "--json", str(out)], timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = json.loads(out.read_text())
+    assert [(r["procs"], r["bucket_cap_mb"]) for r in rows] == [(2, 25.0)]
+    assert all(r["throughput"] > 0 for r in rows)

@@ -48,10 +48,34 @@ def test_mlflow_logger_to_a_directory_store(tmp_path):
     assert MlflowClient(tracking_uri=(tmp_path / "mlruns").resolve().as_uri()).get_experiment_by_name("digits")
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # MLflow creates its tables with ~40 Alembic migrations: some 20 s
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_mlflow_logger_to_a_sqlite_store(tmp_path):
     pytest.importorskip("sqlalchemy")
     pytest.importorskip("alembic")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     logger = _run(tmp_path, uri, log_checkpoints=False)
     _check(MlflowClient(tracking_uri=uri), logger)
+
+
+def test_a_resumed_run_continues_the_same_mlflow_run(tmp_path):
+    from thalweg.train import ModelCheckpoint
+
+    uri = (tmp_path / "mlruns").resolve().as_uri()
+    train, dev, _ = small_digits(96)
+
+    def run(epochs, resume=None):
+        model = mlp()
+        logger = MLflowLogger(tmp_path / "mlruns", experiment_name="resume")
+        fit(model, optim.SGD(model.parameters(), lr=0.1), train, dev, epochs=epochs, batch_size=32, seed=0,
+            run_dir=tmp_path / "run", callbacks=[logger, ModelCheckpoint(every_n_epochs=1)], verbose=False,
+            plots=False, resume=resume)
+        return logger
+
+    first = run(2)
+    second = run(3, resume=tmp_path / "run")
+    assert second.run_id == first.run_id
+    client = MlflowClient(tracking_uri=uri)
+    assert [m.step for m in client.get_metric_history(first.run_id, "loss")] == [1, 2, 3]
+    assert client.get_run(first.run_id).info.status == "FINISHED"
+    assert len(client.search_runs([client.get_experiment_by_name("resume").experiment_id])) == 1

@@ -55,7 +55,8 @@ def test_the_hook_runs_an_experiment_from_the_main_parser(monkeypatch: pytest.Mo
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     lab.experiments()
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    lab.register(lab.Experiment("zz-cli", "p", "A title", "Values are positive.", _run, _judge))
+    lab.register(lab.Experiment("zz-cli", "p", "A title", "Values are positive.", _run, _judge,
+                                  differences=("Made-up data for the tests.",)))
     parser = argparse.ArgumentParser(prog="thalweg")
     sub = parser.add_subparsers(dest="command")
     cli.add_parser(sub)
@@ -71,7 +72,8 @@ def test_the_hook_runs_an_experiment_from_the_main_parser(monkeypatch: pytest.Mo
 def test_default_output_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     lab.experiments()
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    lab.register(lab.Experiment("zz-cli", "p", "A title", "Values are positive.", _run, _judge))
+    lab.register(lab.Experiment("zz-cli", "p", "A title", "Values are positive.", _run, _judge,
+                                  differences=("Made-up data for the tests.",)))
     monkeypatch.chdir(tmp_path)
     assert cli.main(["zz-cli", "--quick"]) == 0
     assert (tmp_path / "runs" / "lab" / "zz-cli-quick" / "report.md").is_file()

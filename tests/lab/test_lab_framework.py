@@ -85,6 +85,9 @@ def _fake_run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
     return result
 
 
+_DIFF = ("Made-up data for the framework's tests.",)
+
+
 def _fake_judge(m: Mapping[str, Any]) -> Verdict:
     return verdict_from_checks([Check.at_least("score", m["score"], 0.5)])
 
@@ -94,7 +97,7 @@ def fake_experiment(monkeypatch: pytest.MonkeyPatch) -> lab.Experiment:
     lab.experiments()  # discover the real ones first, so the copy holds them
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     return lab.register(lab.Experiment("zz-fake", "0000.00000", "A made-up paper", "Scores are high.",
-                                       _fake_run, _fake_judge))
+                                       _fake_run, _fake_judge, differences=_DIFF))
 
 
 def test_run_experiment_writes_the_report_and_judges_from_the_figures(fake_experiment: lab.Experiment,
@@ -128,20 +131,24 @@ def test_a_verdict_set_by_run_must_agree_with_judge(monkeypatch: pytest.MonkeyPa
         r.verdict = Verdict(REPRODUCED, "trust me")
         return r
 
-    lab.register(lab.Experiment("zz-liar", "x", "t", "c", lying_run, _fake_judge))
+    lab.register(lab.Experiment("zz-liar", "x", "t", "c", lying_run, _fake_judge, differences=_DIFF))
     with pytest.raises(RuntimeError, match="judge"):
         lab.run_experiment("zz-liar", out_dir=tmp_path, echo=None)
 
 
 def test_register_rejects_a_taken_name_and_bad_fields(fake_experiment: lab.Experiment) -> None:
-    other = lab.Experiment("zz-fake", "p", "t", "c", lambda **k: None, _fake_judge)
+    other = lab.Experiment("zz-fake", "p", "t", "c", lambda **k: None, _fake_judge, differences=_DIFF)
     with pytest.raises(ValueError, match="already exists"):
         lab.register(other)
     assert lab.register(other, replace=True) is other
     with pytest.raises(ValueError, match="lower case"):
-        lab.Experiment("Bad Name", "p", "t", "c", _fake_run, _fake_judge)
+        lab.Experiment("Bad Name", "p", "t", "c", _fake_run, _fake_judge, differences=_DIFF)
     with pytest.raises(ValueError, match="claim"):
-        lab.Experiment("ok", "p", "t", " ", _fake_run, _fake_judge)
+        lab.Experiment("ok", "p", "t", " ", _fake_run, _fake_judge, differences=_DIFF)
+    with pytest.raises(ValueError, match="differences"):  # a report must say what differs from the paper
+        lab.Experiment("ok", "p", "t", "c", _fake_run, _fake_judge)
+    with pytest.raises(ValueError, match="differences"):
+        lab.Experiment("ok", "p", "t", "c", _fake_run, _fake_judge, differences=(" ",))
     with pytest.raises(ValueError, match="unknown lab experiment 'nope'; valid: .*depth"):
         lab.get_experiment("nope")
     with pytest.raises(ValueError, match="seed"):
@@ -157,3 +164,27 @@ def test_reports_say_plots_were_skipped_without_matplotlib(fake_experiment: lab.
     text = (tmp_path / "report.md").read_text()
     assert "Plots skipped: matplotlib is not installed" in text
     assert not (tmp_path / "curve.png").exists()
+
+
+def test_every_registered_experiment_states_its_differences_from_the_paper() -> None:
+    for name, exp in lab.experiments().items():
+        assert exp.differences and all(d.strip() for d in exp.differences), name
+
+
+def test_the_report_has_no_absolute_path_and_flags_few_seeds(fake_experiment: lab.Experiment, tmp_path: Path) -> None:
+    from thalweg_lab.report import render_report
+
+    result = LabResult(setup=f"- Data: MNIST ({tmp_path / 'data' / 'mnist'}), see https://arxiv.org/abs/1506.01186",
+                       tables=[], measured={"score": 0.9}, n_seeds=1)
+    result.verdict = fake_experiment.judge(result.measured)
+    text = render_report(fake_experiment, result, tmp_path)
+    assert str(tmp_path) not in text and "data/mnist" in text and "https://arxiv.org/abs/1506.01186" in text
+    assert "## Differences from the paper" in text and "Made-up data" in text
+    assert "1 seed(s), fewer than the 3" in text
+
+
+def test_spread_gives_mean_std_and_range() -> None:
+    from thalweg_lab.result import spread
+
+    assert spread([1.0, 2.0, 3.0], ".3g") == "2 ± 1 (1 to 3, n=3)"
+    assert spread([]) == "n/a" and spread([0.5]) == "0.5 (n=1)"

@@ -196,7 +196,7 @@ def test_retain_graph_backward_twice_and_workspace_reuse():
     x = tw.randn(4, 8, 32, 32, requires_grad=True)
     y = layer(x).sum()
     y.backward(retain_graph=True)
-    first_w, first_x = layer.weight.grad.copy(), x.grad.copy()
+    first_w, first_x = layer.weight.grad.array.copy(), x.grad.array.copy()
     for _ in range(3):  # other convolutions of the same size reuse the workspace meanwhile
         layer(tw.randn(4, 8, 32, 32)).sum().backward()
     layer.zero_grad()

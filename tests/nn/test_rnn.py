@@ -123,7 +123,7 @@ def test_lengths_gradients_equal_running_each_sequence_alone(kind):
     xt = tw.tensor(x, requires_grad=True)
     res = flat_outputs(layer(xt, lengths=lengths))
     sum(r.sum() for r in res).backward()
-    batch_grads = {n: p.grad.copy() for n, p in layer.named_parameters()}
+    batch_grads = {n: p.grad.array.copy() for n, p in layer.named_parameters()}
     layer.zero_grad()
     alone_x_grad = np.zeros_like(x)
     for b, n in enumerate(lengths):
@@ -382,8 +382,8 @@ def test_live_graphs_and_retain_graph_do_not_share_buffers(kind, lengths, monkey
 
     la = loss(xa)
     la.backward(retain_graph=True)
-    reference = {n: p.grad.copy() for n, p in layer.named_parameters()}
-    ref_x = xa.grad.copy()
+    reference = {n: p.grad.array.copy() for n, p in layer.named_parameters()}
+    ref_x = xa.grad.array.copy()
     layer.zero_grad()
     xa.grad = None
     lb = loss(xb)  # a second graph with the same shapes, alive at the same time

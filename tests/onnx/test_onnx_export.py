@@ -112,7 +112,8 @@ def test_recurrent_layers(tmp_path, kind, batch_first, layers, bidirectional):
     tw.manual_seed(0)
     rnn = getattr(nn, kind)(4, 5, num_layers=layers, batch_first=batch_first, bidirectional=bidirectional)
     x = _x(2, 3, 4)  # (batch, seq, feature) or (seq, batch, feature)
-    path = tw.onnx.export(rnn, tw.tensor(x), tmp_path / "rnn.onnx", output_names=["out", "h", "c"][:3 if kind == "LSTM" else 2])
+    names = ["out", "h", "c"][:3 if kind == "LSTM" else 2]
+    path = tw.onnx.export(rnn, tw.tensor(x), tmp_path / "rnn.onnx", output_names=names)
     with tw.no_grad():
         out, state = rnn.eval()(tw.tensor(x))
     got = _run(path, {"input": x})
@@ -226,3 +227,96 @@ def test_functional_operations_between_layers(tmp_path, opset):
     assert onnx.load(str(path)).opset_import[0].version == opset
     for xb in (x, _x(4, 2, 5, 5)):
         np.testing.assert_allclose(_run(path, {"input": xb})[0], _reference(model, xb).array, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_multihead_attention_with_weights_and_a_causal_mask(tmp_path, batch_first):
+    tw.manual_seed(0)
+    mha = nn.MultiheadAttention(8, 2, batch_first=batch_first)
+    x = _x(3, 5, 8) if batch_first else _x(5, 3, 8)  # batch 3, 5 positions
+    causal = np.triu(np.ones((5, 5), dtype=bool), 1)
+
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = mha
+
+        def forward(self, x):
+            return self.mha(x, x, x, attn_mask=tw.tensor(causal))
+
+    path = tw.onnx.export(Wrapped(), tw.tensor(x), tmp_path / "mha.onnx", output_names=["out", "weights"],
+                          dynamic_axes={"input": {1 - int(batch_first): "batch"}})
+    with tw.no_grad():
+        out, w = mha.eval()(tw.tensor(x), tw.tensor(x), tw.tensor(x), attn_mask=tw.tensor(causal))
+    got = _run(path, {"input": x})
+    np.testing.assert_allclose(got[0], out.array, atol=1e-5)
+    np.testing.assert_allclose(got[1], w.array, atol=1e-5)
+
+
+class EncoderBlock(nn.Module):
+    """A post-norm Transformer encoder layer written out: attention, residual, LayerNorm, feed-forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 4, batch_first=True, kdim=8, vdim=8)
+        self.norm1, self.norm2 = nn.LayerNorm(8), nn.LayerNorm(8)
+        self.ff = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Dropout(0.1), nn.Linear(16, 8))
+
+    def forward(self, x):
+        h = self.norm1(x + self.attn(x, x, x, need_weights=False)[0])
+        return self.norm2(h + self.ff(h))
+
+
+def test_transformer_encoder_block_dynamic_batch(tmp_path):
+    tw.manual_seed(0)
+    _check(EncoderBlock(), _x(2, 6, 8), tmp_path, batch_sizes=(1, 5))
+
+
+def test_unsupported_attention_options_are_named(tmp_path):
+    mha = nn.MultiheadAttention(4, 2, batch_first=True)
+
+    class Padded(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = mha
+
+        def forward(self, x):
+            return self.mha(x, x, x, key_padding_mask=tw.tensor(np.zeros((2, 3), dtype=bool)))[0]
+
+    with pytest.raises(tw.onnx.UnsupportedOperatorError, match="key_padding_mask"):
+        tw.onnx.export(Padded(), tw.randn(2, 3, 4), tmp_path / "p.onnx")
+
+
+@pytest.mark.skipif(not hasattr(nn, "TransformerEncoderLayer"), reason="nn.TransformerEncoderLayer not in this build")
+@pytest.mark.parametrize("activation,batch_first,norm_first", [("relu", True, False), ("gelu", False, True)])
+def test_transformer_encoder_layer(tmp_path, activation, batch_first, norm_first):
+    tw.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, activation=activation, batch_first=batch_first,
+                                       norm_first=norm_first)
+    x = _x(2, 5, 8)
+    path = tw.onnx.export(layer, tw.tensor(x), tmp_path / "t.onnx")
+    np.testing.assert_allclose(_run(path, {"input": x})[0], _reference(layer, x).array, atol=1e-5)
+
+
+@pytest.mark.skipif(not hasattr(nn, "TransformerEncoder"), reason="nn.TransformerEncoder not in this build")
+def test_transformer_encoder_stack_dynamic_batch(tmp_path):
+    tw.manual_seed(0)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True),
+                                num_layers=2, norm=nn.LayerNorm(8))
+    _check(enc, _x(2, 5, 8), tmp_path, batch_sizes=(3,))
+
+
+class FunctionalActivations(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        F = nn.functional
+        h = self.fc(x)
+        return F.gelu(h) + F.elu(h, 0.5) + F.leaky_relu(h, 0.2) + F.softplus(h, beta=2.0) + F.gelu(h, approximate="tanh")
+
+
+def test_functional_activations(tmp_path):
+    tw.manual_seed(0)
+    _check(FunctionalActivations(), _x(3, 4), tmp_path)

@@ -124,3 +124,9 @@ def test_typed_constructors_and_dtype_aliases() -> None:
     assert not isinstance(tw.zeros(2), tw.LongTensor)
     assert tw.float == tw.float32 and tw.long == tw.int64 and tw.double == tw.float64 and tw.int == tw.int32
     assert tw.get_default_dtype() == tw.float32
+
+
+def test_size() -> None:
+    s = tw.Size([2, 3])
+    assert s == (2, 3) and s.numel() == torch.Size([2, 3]).numel() and isinstance(s, tuple)
+    assert tw.zeros(s).shape == (2, 3) and tw.Tensor(s).shape == (2, 3)

@@ -107,6 +107,7 @@ def test_nonzero_argwhere_and_where_forms() -> None:
     assert tw.nonzero(tw.zeros(2, 3)).shape == (0, 2)
 
 
+@pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter")
 def test_integer_scatter_and_errors() -> None:
     x = np.zeros((2, 5), dtype=np.int64)
     idx = np.array([[0, 1, 2, 0, 0], [2, 0, 0, 1, 2]])
@@ -142,3 +143,21 @@ def test_inplace_index_ops() -> None:
     p = tw.zeros(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="masked_fill_"):
         p.masked_fill_(tw.tensor([True, False]), 1.0)
+
+
+def test_inplace_ops_join_the_graph_as_in_torch() -> None:
+    """GNN aggregation (``out.index_add_(0, idx, messages)``) and masking a non-leaf in place backpropagate."""
+    grads = []
+    for lib in (tw, torch):
+        msg = lib.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], requires_grad=True)
+        out = lib.zeros(2, 2)
+        out.index_add_(0, lib.tensor([1, 0, 1]), msg * 2)
+        agg = lib.zeros(2, 2).scatter_add_(0, lib.tensor([[0, 1], [1, 1], [0, 0]]), msg)
+        scores = (msg * 3).sum(1).unsqueeze(0) * 1.0
+        scores.masked_fill_(lib.tensor([[True, False, False]]), -5.0).sin_()
+        total = (out * lib.tensor([[1.0, 2.0], [3.0, 4.0]])).sum() + (agg * agg).sum() \
+            + (scores * lib.tensor([[1.0, 2.0, 3.0]])).sum()
+        assert out.requires_grad and scores.requires_grad
+        total.backward()
+        grads.append(np.asarray(msg.grad))
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)

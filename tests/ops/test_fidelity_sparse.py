@@ -28,7 +28,7 @@ def test_sparse_mm_matches_torch(dtype: type, how: str) -> None:
     vals, x = tw.tensor(values, requires_grad=True), tw.tensor(dense, requires_grad=True)
     a = tw.sparse_coo_tensor(tw.tensor(INDICES), vals, SIZE)
     vals_t, x_t = torch.tensor(values, requires_grad=True), torch.tensor(dense, requires_grad=True)
-    a_t = torch.sparse_coo_tensor(torch.tensor(INDICES), vals_t, SIZE)
+    a_t = torch.sparse_coo_tensor(torch.tensor(INDICES), vals_t, SIZE, check_invariants=True)
     ours = {"sparse.mm": lambda: tw.sparse.mm(a, x), "spmm": lambda: tw.spmm(a, x), "mm": lambda: tw.mm(a, x),
             "matmul_op": lambda: a @ x}[how]()
     theirs = torch.sparse.mm(a_t, x_t)
@@ -54,7 +54,7 @@ def test_gradcheck_in_dense_operand_and_values() -> None:
 def test_coo_accessors_match_torch() -> None:
     values = np.arange(1.0, 8.0)
     ours = tw.sparse_coo_tensor(INDICES, values, SIZE)
-    theirs = torch.sparse_coo_tensor(torch.tensor(INDICES), torch.tensor(values), SIZE)
+    theirs = torch.sparse_coo_tensor(torch.tensor(INDICES), torch.tensor(values), SIZE, check_invariants=True)
     assert ours.is_sparse and not tw.zeros(2).is_sparse and ours.shape == tuple(theirs.shape)
     assert ours._nnz() == theirs._nnz() and ours.sparse_dim() == theirs.sparse_dim()
     np.testing.assert_array_equal(ours._indices().array, theirs._indices().numpy())
@@ -71,7 +71,7 @@ def test_coo_accessors_match_torch() -> None:
     np.testing.assert_array_equal(s.indices().array, st.indices().numpy())
     np.testing.assert_array_equal(s.values().array, st.values().numpy())
     inferred = tw.sparse_coo_tensor([[0, 2], [1, 0]], [1.0, 2.0])
-    assert inferred.shape == tuple(torch.sparse_coo_tensor([[0, 2], [1, 0]], [1.0, 2.0]).shape)
+    assert inferred.shape == tuple(torch.sparse_coo_tensor([[0, 2], [1, 0]], [1.0, 2.0], check_invariants=True).shape)
     legacy = tw.sparse.FloatTensor(tw.tensor(INDICES), tw.tensor(values), SIZE)
     assert legacy.dtype == np.float32 and legacy.shape == SIZE
 
@@ -84,3 +84,22 @@ def test_sparse_errors() -> None:
     a = tw.sparse_coo_tensor(INDICES, np.ones(7), SIZE)
     with pytest.raises(RuntimeError, match=r"sparse.mm: shapes \(4, 5\)"):
         tw.sparse.mm(a, tw.zeros(4, 2, dtype=tw.float64))
+
+
+def test_gcn_idioms_match_torch() -> None:
+    """pytorch/examples gcn: eye + sparse, sparse @ dense @ sparse, mm with a sparse first operand."""
+    edges = np.array([[0, 1], [1, 2], [2, 0], [3, 1]]).T
+    results = []
+    for lib in (tw, torch):
+        adj = lib.sparse_coo_tensor(edges, lib.ones(4), (4, 4), dtype=lib.int64)
+        adj = lib.eye(4) + adj
+        deg = lib.diag(lib.sqrt(1 / lib.sum(adj, dim=1))).to_sparse()
+        adj = (deg @ adj @ deg).to_sparse()
+        x = lib.tensor(np.arange(12.0).reshape(4, 3), dtype=lib.float32).to_sparse()
+        w = lib.tensor(np.linspace(-1, 1, 6).reshape(3, 2), dtype=lib.float32, requires_grad=True)
+        out = lib.spmm(adj, lib.mm(x, w))
+        (out * out).sum().backward()
+        results.append((out.detach().numpy(), np.asarray(w.grad)))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5)
+    assert tw.accelerator.is_available() is False and tw.accelerator.current_accelerator() is None

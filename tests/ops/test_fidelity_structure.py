@@ -64,6 +64,8 @@ CASES = [
          lambda t, a, b: t.einsum("i,j->ij", a, b)),
     Case("einsum_ellipsis", normal((2, 3, 4), (4, 5)), lambda a, b: tw.einsum("...ij,jk->...ik", a, b),
          lambda t, a, b: t.einsum("...ij,jk->...ik", a, b)),
+    Case("einsum_ellipsis_broadcast", normal((1, 3, 4), (2, 4, 5)),
+         lambda a, b: tw.einsum("...ij,...jk->...ik", a, b), lambda t, a, b: t.einsum("...ij,...jk->...ik", a, b)),
     Case("einsum_three", normal((2, 3), (3, 4), (4,)), lambda a, b, c: tw.einsum("ij,jk,k->i", a, b, c),
          lambda t, a, b, c: t.einsum("ij,jk,k->i", a, b, c)),
     Case("einsum_list_operands", normal((3,), (3,)), lambda a, b: tw.einsum("i,i->", [a, b]),

@@ -100,7 +100,7 @@ def test_other_bad_inputs_give_clear_errors():
     assert len(opt.param_groups) == 1  # nothing was added
     with pytest.raises(RuntimeError, match=r"assigned grad has shape \(5,\), different from the tensor's shape \(3, 4\)"):
         p[0].grad = np.ones(5)  # torch refuses it at the assignment
-    p[0].grad = tw.ones(3, 4)
+    p[0].grad = tw.ones(3, 4, dtype=p[0].dtype)
     p[0].array = np.ones((2, 6), dtype=np.float32)  # the parameter changed shape under its gradient
     with pytest.raises(ValueError, match=r"parameter #0 has shape \(2, 6\) but its gradient has shape \(3, 4\)"):
         opt.step()
@@ -130,7 +130,7 @@ def test_zero_grad_to_none_or_zeros():
     a.grad, b.grad = np.ones_like(a.array), np.ones_like(b.array)
     buf = a.grad
     opt.zero_grad(set_to_none=False)
-    assert a.grad is buf and not a.grad.any()
+    assert a.grad is buf and not a.grad.array.any()
     opt.zero_grad()
     assert a.grad is None and b.grad is None
 

@@ -121,3 +121,31 @@ def test_reduce_on_plateau_long_run_as_torch(kw):
         ours.step(metric)
         theirs.step(metric)
         assert o.param_groups[0]["lr"] == pytest.approx(t.param_groups[0]["lr"], rel=1e-12)
+
+
+_COMPOSITES = {
+    "chained-exp-cosine": lambda M, o: M.ChainedScheduler([M.ExponentialLR(o, 0.9),
+                                                           M.CosineAnnealingLR(o, T_max=5, eta_min=0.01)]),
+    "chained-cosine-step": lambda M, o: M.ChainedScheduler([M.CosineAnnealingLR(o, T_max=5), M.StepLR(o, 3, 0.5)]),
+    "chained-four": lambda M, o: M.ChainedScheduler([
+        M.ConstantLR(o, 0.5, total_iters=4), M.LinearLR(o, 0.2, total_iters=6), M.MultiStepLR(o, [3, 8], 0.3),
+        M.PolynomialLR(o, total_iters=10)]),
+    "seq-constant-onecycle": lambda M, o: M.SequentialLR(o, [M.ConstantLR(o, 0.5, total_iters=3),
+                                                             M.OneCycleLR(o, max_lr=1.0, total_steps=40)],
+                                                         milestones=[3]),
+    "seq-cos-exp-cos": lambda M, o: M.SequentialLR(o, [
+        M.CosineAnnealingLR(o, T_max=4, eta_min=0.02), M.ExponentialLR(o, 0.8),
+        M.CosineAnnealingLR(o, T_max=3, eta_min=0.01)], milestones=[6, 9]),
+    "seq-linear-lambda-poly": lambda M, o: M.SequentialLR(o, [
+        M.LinearLR(o, 0.1, total_iters=4), M.LambdaLR(o, lambda t: 0.9 ** t), M.PolynomialLR(o, total_iters=5)],
+        milestones=[5, 12]),
+    "seq-milestone-zero": lambda M, o: M.SequentialLR(o, [M.ExponentialLR(o, 0.9), M.ConstantLR(o, 0.5)],
+                                                      milestones=[0]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_COMPOSITES))
+def test_composites_follow_torch_chainable_steps(name):
+    o, t = _pair(groups=2)
+    build = _COMPOSITES[name]
+    _walk(build(S, o), build(TS, t), t, 35)

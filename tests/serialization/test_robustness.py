@@ -142,3 +142,20 @@ def test_depth_limit_on_save():
         deep = [deep]
     with pytest.raises(ValueError, match="nested"):
         tw.save(deep, io.BytesIO())
+
+
+def test_cli_resume_from_a_corrupt_last_npz_is_a_one_line_error(tmp_path, capsys):
+    from thalweg.cli import main
+
+    assert main(["train", "--epochs", "1", "--out", str(tmp_path), "--no-plots", "--name", "r",
+                 "--no-progress"]) == 0
+    (run,) = tmp_path.iterdir()
+    last = run / "checkpoints" / "last.npz"
+    data = last.read_bytes()
+    for bad in (data[: len(data) // 2], b"PK\x03\x04" + data[4:200], b"\x00" * 64):
+        last.write_bytes(bad)
+        capsys.readouterr()
+        code = main(["train", "--resume", str(run), "--epochs", "2", "--no-plots", "--no-progress"])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert "last.npz" in err, err

@@ -112,3 +112,19 @@ def test_lr_find_shows_a_bar_and_extends_a_sweep_that_never_turned_up(tmp_path, 
                  log=lines.append, extend=0, progress=False)
     if r0["max_lr"] is not None:
         assert r0["warning"] and "end of the sweep" in r0["warning"] and any("warning:" in ln for ln in lines)
+
+
+def test_lab_training_shows_a_step_bar_on_a_terminal(capsys, monkeypatch):
+    pytest.importorskip("thalweg_lab")
+    import thalweg.train.progress as P
+    from thalweg import nn
+    from thalweg_lab.training import train
+
+    monkeypatch.setattr(P, "progress_enabled", lambda enabled="auto", file=None: True)
+    model = nn.Linear(4, 3)
+    rng = np.random.default_rng(0)
+    log = train(model, optim.SGD(model.parameters(), lr=0.1), rng.random((64, 4), dtype=np.float32),
+                rng.integers(0, 3, 64), steps=12, batch_size=8, seed=0)
+    assert len(log.loss) == 12
+    err = capsys.readouterr().err
+    assert "lab train" in err and "step" in err

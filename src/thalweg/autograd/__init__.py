@@ -18,8 +18,10 @@ def grad(outputs: Tensor, inputs: Any, grad_outputs: Any = None, retain_graph: b
     Unlike ``outputs.backward()``, this leaves every ``.grad`` untouched (as
     ``torch.autograd.grad`` does).  ``inputs`` may be leaves or intermediate
     tensors.  An input the output does not depend on is an error, or ``None``
-    with ``allow_unused=True``.  The returned arrays are not part of a graph
-    (no ``create_graph``: backward rules work on plain arrays).
+    with ``allow_unused=True``.  The returned arrays are not part of a graph.
+    With ``create_graph=True`` the backward pass is itself recorded and the
+    gradients are tensors that can be differentiated again (gradient
+    penalties, Hessian-vector products, MAML); see ``higher_order.py``.
     """
     if create_graph:  # gradients as tensors with a graph (autograd/higher_order.py)
         from . import higher_order

@@ -20,16 +20,28 @@ from .grad_mode import enable_grad
 from .tensor import Tensor
 
 
-def _inputs(inputs: Any) -> tuple[bool, list[Tensor]]:
-    """(was a tuple, fresh leaves that require grad sharing nothing with the caller's graph)."""
+def _inputs(inputs: Any, create_graph: bool) -> tuple[bool, list[Tensor]]:
+    """(was a tuple, the inputs as tensors to differentiate at).
+
+    As torch: with ``create_graph`` an input that requires grad stays connected
+    to its own graph (through an alias node), so the results can be
+    differentiated with respect to it; otherwise each input becomes a fresh
+    leaf.
+    """
+    from .double_backward.common import Alias
+
     is_tuple = isinstance(inputs, (tuple, list))
     xs = list(inputs) if is_tuple else [inputs]
-    leaves = []
+    out = []
     for i, x in enumerate(xs):
         if not isinstance(x, Tensor):
             raise TypeError(f"functional: input {i} must be a Tensor, got {type(x).__name__}")
-        leaves.append(Tensor(x.array.copy(), requires_grad=True))
-    return is_tuple, leaves
+        if create_graph and x.requires_grad:
+            with enable_grad():
+                out.append(Alias.apply(x))
+        else:
+            out.append(Tensor(x.array.copy(), requires_grad=True))
+    return is_tuple, out
 
 
 def _vectors(v: Any, like: list[Tensor], what: str) -> list[Any]:
@@ -50,6 +62,13 @@ def _scalar_output(func: Callable[..., Any], xs: list[Tensor], what: str) -> Ten
     return out
 
 
+def _first_grads(out: Tensor, xs: list[Tensor]) -> list[Any]:
+    """Recorded gradients of ``out`` (``None`` for all when it does not depend on the inputs)."""
+    if not out.requires_grad:
+        return [None] * len(xs)
+    return higher_order.grad(out, xs, allow_unused=True)
+
+
 def _pack(values: list[Any], is_tuple: bool) -> Any:
     return tuple(values) if is_tuple else values[0]
 
@@ -64,7 +83,7 @@ def _detached(gs: list[Tensor], create_graph: bool) -> list[Tensor]:
 
 def vjp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = False) -> tuple[Any, Any]:
     """(func(inputs), v^T J): the vector-Jacobian product at ``inputs``."""
-    is_tuple, xs = _inputs(inputs)
+    is_tuple, xs = _inputs(inputs, create_graph)
     with enable_grad():
         out = func(*xs)
     gs = higher_order.grad(out, xs, v, allow_unused=True)
@@ -74,10 +93,10 @@ def vjp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool
 
 def hvp(func: Callable[..., Any], inputs: Any, v: Any, create_graph: bool = False) -> tuple[Any, Any]:
     """(func(inputs), H v) for a scalar function, H its Hessian at ``inputs`` (torch's order: H v)."""
-    is_tuple, xs = _inputs(inputs)
+    is_tuple, xs = _inputs(inputs, create_graph)
     vs = _vectors(v, xs, "hvp")
     out = _scalar_output(func, xs, "hvp")
-    grads = higher_order.grad(out, xs, allow_unused=True)
+    grads = _first_grads(out, xs)
     dot = None
     for g, vec in zip(grads, vs):
         if g is None:
@@ -100,9 +119,9 @@ def vhp(func: Callable[..., Any], inputs: Any, v: Any, create_graph: bool = Fals
 def hessian(func: Callable[..., Any], inputs: Any, create_graph: bool = False) -> Any:
     """The Hessian of a scalar function: for one input of shape S, a tensor of shape S + S;
     for several inputs, a tuple of tuples, ``H[i][j]`` of shape S_i + S_j (torch's layout)."""
-    is_tuple, xs = _inputs(inputs)
+    is_tuple, xs = _inputs(inputs, create_graph)
     out = _scalar_output(func, xs, "hessian")
-    grads = _zeros_if_none(higher_order.grad(out, xs, allow_unused=True), xs)
+    grads = _zeros_if_none(_first_grads(out, xs), xs)
     blocks: list[list[Any]] = []
     for i, g in enumerate(grads):
         flat = g.reshape(-1)

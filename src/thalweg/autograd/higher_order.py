@@ -23,9 +23,14 @@ does the same for fused kernels it cannot differentiate twice).
 
 Mathematically, for a node ``y = f(x_1, ..., x_k)`` with incoming gradient
 ``g = dL/dy``, the rule returns ``v_i(x, g) = (df/dx_i)^T g`` built from
-recorded ops, so that ``d v_i / d x_j`` and ``d v_i / d g`` are available to
-the next backward: the second derivative of the loss is
-``d/dx_j (sum_i <u_i, v_i>) = sum_i (d^2 f / dx_i dx_j)^T (g, u_i) + ...``.
+recorded ops.  A later backward with cotangents ``u_i`` for the ``v_i`` then
+gets, through the recorded ops,
+
+    d/dx_j sum_i <u_i, v_i> = sum_i d^2<g, f>/(dx_i dx_j) u_i     (second derivatives of f)
+    d/dg   sum_i <u_i, v_i> = sum_i (df/dx_i) u_i                  (a Jacobian-vector product)
+
+which is all a Hessian-vector product, a gradient penalty or a MAML outer
+step needs.  Rules compose, so third and higher orders follow.
 """
 
 from __future__ import annotations
@@ -44,17 +49,39 @@ Rule = Callable[[Context, Any], Any]
 # Function class -> rule(ctx, grad_tensor) -> one gradient tensor (or None) per positional input.
 RULES: dict[type, Rule] = {}
 _loaded = False
+_resolved: dict[type, Rule | None] = {}  # Function class -> its rule after the base-class lookup
 
 
 def register(*fns: type) -> Callable[[Rule], Rule]:
-    """Decorator: ``@register(Exp)`` makes the function the differentiable backward of ``Exp``."""
+    """Decorator: ``@register(Exp)`` makes the function the differentiable backward of ``Exp``.
+
+    The rule is called as ``rule(ctx, grad)``: ``ctx`` is the graph node, with
+    ``ctx.inputs[i]`` the recorded input tensor (``None`` for an input that
+    needs no gradient), ``ctx.needs_input_grad`` and whatever ``forward``
+    saved on it; ``grad`` is the output's gradient as a tensor.  It returns
+    one gradient tensor (or ``None``) per positional input, written with
+    thalweg ops so that it can be differentiated again.  For example::
+
+        @register(Cube)
+        def _cube(ctx, grad):
+            x = ctx.inputs[0]
+            return grad * 3 * x * x
+    """
 
     def deco(rule: Rule) -> Rule:
         for fn in fns:
             RULES[fn] = rule
+        _resolved.clear()
         return rule
 
     return deco
+
+
+def unregister(*fns: type) -> None:
+    """Remove the rules of ``fns`` (their gradients then raise when differentiated again)."""
+    for fn in fns:
+        RULES.pop(fn, None)
+    _resolved.clear()
 
 
 def _rule_for(fn: type) -> Rule | None:
@@ -64,13 +91,15 @@ def _rule_for(fn: type) -> Rule | None:
         from . import double_backward  # noqa: F401  (fills RULES)
 
         _loaded = True
+    if fn in _resolved:
+        return _resolved[fn]
+    found = None
     for cls in fn.__mro__:
-        rule = RULES.get(cls)
-        if rule is not None:
-            return rule
-        if cls is Function:
+        found = RULES.get(cls)
+        if found is not None or cls is Function:
             break
-    return None
+    _resolved[fn] = found
+    return found
 
 
 def unsupported_message(name: str) -> str:
@@ -111,7 +140,7 @@ def _delayed(node: Context, grad: Any) -> tuple[Any, ...]:
             continue
         if isinstance(a, function.Tensor):
             a = a.array
-        out.append(DelayedError.apply(as_array(a), *sources, name=node.fn.__name__))
+        out.append(DelayedError.apply(as_array(a).copy(), *sources, name=node.fn.__name__))  # never aliases grad
     return tuple(out)
 
 
@@ -217,8 +246,9 @@ def _accumulate_leaf(leaf: Any, g: Any, handed: set[int]) -> None:
     """``leaf.grad = leaf.grad + g``, out of place and recorded (torch's rule under create_graph)."""
     from ..ops.elementwise import Add, Clone
 
-    if id(g) in handed:  # one gradient tensor reaching two leaves: each leaf gets its own
-        g = Clone.apply(g)
+    arr = g.array
+    if id(g) in handed or arr.base is not None or not arr.flags.writeable:
+        g = Clone.apply(g)  # each leaf owns its .grad memory: not shared, not a (read-only) view
     handed.add(id(g))
     old = leaf.grad
     if old is None:
@@ -267,7 +297,7 @@ def walk(roots: Sequence[Any], seeds: Sequence[Any], retain_graph: bool = True,
     stop = set(wanted) if stop_at_inputs else set()
     order = topological_order(root_nodes, stop)
     need = _needed(order, set(wanted), leaf_wanted) if inputs is not None else None
-    handed: set[int] = set()
+    handed: set[int] = {id(s) for s in seeds}  # a caller's gradient tensor is never stored as a .grad itself
     for node in reversed(order):
         grad = grads.pop(id(node), None)
         if grad is None:

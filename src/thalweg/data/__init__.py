@@ -15,7 +15,7 @@ from .digits import DIGITS_ATTRIBUTION, digits_splits, load_digits
 from .download import CHECKSUMS, ENV_VAR, MIRRORS, data_root, ensure_file
 from .errors import DataError
 from .idx import encode_idx, parse_idx, read_idx
-from .loader import DataLoader, default_collate, default_convert
+from .loader import DataLoader, default_collate, default_convert, get_worker_info
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
                       WeightedRandomSampler)
 from .mnist import FashionMNIST, MNIST, load_fashion_mnist, load_idx_dataset, load_mnist
@@ -27,7 +27,7 @@ __all__ = ["CHECKSUMS", "ConcatDataset", "DIGITS_ATTRIBUTION", "DataError", "Dat
            "load_mnist", "make_moons", "make_regression", "make_spirals", "parse_idx", "random_split", "read_idx",
            "synthetic_splits"]
 __all__ += ["BatchSampler", "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "SubsetRandomSampler",
-            "WeightedRandomSampler", "default_convert"]
+            "WeightedRandomSampler", "default_convert", "get_worker_info"]
 
 from .distributed import DistributedSampler  # noqa: E402 - one shard per process (data parallelism)
 

@@ -38,9 +38,14 @@ from ..autograd.tensor import Tensor
 from .dataset import IterableDataset, as_array
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, numpy_generator
 
-__all__ = ["DataLoader", "default_collate", "default_convert"]
+__all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info"]
 
 _WORKERS_WARNED = [False]
+
+
+def get_worker_info() -> None:
+    """Always ``None``: batches are built in the calling process (torch returns ``None`` there too)."""
+    return None
 
 
 def default_collate(batch: list[Any]) -> Any:
@@ -175,11 +180,11 @@ class DataLoader:
             raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with "
                              "drop_last")
 
-        gen = numpy_generator(generator)
-        if gen is None:
+        if generator is None:
             seed = int(_random.default_generator().integers(2**63)) if seed is None else int(seed)
-            gen = np.random.default_rng(seed)
-        self.generator = gen
+            generator = np.random.default_rng(seed)
+        numpy_generator(generator)  # a NumPy generator or a tw.Generator (resolved at each pass: manual_seed works)
+        self.generator = generator
         self.dataset = dataset
         self.num_workers = int(num_workers)
         self.prefetch_factor = prefetch_factor
@@ -194,7 +199,7 @@ class DataLoader:
         self.batch_size = None if batch_size is None else int(batch_size)
         self.drop_last = bool(drop_last)
         if sampler is None and not self._iterable:
-            sampler = RandomSampler(dataset, generator=gen) if shuffle else SequentialSampler(dataset)
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         self.sampler = sampler
         if batch_sampler is None and self.batch_size is not None and not self._iterable:
             batch_sampler = BatchSampler(sampler, self.batch_size, self.drop_last)  # type: ignore[arg-type]
@@ -295,11 +300,16 @@ class DataLoader:
         self.epoch += 1
 
     # ------------------------------------------------------------ resumption
+    def _numpy_generator(self) -> np.random.Generator:
+        gen = numpy_generator(self.generator)
+        assert gen is not None
+        return gen
+
     def state_dict(self) -> dict[str, Any]:
         """Generator state, epoch count and the position in the epoch in progress (plain data)."""
         batches = self._batches
         return {
-            "generator": self.generator.bit_generator.state,
+            "generator": self._numpy_generator().bit_generator.state,
             "epoch": self.epoch,
             "perm": None if batches is None else (np.concatenate(batches) if batches else np.zeros(0, np.int64)),
             "sizes": None if batches is None else np.asarray([b.size for b in batches], dtype=np.int64),
@@ -316,7 +326,7 @@ class DataLoader:
             raise ValueError(
                 f"DataLoader.load_state_dict: saved for {state.get('num_examples')} examples in batches of "
                 f"{saved_bs}, but this loader has {n} examples in batches of {self.batch_size}")
-        self.generator.bit_generator.state = state["generator"]
+        self._numpy_generator().bit_generator.state = state["generator"]
         self.epoch = int(state["epoch"])
         perm = state.get("perm")
         if perm is None:

@@ -175,8 +175,6 @@ def _reduction_view(buf: np.ndarray, op: ReduceOp, size: int) -> tuple[np.ndarra
     """
     if op is ReduceOp.AVG and buf.dtype.kind != "f":
         raise TypeError(f"ReduceOp.AVG needs a floating-point tensor, got {buf.dtype}")
-    if op not in (ReduceOp.MIN, ReduceOp.MAX) and buf.dtype == np.bool_ and op is ReduceOp.AVG:
-        raise TypeError("ReduceOp.AVG is not defined for bool tensors")
     if buf.dtype == np.float16:
         work = buf.astype(np.float32)
 

@@ -12,3 +12,4 @@ from .functional_parts.conv_transpose import *  # noqa: F401,F403
 from .functional_parts.group_norm import *  # noqa: F401,F403
 from .functional_parts.loss import *  # noqa: F401,F403
 from .functional_parts.recurrent import *  # noqa: F401,F403
+from .functional_parts.resampling import *  # noqa: F401,F403

@@ -210,7 +210,6 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         d = dtypes.resolve(dtype)
-        self._bias = bias
         if affine:
             self.weight = Parameter(np.ones(num_channels, dtype=d))
             if bias:
@@ -234,4 +233,4 @@ class GroupNorm(Module):
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self._bias}"
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.bias is not None}"

@@ -28,7 +28,7 @@ from ..autograd.tensor import Tensor
 from ..fileio import atomic_write_bytes
 from .builder import GraphBuilder, UnsupportedOperatorError
 from .functions import FUNCTION_CONVERTERS
-from .modules import MODULE_CONVERTERS, PASS_THROUGH
+from .modules import MODULE_CONVERTERS, PASS_THROUGH, TAKES_KEYWORDS
 
 __all__ = ["export"]
 
@@ -54,16 +54,30 @@ class _Tracer:
     def __init__(self, builder: GraphBuilder, inputs: Sequence[Tensor], input_names: Sequence[str]) -> None:
         self.b = builder
         self.names: dict[int, str] = {id(t): n for t, n in zip(inputs, input_names)}
-        self.made_by: dict[int, tuple[Any, list[Any], list[Any]]] = {}
+        self.made_by: dict[int, tuple[Any, list[Any], list[Any], dict[str, Any]]] = {}
+        self.kwargs: dict[int, dict[str, Any]] = {}  # module -> the keywords of its latest call
         self.calls: dict[int, tuple[Any, ...]] = {}  # output tensor -> the positional arguments of its op
         self.keep: list[Any] = []  # every traced tensor stays alive, so no id() is reused during the export
 
     def hook(self, module: Any, args: tuple[Any, ...], output: Any) -> None:
         ins, outs = _flatten_tensors(args), _flatten_tensors(output)
         self.keep.append((ins, outs))
+        kwargs = self.kwargs.pop(id(module), {})
         for t in outs:
             if not any(t is i for i in ins):
-                self.made_by[id(t)] = (module, ins, outs)  # the outermost known layer is the last to return
+                self.made_by[id(t)] = (module, ins, outs, kwargs)  # the outermost known layer returns last
+
+    def watch_keywords(self, module: Any) -> Any:
+        """Wrap ``module.forward`` (on the instance) to note its keyword arguments; returns the undo."""
+        forward = module.forward
+        tracer = self
+
+        def noted(*args: Any, **kwargs: Any) -> Any:
+            tracer.kwargs[id(module)] = kwargs
+            return forward(*args, **kwargs)
+
+        object.__setattr__(module, "forward", noted)
+        return lambda: module.__dict__.pop("forward", None)
 
     def name(self, t: Any) -> str:
         stack = [t]
@@ -94,12 +108,16 @@ class _Tracer:
     def _emit(self, t: Any) -> None:
         rec = self.made_by.get(id(t))
         if rec is not None:
-            module, ins, outs = rec
-            names = MODULE_CONVERTERS_LOOKUP(module)(self.b, module, [self.names[id(i)] for i in ins], ins, outs)
+            module, ins, outs, kwargs = rec
+            if kwargs and not isinstance(module, TAKES_KEYWORDS):
+                raise UnsupportedOperatorError(f"{type(module).__name__} called with keyword arguments "
+                                               f"({', '.join(kwargs)}): the export supports positional ones only")
+            names = _converter_for(module)(self.b, module, [self.names[id(i)] for i in ins], ins, outs, kwargs)
             for o, n in zip(outs, names):
                 self.names.setdefault(id(o), n)
             if id(t) not in self.names:
-                raise UnsupportedOperatorError(f"{type(module).__name__}: an output the export does not produce is used")
+                raise UnsupportedOperatorError(
+                    f"{type(module).__name__}: the model uses an output of it that the export does not produce")
             return
         ctx = t.grad_fn
         if ctx is None:  # a parameter or another constant
@@ -142,13 +160,6 @@ class _Tracer:
         return restore
 
 
-def MODULE_CONVERTERS_LOOKUP(module: Any) -> Any:  # noqa: N802 - a table lookup
-    conv = _converter_for(module)
-    if conv is None:  # pragma: no cover - only layers with a converter are hooked
-        raise UnsupportedOperatorError(f"no ONNX conversion for the layer {type(module).__name__}")
-    return conv
-
-
 def _axes(spec: Any, name: str) -> dict[int, str]:
     if spec is None:
         return {}
@@ -163,14 +174,16 @@ def export(model: Any, example_input: Any, path: str | os.PathLike[str], *, inpu
     """Write ``model`` as an ONNX file at ``path`` (atomically); returns the path.
 
     ``example_input``: a tensor (or array), or a tuple of the model's positional
-    arguments (which may nest: ``(x, (h0, c0))``); each tensor is one graph input.  ``input_names``/``output_names`` default to ``input``/``output``
+    arguments (which may nest: ``(x, (h0, c0))``); each tensor is one graph input.
+    ``input_names``/``output_names`` default to ``input``/``output``
     (``input_0``... with several).  ``dynamic_axes`` follows torch:
     ``{"input": {0: "batch"}, "output": {0: "batch"}}`` (or ``{"input": [0]}``)
     leaves those dimensions free in the graph.  The model is traced in eval
     mode (dropout off, batch norm on its running statistics) and left in the
     mode it was in.  Layers: Linear, Conv1d/2d, max/average/adaptive average
     pooling, BatchNorm, LayerNorm, the activations, Dropout, Flatten/Unflatten,
-    Embedding, RNN/LSTM/GRU; between layers: reshape/view, permute/transpose,
+    Embedding, RNN/LSTM/GRU, MultiheadAttention (2-D ``attn_mask``) and the Transformer
+    layers built from them; between layers: reshape/view, permute/transpose,
     + - * /, matmul, cat, sum/mean, softmax/log_softmax, relu/sigmoid/tanh/exp/log.  Anything else raises
     ``UnsupportedOperatorError`` naming it.
     """
@@ -202,12 +215,14 @@ def export(model: Any, example_input: Any, path: str | os.PathLike[str], *, inpu
     dtype = params[0].array.dtype if params else np.dtype(np.float32)
     b = GraphBuilder(dtype, opset_version)
     tracer = _Tracer(b, traced_inputs, in_names)
-    handles = []
+    handles: list[Any] = []
+    undo: list[Any] = []
     was_training = getattr(model, "training", False)
     modules = list(model.modules()) if hasattr(model, "modules") else []
     for m in modules:
         if _converter_for(m) is not None and not isinstance(m, PASS_THROUGH):
             handles.append(m.register_forward_hook(tracer.hook))
+            undo.append(tracer.watch_keywords(m))
     restore = tracer.record_calls()
     try:
         if hasattr(model, "eval"):
@@ -218,6 +233,8 @@ def export(model: Any, example_input: Any, path: str | os.PathLike[str], *, inpu
         restore()
         for h in handles:
             h.remove()
+        for u in undo:
+            u()
         if hasattr(model, "train"):
             model.train(was_training)
     outs = _flatten_tensors(output)

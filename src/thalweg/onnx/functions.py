@@ -10,6 +10,7 @@ export with a dynamic batch axis still runs on other batch sizes.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
@@ -21,6 +22,7 @@ from ..ops import nn_ops as N
 from ..ops import reduce as R
 from ..ops import shape as S
 from .builder import GraphBuilder, UnsupportedOperatorError
+from .modules import activation_converter
 
 __all__ = ["FUNCTION_CONVERTERS"]
 
@@ -95,6 +97,14 @@ def _concat(b: GraphBuilder, ctx: Any, x: list[Any], out: Any) -> str:
     return b.op("Concat", _need(x, ctx), axis=int(ctx.axis) % out.ndim)
 
 
+def _activation(kind: str, **attrs: str) -> FnConverter:
+    """``F.gelu(x)``, ``F.elu(x, alpha)``...: the layer's converter, with the options the op kept on its node."""
+    def convert(b: GraphBuilder, ctx: Any, x: list[Any], out: Any) -> str:
+        options = SimpleNamespace(**{k: getattr(ctx, v) for k, v in attrs.items()}, threshold=None)
+        return activation_converter(kind)(b, options, _need(x, ctx)[:1])[0]
+    return convert
+
+
 FUNCTION_CONVERTERS: dict[type, FnConverter] = {
     S.Reshape: _reshape, S.Transpose: _transpose,
     E.Add: _binary("Add"), E.Sub: _binary("Sub"), E.Mul: _binary("Mul"), E.Div: _binary("Div"),
@@ -103,6 +113,8 @@ FUNCTION_CONVERTERS: dict[type, FnConverter] = {
     E.Abs: _unary("Abs"), E.Clone: _identity,
     A.ReLU: _unary("Relu"), A.Sigmoid: _unary("Sigmoid"), A.Tanh: _unary("Tanh"),
     L.MatMul: _binary("MatMul"),
+    A.GELU: _activation("GELU", approximate="approximate"), A.ELU: _activation("ELU", alpha="alpha"),
+    A.LeakyReLU: _activation("LeakyReLU", negative_slope="slope"), A.Softplus: _activation("Softplus", beta="beta"),
     A.Softmax: _softmax("Softmax"), A.LogSoftmax: _softmax("LogSoftmax"),
     R.Sum: _reduce("ReduceSum"), R.Mean: _reduce("ReduceMean"), S.Concatenate: _concat,
     N.LinearFunction: _linear,

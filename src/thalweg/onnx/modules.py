@@ -23,7 +23,7 @@ import numpy as np
 from .. import nn
 from .builder import GraphBuilder, UnsupportedOperatorError
 
-__all__ = ["MODULE_CONVERTERS", "PASS_THROUGH"]
+__all__ = ["MODULE_CONVERTERS", "PASS_THROUGH", "TAKES_KEYWORDS"]
 
 Converter = Callable[[GraphBuilder, Any, list[str], list[Any], list[Any]], list[str]]
 
@@ -92,7 +92,7 @@ def _avgpool(b: GraphBuilder, m: Any, x: list[str], *_: Any) -> list[str]:
                  count_include_pad=int(bool(m.count_include_pad)))]
 
 
-def _adaptive_avgpool(b: GraphBuilder, m: Any, x: list[str], ins: list[Any], outs: list[Any]) -> list[str]:
+def _adaptive_avgpool(b: GraphBuilder, m: Any, x: list[str], ins: list[Any], outs: list[Any], *_: Any) -> list[str]:
     n = _spatial_dims(m)
     out_size = _tuple(m.output_size, n)
     if all(s == 1 for s in out_size):
@@ -169,20 +169,20 @@ def _leaky(b: GraphBuilder, m: Any, x: list[str], *_: Any) -> list[str]:
 
 
 def _softmax(op_type: str) -> Converter:
-    def convert(b: GraphBuilder, m: Any, x: list[str], ins: list[Any], outs: list[Any]) -> list[str]:
+    def convert(b: GraphBuilder, m: Any, x: list[str], ins: list[Any], outs: list[Any], *_: Any) -> list[str]:
         dim = m.dim if m.dim is not None else (0 if ins[0].ndim in (0, 1, 3) else 1)  # torch's legacy default
         return [b.op(op_type, [x[0]], axis=int(dim))]
     return convert
 
 
-def _flatten(b: GraphBuilder, m: Any, x: list[str], ins: list[Any], outs: list[Any]) -> list[str]:
+def _flatten(b: GraphBuilder, m: Any, x: list[str], ins: list[Any], outs: list[Any], *_: Any) -> list[str]:
     nd = ins[0].ndim
     start, end = m.start_dim % nd, m.end_dim % nd
     shape = [0] * start + [-1] + list(ins[0].shape[end + 1:])  # 0 copies the input's dimension (the batch)
     return [b.op("Reshape", [x[0], b.ints(shape)], hint="flatten")]
 
 
-def _unflatten(b: GraphBuilder, m: Any, x: list[str], ins: list[Any], outs: list[Any]) -> list[str]:
+def _unflatten(b: GraphBuilder, m: Any, x: list[str], ins: list[Any], outs: list[Any], *_: Any) -> list[str]:
     dim = m.dim % ins[0].ndim
     shape = [0] * dim + list(outs[0].shape[dim:])
     return [b.op("Reshape", [x[0], b.ints(shape)], hint="unflatten")]
@@ -206,7 +206,7 @@ def _gates(w: np.ndarray, mode: str) -> np.ndarray:
     return np.concatenate([blocks[i] for i in _ORDER[mode]], axis=0)
 
 
-def _recurrent(b: GraphBuilder, m: Any, x: list[str], ins: list[Any], outs: list[Any]) -> list[str]:
+def _recurrent(b: GraphBuilder, m: Any, x: list[str], ins: list[Any], outs: list[Any], *_: Any) -> list[str]:
     mode = m.mode
     if ins[0].ndim != 3:
         raise UnsupportedOperatorError(f"{type(m).__name__} on unbatched or packed input: only (seq, batch, "
@@ -266,6 +266,59 @@ def _recurrent(b: GraphBuilder, m: Any, x: list[str], ins: list[Any], outs: list
     return names
 
 
+# --------------------------------------------------------------- attention
+def _attention(b: GraphBuilder, m: Any, x: list[str], ins: list[Any], outs: list[Any],
+               kwargs: dict[str, Any]) -> list[str]:
+    """MultiheadAttention: softmax(q k^T / sqrt(d) + mask) v per head, then the output projection."""
+    name = "MultiheadAttention"
+    args = list(ins)
+    if len(args) != 3 or args[0].ndim != 3:
+        raise UnsupportedOperatorError(f"{name}: only batched (query, key, value) inputs export")
+    if kwargs.get("key_padding_mask") is not None:
+        raise UnsupportedOperatorError(f"{name}: key_padding_mask depends on the input; it does not export")
+    if getattr(m, "bias_k", None) is not None or getattr(m, "add_zero_attn", False):
+        raise UnsupportedOperatorError(f"{name}: add_bias_kv / add_zero_attn do not export")
+    E, H, D = int(m.embed_dim), int(m.num_heads), int(m.head_dim)
+    if m._qkv_same_embed_dim:
+        w = _arr(m.in_proj_weight)
+        weights = [w[:E], w[E:2 * E], w[2 * E:]]
+    else:
+        weights = [_arr(m.q_proj_weight), _arr(m.k_proj_weight), _arr(m.v_proj_weight)]
+    bias = _arr(m.in_proj_bias) if getattr(m, "in_proj_bias", None) is not None else None
+    heads = []
+    for i, (name_i, w_i) in enumerate(zip(x, weights)):
+        t = name_i if m.batch_first else b.op("Transpose", [name_i], perm=[1, 0, 2])  # (N, seq, E)
+        t = b.op("MatMul", [t, b.const(w_i.T, "mha_w")])
+        if bias is not None:
+            t = b.op("Add", [t, b.const(bias[i * E:(i + 1) * E], "mha_b")])
+        t = b.op("Reshape", [t, b.ints([0, 0, H, D])])
+        heads.append(b.op("Transpose", [t], perm=[0, 2, 3, 1] if i == 1 else [0, 2, 1, 3]))
+    q, kt, v = heads  # (N, H, L, D), (N, H, D, S), (N, H, S, D)
+    scores = b.op("Mul", [b.op("MatMul", [q, kt]), b.const(1.0 / math.sqrt(D))])
+    mask = kwargs.get("attn_mask")
+    if mask is not None:
+        arr = _arr(mask)
+        if arr.ndim != 2:
+            raise UnsupportedOperatorError(f"{name}: only a 2-D (L, S) attn_mask exports (a per-batch mask does not)")
+        additive = np.where(arr, -np.inf, 0.0) if arr.dtype == np.bool_ else arr
+        scores = b.op("Add", [scores, b.const(additive, "mha_mask")])
+    probs = b.op("Softmax", [scores], axis=-1)
+    ctx = b.op("Transpose", [b.op("MatMul", [probs, v])], perm=[0, 2, 1, 3])  # (N, L, H, D)
+    out = b.op("Reshape", [ctx, b.ints([0, 0, E])])
+    out = _linear(b, m.out_proj, [out])[0]
+    if not m.batch_first:
+        out = b.op("Transpose", [out], perm=[1, 0, 2])
+    names = [out]
+    if len(outs) > 1:  # the attention weights, averaged over the heads unless asked otherwise
+        if kwargs.get("average_attn_weights", True):
+            if b.opset >= 18:
+                probs = b.op("ReduceMean", [probs, b.ints([1], "axes")], keepdims=0)
+            else:
+                probs = b.op("ReduceMean", [probs], axes=[1], keepdims=0)
+        names.append(probs)
+    return names
+
+
 MODULE_CONVERTERS: dict[type, Converter] = {
     nn.Linear: _linear,
     nn.Conv1d: _conv, nn.Conv2d: _conv,
@@ -280,4 +333,13 @@ MODULE_CONVERTERS: dict[type, Converter] = {
     nn.Flatten: _flatten, nn.Unflatten: _unflatten,
     nn.Embedding: _embedding,
     nn.LSTM: _recurrent, nn.GRU: _recurrent, nn.RNN: _recurrent,
+    nn.MultiheadAttention: _attention,
 }
+
+def activation_converter(kind: str) -> Converter:
+    """The converter of the activation layer named ``kind`` (the functional forms reuse it)."""
+    return MODULE_CONVERTERS[getattr(nn, kind)]
+
+
+# layers whose keyword arguments the converter reads (for the others, keywords are refused)
+TAKES_KEYWORDS: tuple[type, ...] = (nn.MultiheadAttention,)

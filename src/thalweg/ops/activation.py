@@ -145,15 +145,27 @@ class Softmax(Function):
         if x.size == 0:  # nothing to normalise (an empty dim, or empty others): an empty result, as torch
             ctx.out, ctx.axis = x.copy(), axis
             return ctx.out
-        e = xp.exp(x - x.max(axis=axis, keepdims=True))
-        out = e / e.sum(axis=axis, keepdims=True)
-        ctx.out, ctx.axis = out, axis
-        return out
+        e = x - x.max(axis=axis, keepdims=True)
+        xp.exp(e, out=e)
+        e /= _row_sums(e, axis)
+        ctx.out, ctx.axis = e, axis
+        return e
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
         p = ctx.out
-        return p * (grad - (grad * p).sum(axis=ctx.axis, keepdims=True))
+        out = grad * p  # p (g - sum_j g_j p_j) = g p - p sum_j (g p)_j, in place
+        out -= p * _row_sums(out, ctx.axis)
+        return out
+
+
+def _row_sums(a: Any, axis: Any) -> Any:
+    """``a.sum(axis, keepdims=True)``; over the last axis of a float array as a gemv with a ones vector
+    (BLAS), several times faster than NumPy's reduction over a short contiguous axis."""
+    if axis is not None and a.ndim and axis in (-1, a.ndim - 1) and a.dtype.kind == "f":
+        xp = get_array_module(a)
+        return (a @ xp.ones(a.shape[-1], dtype=a.dtype))[..., None]
+    return a.sum(axis=axis, keepdims=True)
 
 
 class LogSoftmax(Function):
@@ -209,7 +221,7 @@ class GELU(Function):
         xp = get_array_module(x)
         ctx.x, ctx.approximate = x, approximate
         if approximate == "tanh":
-            t = x * x
+            t = xp.multiply(x, x, out=xp.empty_like(x))  # out=: an array even for 0-d x (x * x is a scalar)
             t *= 0.044715
             t += 1
             t *= x
@@ -233,11 +245,11 @@ class GELU(Function):
         x = ctx.x
         if ctx.approximate == "tanh":
             t = ctx.t
-            d = t * t  # t^2 -> (1 - t^2) x sqrt(2/pi) (1 + 3 0.044715 x^2) / 2 + (1 + t) / 2
+            d = xp.multiply(t, t, out=xp.empty_like(t))  # t^2 -> (1 - t^2) x sqrt(2/pi) (1 + 3 0.044715 x^2) / 2 + (1 + t) / 2
             xp.subtract(1, d, out=d)
             d *= x
             d *= 0.5 * math.sqrt(2.0 / math.pi)
-            q = x * x
+            q = xp.multiply(x, x, out=xp.empty_like(x))
             q *= 3 * 0.044715
             q += 1
             d *= q
@@ -245,7 +257,7 @@ class GELU(Function):
             q = xp.multiply(t, 0.5, out=q)
             d += q
         else:
-            d = x * x  # x^2 -> x phi(x) + Phi(x)
+            d = xp.multiply(x, x, out=xp.empty_like(x))  # x^2 -> x phi(x) + Phi(x)
             d *= -0.5
             xp.exp(d, out=d)
             d *= x

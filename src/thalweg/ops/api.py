@@ -271,6 +271,8 @@ def _extreme(fn: Any, argfn: Any, x: Tensor, args: tuple[Any, ...], axis: Any, k
     if dim is not None and isinstance(dim, int):  # torch: (values, indices), the gradient to the index
         d = R.check_dim(dim, x.ndim, name)
         R.check_nonempty_reduction(x.array, (d,) if x.ndim else (), name, whole=False)
+        if x.ndim == 0:  # torch: a 0-d tensor is its own max over dim 0 / -1, at index 0
+            return _ValuesIndices((x * 1, Tensor._wrap(as_array(np.zeros((), dtype=np.int64), dtype=np.int64), False)))
         indices = argfn(x, dim=dim, keepdim=True)
         values = S.Gather.apply(x, index=indices.array, axis=dim)
         if not keep:
@@ -593,7 +595,11 @@ def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
 
 def repeat(x: Tensor, *sizes: Any) -> Tensor:
     """torch's repeat (NumPy's tile), as broadcast + reshape so its backward is a sum."""
+    if not sizes:
+        raise TypeError("repeat: missing the repeats (one per dimension, e.g. x.repeat(2, 1))")
     reps = S.normalize_shape(sizes)
+    if any(r < 0 for r in reps):
+        raise RuntimeError(f"repeat: repeats can not be negative, got {reps}")
     if len(reps) < x.ndim:
         raise ValueError(f"repeat: {len(reps)} repeats for a tensor with {x.ndim} dimensions")
     xs = reshape(x, (1,) * (len(reps) - x.ndim) + x.shape)

@@ -80,6 +80,9 @@ class Einsum(Function):
             expr = ",".join([ctx.out_sub] + others) + "->" + present
             g = np.einsum(expr, grad, *other_arrays, optimize=len(other_arrays) > 1)
             sizes = {c: n for c, n in zip(target, arrays[i].shape)}
+            for j, c in enumerate(present):  # a size-1 dimension broadcast against the others: sum it back
+                if g.shape[j] != sizes[c]:
+                    g = g.sum(axis=j, keepdims=True)
             g = np.broadcast_to(g.reshape([sizes[c] if c in present else 1 for c in uniq]),
                                 [sizes[c] for c in uniq])
             if len(uniq) != len(target):  # repeated index: write onto the diagonal

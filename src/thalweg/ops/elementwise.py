@@ -200,7 +200,18 @@ class Clamp(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
-        return grad * ctx.mask
+        if get_array_module(grad).isfinite(grad.sum()):  # the fast path; equal to where() for finite grads
+            return grad * ctx.mask
+        return get_array_module(grad).where(ctx.mask, grad, grad.dtype.type(0))  # torch: a NaN grad stops here
+
+
+def _weigh(grad: Any, w: Any) -> Any:
+    """grad * w, where a weight of 0 gives 0 even for an inf/NaN grad (torch's masked_fill)."""
+    out = grad * w.astype(grad.dtype)
+    xp = get_array_module(grad)
+    if not xp.isfinite(grad.sum()):
+        out = xp.where(w == 0, grad.dtype.type(0), out)
+    return out
 
 
 class Maximum(Function):
@@ -217,7 +228,7 @@ class Maximum(Function):
         # torch's weights: where(x == y, 1/2, 1), zeroed on the losing side; a NaN (no order) gives both 1
         tie = 0.5 * (x == y)
         wx, wy = 1 - (x < y) - tie, 1 - (x > y) - tie
-        return grad * wx.astype(grad.dtype), grad * wy.astype(grad.dtype)
+        return _weigh(grad, wx), _weigh(grad, wy)
 
 
 class Minimum(Function):
@@ -234,7 +245,7 @@ class Minimum(Function):
         # torch's weights: where(x == y, 1/2, 1), zeroed on the losing side; a NaN (no order) gives both 1
         tie = 0.5 * (x == y)
         wx, wy = 1 - (x > y) - tie, 1 - (x < y) - tie
-        return grad * wx.astype(grad.dtype), grad * wy.astype(grad.dtype)
+        return _weigh(grad, wx), _weigh(grad, wy)
 
 
 class Where(Function):

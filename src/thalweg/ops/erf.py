@@ -109,7 +109,10 @@ def erfc(x: Any) -> Any:
         out = _erfc_abs64(xp, y)
     else:
         out = _erfc_abs32(xp, y.astype(np.float32, copy=False)).astype(x.dtype, copy=False)
-    neg = x < 0
-    if neg.any():
-        out[neg] = 2.0 - out[neg]
+    # erfc(x) = 2 - erfc(|x|) for x < 0, as arithmetic: a masked ufunc (where=) is ~10x slower on random signs,
+    # and out + 0 keeps erfc(|x|) exact on the right tail (where 1 - erfc would round away)
+    flip = out * -2.0
+    flip += 2.0
+    flip *= x < 0
+    out += flip
     return out

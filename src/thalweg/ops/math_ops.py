@@ -18,9 +18,6 @@ from ..autograd.function import Context, Function
 from ..backend import get_array_module
 from . import special
 
-Fn = Callable[[Any, Any], Any]
-
-
 def _unary(name: str, f: Callable[[Any], Any], df: Callable[[Any, Any], Any] | None, doc: str) -> type[Function]:
     """A ``Function`` z = f(x) with dz/dx = df(x, z) (``None``: the derivative is 0 everywhere)."""
 

@@ -51,7 +51,7 @@ _INPLACE = ("sin cos tan asin acos atan sinh cosh asinh acosh atanh log1p expm1 
             "lerp addcmul addcdiv logit cumsum cumprod scatter scatter_add scatter_reduce index_add index_copy "
             "index_fill masked_scatter masked_fill tril triu logical_and logical_or logical_not logical_xor "
             "bitwise_and bitwise_or bitwise_xor bitwise_not exp log sqrt abs neg sign sigmoid tanh relu pow "
-            "clamp clip where").split()
+            "clamp clip").split()
 
 
 def _write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
@@ -65,22 +65,39 @@ def _write_inplace(self: Tensor, out: Tensor, name: str) -> Tensor:
     return self
 
 
+def _records(self: Tensor, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether an in-place op must join the graph: a non-leaf self, or another input, requires grad."""
+    if not grad_mode.STATE.enabled:
+        return False
+    if self._requires_grad and self._ctx is not None:
+        return True
+    return any(isinstance(a, Tensor) and a._requires_grad for a in (*args, *kwargs.values()))
+
+
 def _inplace(fn: Any, name: str) -> Any:
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        self._check_inplace(name)
-        with grad_mode.no_grad():
-            out = fn(self, *args, **kwargs)
-        return _write_inplace(self, out, name)
+        if self._ctx is None:
+            self._check_inplace(name)  # a leaf that requires grad is refused while recording, as in torch
+        if not _records(self, args, kwargs):
+            with grad_mode.no_grad():
+                out = fn(self, *args, **kwargs)
+            return _write_inplace(self, out, name)
+        # In the graph (``out.index_add_(0, idx, messages)``, ``scores.masked_fill_(mask, -inf)``): the op
+        # runs on a copy of the old value, the result is written into this tensor's memory and the tensor
+        # takes the op's node, so backward flows through the old value to whatever made it.
+        old = Tensor._wrap(self.array.copy(), self._requires_grad)
+        old._ctx = self._ctx
+        out = fn(old, *args, **kwargs)
+        _write_inplace(self, out, name)
+        self._ctx = out._ctx
+        self._requires_grad = out._requires_grad
+        return self
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"In-place ``{name[:-1]}``: writes the result into this tensor and returns it."
     return method
 
 
 # ---------------------------------------------------------------- constructors from a tensor
-def _new(self: Tensor, maker: Any, size: Any, dtype: Any, **kwargs: Any) -> Tensor:
-    return maker(size, dtype=self.dtype if dtype is None else dtype, **kwargs)
-
-
 def new_zeros(self: Tensor, *size: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
     """Zeros of ``size`` with this tensor's dtype (unless ``dtype``)."""
     return F.zeros(*size, dtype=self.dtype if dtype is None else dtype, **kwargs)

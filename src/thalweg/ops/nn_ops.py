@@ -161,13 +161,18 @@ class BatchNormFunction(Function):
 class LayerNormFunction(Function):
     """Layer normalization (Ba, Kiros and Hinton 2016, arXiv 1607.06450) over the last k axes.
 
-    With D the number of normalised values per sample:
+    With D the number of normalised values per sample (a row of the (R, D) view):
 
         mu = mean x,  var = mean (x - mu)^2,  r = 1 / sqrt(var + eps)
         xhat = (x - mu) r,  y = gamma xhat + beta          (gamma, beta of the normalised shape)
         dxhat = g gamma
         dL/dx = r (dxhat - mean dxhat - xhat mean(dxhat xhat))
         dL/dgamma = sum_batch g xhat,  dL/dbeta = sum_batch g
+
+    Every mean over a row and sum over the batch is a matrix-vector product
+    with a constant vector (BLAS gemv), 10-20x faster than NumPy's reductions
+    along a short last axis.  The forward's only scratch array is the output
+    (it holds (x - mu)^2 first); the backward's is one (R, D) array besides dL/dx.
     """
 
     @staticmethod
@@ -175,34 +180,62 @@ class LayerNormFunction(Function):
                 eps: float = 1e-5) -> Any:
         xp = get_array_module(x)
         axes = tuple(range(x.ndim - k, x.ndim))
-        mean = x.mean(axis=axes, keepdims=True)
-        xhat = x - mean
-        var = xp.square(xhat).mean(axis=axes, keepdims=True)
-        rstd = 1 / xp.sqrt(var + x.dtype.type(eps))
-        xhat *= rstd
-        ctx.xhat, ctx.rstd, ctx.weight, ctx.axes = xhat, rstd, weight, axes
+        D = 1
+        for n in x.shape[x.ndim - k:]:
+            D *= n
+        x2 = x.reshape(-1, D)
+        dtype = x.dtype.type
+        inv_d = xp.full(D, 1.0 / D, dtype=x.dtype)
+        xhat = x2 - (x2 @ inv_d)[:, None]  # x - mu, a fresh array normalised in place below
+        out = xp.square(xhat)
+        rstd = out @ inv_d
+        rstd += dtype(eps)
+        xp.sqrt(rstd, out=rstd)
+        xp.reciprocal(rstd, out=rstd)
+        xhat *= rstd[:, None]
         if weight is None:
-            return xhat.copy() if bias is None else xhat + bias
-        out = xhat * weight
+            out[...] = xhat
+        else:
+            xp.multiply(xhat, weight.reshape(D), out=out)
         if bias is not None:
-            out += bias
-        return out
+            out += bias.reshape(D)
+        keep = x.shape[:x.ndim - k] + (1,) * k
+        ctx.xhat, ctx.rstd, ctx.weight, ctx.axes = xhat.reshape(x.shape), rstd.reshape(keep), weight, axes
+        return out.reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
+        xp = get_array_module(grad)
         need_x, need_w, need_b = ctx.needs_input_grad
-        xhat, rstd, axes, weight = ctx.xhat, ctx.rstd, ctx.axes, ctx.weight
-        lead = tuple(range(grad.ndim - len(axes)))
-        gw = (grad * xhat).sum(axis=lead) if need_w else None
-        gb = grad.sum(axis=lead) if need_b else None
-        gx = None
+        weight, axes = ctx.weight, ctx.axes
+        wshape = grad.shape[grad.ndim - len(axes):]
+        D = 1
+        for n in wshape:
+            D *= n
+        R = ctx.rstd.size
+        xhat = ctx.xhat.reshape(R, D)
+        g2 = grad.reshape(R, D)
+        gw = gb = gx = None
+        if need_b:
+            gb = (xp.ones(R, dtype=grad.dtype) @ g2).reshape(wshape)
+        if not (need_w or need_x):
+            return None, None, gb
+        t = g2 * xhat  # the one scratch array
+        if need_w:
+            gw = (xp.ones(R, dtype=grad.dtype) @ t).reshape(wshape)
         if need_x:
-            dxhat = grad if weight is None else grad * weight
-            mean_d = dxhat.mean(axis=axes, keepdims=True)
-            mean_dx = (dxhat * xhat).mean(axis=axes, keepdims=True)
-            gx = dxhat - mean_d  # a fresh array when weight is None too
-            gx -= xhat * mean_dx
-            gx *= rstd
+            inv_d = xp.full(D, 1.0 / D, dtype=grad.dtype)
+            dxhat = g2.copy() if weight is None else g2 * weight.reshape(D)  # becomes dL/dx
+            if weight is not None:
+                xp.multiply(dxhat, xhat, out=t)
+            mean_d = dxhat @ inv_d
+            mean_dx = t @ inv_d
+            gx = dxhat
+            gx -= mean_d[:, None]
+            xp.multiply(xhat, mean_dx[:, None], out=t)
+            gx -= t
+            gx *= ctx.rstd.reshape(R, 1)
+            gx = gx.reshape(grad.shape)
         return gx, gw, gb
 
 

@@ -76,7 +76,7 @@ class CumProd(Function):
         has_zero = zero.any(axis=-1)
         after = np.arange(n) > first[..., None]
         gx = np.where(after & has_zero[..., None], 0, gx)
-        for row in zip(*np.nonzero(has_zero)):
+        for row in map(tuple, np.argwhere(has_zero)):  # argwhere: also a 1-d x, whose has_zero is 0-d
             z0 = int(first[row])
             before = out[row][z0 - 1] if z0 > 0 else 1
             tail = np.cumprod(np.concatenate([[1], x[row][z0 + 1:]]).astype(x.dtype))

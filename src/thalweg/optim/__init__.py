@@ -22,20 +22,11 @@ from .optimizer import Optimizer, default_decay_mask, param_groups_no_decay
 from .optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
 from .range_test import LRRangeTestResult, lr_range_test
 
-# L-BFGS and its line search are written separately (optim/lbfgs.py, optim/line_search.py);
-# until those files exist the rest of the package works without them.
-try:
-    from .lbfgs import LBFGS
-except ImportError:
-    pass
-try:
-    from . import line_search
-    from .line_search import GradientDescentLineSearch, backtracking_line_search
-except ImportError:
-    pass
+from . import line_search
+from .lbfgs import LBFGS
+from .line_search import GradientDescentLineSearch, backtracking_line_search
 
-__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "GradientTransformation", "LRRangeTestResult", "NAdam",
-           "Optimizer", "RAdam", "RMSprop", "SGD", "chain", "clip_grad_norm_", "clip_grad_value_",
-           "default_decay_mask", "lr_range_test", "lr_scheduler", "param_groups_no_decay", "transforms"]
-if "LBFGS" in globals():
-    __all__ += ["LBFGS", "GradientDescentLineSearch", "backtracking_line_search", "line_search"]
+__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "GradientDescentLineSearch", "GradientTransformation",
+           "LBFGS", "LRRangeTestResult", "NAdam", "Optimizer", "RAdam", "RMSprop", "SGD", "backtracking_line_search",
+           "chain", "clip_grad_norm_", "clip_grad_value_", "default_decay_mask", "line_search", "lr_range_test",
+           "lr_scheduler", "param_groups_no_decay", "transforms"]

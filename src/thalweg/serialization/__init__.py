@@ -29,14 +29,18 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from ..fileio import atomic_write_bytes
 from .errors import CheckpointError
-from .guard import as_source, open_zip
-from .native import dump_native, is_native, load_native
-from .safetensors_io import dump_safetensors, load_safetensors, looks_like_safetensors
-from .torch_zip import RefusedGlobalError, find_torch_prefix, load_torch_zip
 
 __all__ = ["CheckpointError", "RefusedGlobalError", "load", "save"]
+
+
+def __getattr__(name: str) -> Any:
+    # the readers and writers load on first use, so ``import thalweg`` stays light
+    if name == "RefusedGlobalError":
+        from .torch_zip import RefusedGlobalError
+
+        return RefusedGlobalError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
@@ -52,6 +56,10 @@ def save(obj: Any, f: str | os.PathLike[str] | IO[bytes], pickle_module: Any = N
     """
     if pickle_module is not None:
         raise ValueError("tw.save never pickles: pickle_module is not supported")
+    from ..fileio import atomic_write_bytes
+    from .native import dump_native
+    from .safetensors_io import dump_safetensors
+
     safetensors = isinstance(f, (str, os.PathLike)) and Path(f).suffix.lower() == ".safetensors"
     if not safetensors and metadata is not None:
         raise ValueError("tw.save: metadata= is only for the safetensors format")
@@ -78,6 +86,11 @@ def load(f: str | os.PathLike[str] | IO[bytes], map_location: Any = None, pickle
     """
     if pickle_module is not None:
         raise ValueError("tw.load never runs pickle's full loader: pickle_module is not supported")
+    from .guard import as_source, open_zip
+    from .native import is_native, load_native
+    from .safetensors_io import load_safetensors, looks_like_safetensors
+    from .torch_zip import find_torch_prefix, load_torch_zip
+
     src, name = as_source(f)
     if isinstance(src, str):
         p = Path(src)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from .errors import CheckpointError
-from .guard import MAX_DEPTH, open_zip, parse_json, read_entry, read_npy
+from .guard import MAX_DEPTH, parse_json, read_entry, read_npy
 
 __all__ = ["FORMAT", "MANIFEST", "dump_native", "is_native", "load_native"]
 

@@ -192,6 +192,18 @@ class SparseTensor:
     def __matmul__(self, other: Tensor) -> Tensor:
         return mm(self, other)
 
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """The dense values as a NumPy array (so ``dense + sparse`` and ``np.asarray(sparse)`` work, as dense)."""
+        out = np.zeros(self._size, dtype=self.dtype if dtype is None else dtype)
+        np.add.at(out, tuple(self._idx), self._vals.array)
+        return out
+
+    def __add__(self, other: Any) -> Tensor:
+        """sparse + dense (or a number) is dense, as in torch; differentiable in both."""
+        return self.to_dense() + (other.to_dense() if isinstance(other, SparseTensor) else other)
+
+    __radd__ = __add__
+
     def __mul__(self, other: Any) -> "SparseTensor":
         if isinstance(other, (int, float)) or (isinstance(other, Tensor) and other.ndim == 0):
             return SparseTensor(self._idx, self._vals * other, self._size, self._coalesced)

@@ -26,7 +26,6 @@ import numpy as np
 from ..autograd.tensor import Tensor
 from ..fileio import atomic_write, atomic_write_text  # noqa: F401 - re-exported for train's users
 from ..serialization.errors import CheckpointError
-from ..serialization.guard import open_zip, parse_json, read_npy
 
 __all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "save_checkpoint", "load_checkpoint",
            "encode_state", "decode_state", "CheckpointError", "read_checkpoint_zip"]
@@ -128,6 +127,8 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path
 
 def read_checkpoint_zip(zf: Any, name: str) -> dict[str, Any]:
     """The state in an opened checkpoint archive, every entry checked by the guard before it is read."""
+    from ..serialization.guard import parse_json, read_npy
+
     names = zf.namelist()
     if META_ENTRY not in names:
         raise CheckpointError(f"{name} is not a thalweg checkpoint (no metadata entry)")
@@ -163,6 +164,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     A missing, truncated, corrupt or crafted file raises ``CheckpointError``
     with a one-line message naming the file and what is wrong.
     """
+    from ..serialization.guard import open_zip
+
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"checkpoint not found: {p}")

@@ -673,6 +673,7 @@ def fit(model: Any, optimizer: Any, train: Any, dev: Any = None, *, epochs: int,
     * ``run_dir`` and ``config``: write a run record there;
     * ``resume``: a checkpoint file or a run directory (its ``checkpoints/last.npz``);
       ``epochs`` is then the total, including the epochs already done;
-    * ``verbose``, ``progress`` (``"auto"``: a bar on a terminal only), ``log``.
+    * ``verbose``, ``progress`` (``"auto"``: a per-batch bar with the running loss on a terminal, none
+      when the output is a file or a pipe or ``CI`` is set; ``True``/``False`` force it), ``log``.
     """
     return Trainer(model, optimizer, **options).fit(train, dev, epochs=epochs, test=test, resume=resume)

@@ -87,6 +87,9 @@ def _einsum(ctx: Context, g: Any) -> tuple[Any, ...]:
         expr = ",".join([out_sub] + others) + "->" + present
         gi = ES.Einsum.apply(g, *[t for k, t in enumerate(tensors) if k != i], equation=expr)
         sizes = {c: n for c, n in zip(target, arrays[i].shape)}
+        for j, c in enumerate(present):  # a size-1 dimension broadcast against the others: sum it back
+            if gi.shape[j] != sizes[c]:
+                gi = F.sum(gi, axis=j, keepdims=True)
         gi = F.reshape(gi, tuple(sizes[c] if c in present else 1 for c in uniq))
         gi = F.broadcast_to(gi, tuple(sizes[c] for c in uniq))
         if len(uniq) != len(target):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+import numpy as np
+
 from ...ops import api as F
 from ...ops import math_ops as M
 from ..function import Context
@@ -115,3 +117,61 @@ def _lerp(ctx: Context, g: Any) -> tuple[Any, Any, Any]:
     wv = w if w is not None else constant(ctx.weight)
     return ((g * (1.0 - wv)) if s is not None else None, (g * wv) if e is not None else None,
             (g * (ev - sv)) if w is not None else None)
+
+
+@register(M.Round)
+def _round(ctx: Context, g: Any) -> Any:
+    return g * 0.0
+
+
+@register(M.NanToNum)
+def _nan_to_num(ctx: Context, g: Any) -> Any:
+    return g * constant(ctx.finite)
+
+
+def _quotient_rule(ctx: Context, g: Any, rounding: Callable[[Any], Any]) -> tuple[Any, Any]:
+    """z = x - round(x / y) y with a piecewise-constant rounding: dz/dx = 1, dz/dy = -round(x / y)."""
+    nx, ny = ctx.needs_input_grad
+    with np.errstate(all="ignore"):
+        q = rounding(np.asarray(ctx.x) / np.asarray(ctx.y))
+    return (g if nx else None), (-(g * constant(q)) if ny else None)
+
+
+@register(M.Fmod)
+def _fmod(ctx: Context, g: Any) -> tuple[Any, Any]:
+    return _quotient_rule(ctx, g, np.trunc)
+
+
+@register(M.Remainder)
+def _remainder(ctx: Context, g: Any) -> tuple[Any, Any]:
+    return _quotient_rule(ctx, g, np.floor)
+
+
+@register(M.Copysign)
+def _copysign(ctx: Context, g: Any) -> tuple[Any, Any]:
+    """dz/dx = sign(z) sign(x), piecewise constant (0 at x = 0); dz/dy = 0."""
+    nx, ny = ctx.needs_input_grad
+    x = np.asarray(ctx.x)
+    with np.errstate(all="ignore"):
+        ratio = np.where(x == 0, 0, ctx.out / np.where(x == 0, 1, x)).astype(ctx.out.dtype)
+    return (g * constant(ratio) if nx else None), (g * 0.0 if ny else None)
+
+
+@register(M.Logit)
+def _logit(ctx: Context, g: Any) -> Any:
+    """dz/dx = 1 / (x (1 - x)), 0 outside [eps, 1 - eps] when ``eps`` clamps the input."""
+    x = ctx.inputs[0]
+    d = g / (x * (1.0 - x))
+    if ctx.eps is None:
+        return d
+    outside = constant((ctx.x < ctx.eps) | (ctx.x > 1 - ctx.eps))
+    return F.where(outside, 0.0, d)
+
+
+@register(M.Xlogy)
+def _xlogy(ctx: Context, g: Any) -> tuple[Any, Any]:
+    """dz/dx = ln y, dz/dy = x / y."""
+    x, y = ctx.inputs
+    xv = x if x is not None else constant(ctx.x)
+    yv = y if y is not None else constant(ctx.y)
+    return (g * F.log(yv) if x is not None else None), (g * xv / yv if y is not None else None)

@@ -42,9 +42,10 @@ def _unroll(ctx: Context, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, st
     if b_ih is not None:
         proj = proj + b_ih
     keep = getattr(ctx, "keep", None)
+    w_hh_t = F.transpose(w_hh, 0, 1)
     outputs: list[Any] = [None] * T
     for t in (range(T - 1, -1, -1) if ctx.reverse else range(T)):
-        hid = F.matmul(states[0], F.transpose(w_hh, 0, 1))
+        hid = F.matmul(states[0], w_hh_t)
         if b_hh is not None:
             hid = hid + b_hh
         new = step(proj[t], hid, states)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import (activation, batchnorm, container, conv, distance, dropout, flatten, linear, loss, module,  # noqa: F401
-               normalization, pixelshuffle, pooling, rnn, sparse, transformer, upsampling)
+_FILES = ("activation", "batchnorm", "container", "conv", "distance", "dropout", "flatten", "linear", "loss", "module",
+          "normalization", "pixelshuffle", "pooling", "rnn", "sparse", "transformer", "upsampling")
 
 
 def __getattr__(name: str) -> Any:
+    if name in _FILES:  # the submodules load on first use
+        return importlib.import_module(f"{__name__}.{name}")
     nn = importlib.import_module("thalweg.nn")
     if not name.startswith("__") and hasattr(nn, name):
         return getattr(nn, name)

@@ -93,10 +93,13 @@ class DistributedDataParallel(Module):
 
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         group = self.process_group
+        sync = self.require_backward_grad_sync and grad_mode.is_grad_enabled()
+        if sync:
+            self.reducer.check_finished()  # before the forward, as torch: a parameter missed the last backward
         if self.training and self.broadcast_buffers and group.size > 1:
             self._sync_buffers(group)
         out = self.module(*inputs, **kwargs)
-        if self.require_backward_grad_sync and grad_mode.is_grad_enabled():
+        if sync:
             self.reducer.prepare(out)
         return out
 

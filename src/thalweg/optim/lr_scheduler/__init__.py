@@ -18,5 +18,5 @@ from .simple import (ConstantLR, CosineAnnealingLR, CosineDecayLR, ExponentialLR
 _LRScheduler = LRScheduler  # torch's old name
 
 __all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineDecayLR", "CyclicLR", "ExponentialLR",
-           "InverseTimeLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau",
-           "SequentialLR", "StepLR"]
+           "InverseTimeLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "OneCycleLR", "PolynomialLR",
+           "ReduceLROnPlateau", "SequentialLR", "StepLR"]

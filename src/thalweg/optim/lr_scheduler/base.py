@@ -4,8 +4,13 @@ A schedule here is ``lr_t = f(t, base_lr)``: given how many times ``step()``
 has been called, the learning rate follows, whatever happened before.  So
 
 * the saved state is just the count (``state_dict() == {"last_epoch": t}``),
-* resuming is exact, and stepping past the end of a finite schedule stays at
-  its last value instead of raising,
+* resuming is exact; past the end of a finite schedule a class with a torch
+  name does what torch does (``CosineAnnealingLR`` rises again, ``OneCycleLR``
+  raises), and the clamping variants have their own names (``CosineDecayLR``),
+* where torch computes a step from the previous learning rate (the cosine's
+  recursion, the composites' chainable steps), the schedule replays that
+  recursion from step 0 (cached, so stepping stays O(1)) to give torch's
+  sequence to the last bit,
 * ``lr_at(t)`` answers "what will the learning rate be at step t" without
   touching the optimizer (handy for plots),
 * the same schedule works inside a chain: ``transforms.scale_by_learning_rate``
@@ -105,6 +110,31 @@ class LRScheduler:
     def momentum_at(self, t: int) -> list[float] | None:
         """The momentum (or beta1) of each group at step ``t`` if this schedule cycles it, else None."""
         return None
+
+    # ------------------------------------------- torch's chainable form
+    _absolute = False  # True: torch computes the value from the schedule's own options, not from group["lr"]
+
+    def _chain(self, t: int, lr: float, group: int) -> float:
+        """The lr torch's ``step()`` writes at step ``t`` when the group's lr is ``lr`` (``t = 0``: the initial step).
+
+        torch's schedules are *chainable*: most multiply the group's current
+        learning rate by their own factor ``f(t) / f(t - 1)``, so inside
+        :class:`ChainedScheduler` and :class:`SequentialLR` they compose with
+        whatever the others wrote.  The composites replay this form to give
+        torch's sequence; on its own a schedule is its closed form ``lr_at``.
+        """
+        if self._absolute:
+            return self.lr_at(t)[group]
+        base = self.base_lrs[group]
+        now = self._lr(t, base, group)
+        before = self._lr(t - 1, base, group) if t > 0 else base
+        if before == 0:
+            return lr
+        return lr * (now / before)
+
+    def _restart(self, group: int) -> float:
+        """The lr torch writes when a :class:`SequentialLR` switches to this schedule (its value at step 0)."""
+        return self.lr_at(0)[group]
 
     # ----------------------------------------------------------- torch front
     def _apply(self, t: int) -> None:

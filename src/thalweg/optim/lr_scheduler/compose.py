@@ -27,8 +27,11 @@ def _check_children(who: str, optimizer: Any, schedulers: Sequence[LRScheduler])
 class SequentialLR(LRScheduler):
     """Run ``schedulers[0]`` until ``milestones[0]``, then ``schedulers[1]`` from its own step 0, and so on.
 
-    ``lr_t = schedulers[k].lr_at(t - milestones[k-1])`` with ``k`` the number
-    of milestones ``<= t``, as in torch.  The usual warm-up-then-decay::
+    As in torch: at construction the groups' lr goes back to ``initial_lr``
+    and the first schedule takes its initial step; at a milestone the next
+    schedule restarts at its step-0 value (its closed form), and in between
+    the active schedule steps from the current lr (torch's chainable form), so
+    for closed-form schedules ``lr_t = schedulers[k].lr_at(t - milestones[k-1])``.  The usual warm-up-then-decay::
 
         warm = LinearLR(opt, start_factor=0.1, total_iters=5)
         decay = CosineAnnealingLR(opt, T_max=95)
@@ -48,13 +51,34 @@ class SequentialLR(LRScheduler):
         self._milestones = [int(m) for m in milestones]
         super().__init__(optimizer, last_epoch, interval=interval or schedulers[0].interval)
 
+    _absolute = True
+
     def _active(self, t: int) -> tuple[LRScheduler, int]:
         k = bisect_right(self._milestones, t)
         return self._schedulers[k], t - (self._milestones[k - 1] if k > 0 else 0)
 
+    def _replay_step(self, t: int, lrs: list[float]) -> list[float]:
+        """torch's ``SequentialLR.step()`` at count ``t``: restart the next schedule at a milestone, else step it."""
+        k = bisect_right(self._milestones, t)
+        child = self._schedulers[k]
+        if k > 0 and self._milestones[k - 1] == t:
+            return [child._restart(g) for g in range(len(lrs))]
+        local = t - (self._milestones[k - 1] if k > 0 else 0)
+        return [child._chain(local, lr, g) for g, lr in enumerate(lrs)]
+
     def lr_at(self, t: int) -> list[float]:
-        child, local = self._active(int(t))
-        return child.lr_at(local)
+        """torch's sequence: the active schedule's chainable step applied to the previous lr (replayed, cached)."""
+        t = int(t)
+        memo = getattr(self, "_memo", None)
+        if memo is None or memo[0] > t:
+            first = self._schedulers[bisect_right(self._milestones, 0)]
+            memo = (0, [first._chain(0, base, g) for g, base in enumerate(self.base_lrs)])
+        k, lrs = memo
+        while k < t:
+            k += 1
+            lrs = self._replay_step(k, lrs)
+        self._memo = (k, lrs)
+        return list(lrs)
 
     def momentum_at(self, t: int) -> list[float] | None:
         child, local = self._active(int(t))
@@ -69,11 +93,14 @@ class SequentialLR(LRScheduler):
 class ChainedScheduler(LRScheduler):
     """Apply several schedules at once: their factors multiply.
 
-    ``lr_t = base_lr * prod_i (lr_i(t) / base_lr_i)``: each schedule
-    contributes its factor relative to its own base.  For multiplicative
-    schedules (Step, MultiStep, Exponential, Lambda, Linear, Constant,
-    InverseTime) this is exactly torch's ``ChainedScheduler``; the momentum, if
-    any child cycles it, comes from the last such child.
+    Each step applies every child's chainable step in order to the group's
+    learning rate, as torch's ``ChainedScheduler.step()`` does: multiplicative
+    schedules (Step, MultiStep, Exponential, Linear, Constant, Polynomial,
+    InverseTime) contribute their factor ``f(t) / f(t - 1)``, so the factors
+    multiply (``lr_t = base_lr * prod_i f_i(t)``); ``CosineAnnealingLR`` applies
+    torch's recursion to the current value; Lambda, Cyclic and OneCycle set
+    their own value.  The momentum, if any child cycles it, comes from the
+    last such child.
     """
 
     def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Any = None, *,
@@ -83,12 +110,21 @@ class ChainedScheduler(LRScheduler):
         self._schedulers = list(schedulers)
         super().__init__(optimizer, -1, interval=interval or schedulers[0].interval)
 
+    _absolute = True
+
     def lr_at(self, t: int) -> list[float]:
-        out = list(self.base_lrs)
-        for child in self._schedulers:
-            for i, (lr, base) in enumerate(zip(child.lr_at(t), child.base_lrs)):
-                out[i] = out[i] * (lr / base) if base != 0 else 0.0
-        return out
+        """torch's sequence: every child's chainable step, in order, on the group's lr (replayed, cached)."""
+        t = int(t)
+        memo = getattr(self, "_memo", None)
+        if memo is None or memo[0] > t:
+            memo = (-1, list(self.base_lrs))
+        k, lrs = memo
+        while k < t:
+            k += 1
+            for child in self._schedulers:
+                lrs = [child._chain(k, lr, g) for g, lr in enumerate(lrs)]
+        self._memo = (k, lrs)
+        return list(lrs)
 
     def momentum_at(self, t: int) -> list[float] | None:
         found = None

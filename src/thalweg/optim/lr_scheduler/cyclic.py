@@ -46,6 +46,7 @@ class CyclicLR(LRScheduler):
     """
 
     interval = "step"
+    _absolute = True  # torch computes it from its own bounds, not from group["lr"]
 
     def __init__(self, optimizer: Any, base_lr: float | list[float], max_lr: float | list[float],
                  step_size_up: int = 2000, step_size_down: int | None = None,
@@ -127,6 +128,7 @@ class OneCycleLR(LRScheduler):
     """
 
     interval = "step"
+    _absolute = True  # torch computes it from its own bounds, not from group["lr"]
 
     def __init__(self, optimizer: Any, max_lr: float | list[float], total_steps: int | None = None,
                  epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,

@@ -98,6 +98,8 @@ class LambdaLR(LRScheduler):
                 raise TypeError(f"LambdaLR: lr_lambda must be callable, got {type(f).__name__}")
         super().__init__(optimizer, last_epoch, interval=interval)
 
+    _absolute = True  # torch's LambdaLR sets base_lr * lambda(t), whatever other schedules wrote
+
     def _lr(self, t: int, base_lr: float, group: int) -> float:
         return base_lr * self.lr_lambdas[group](t)
 
@@ -151,6 +153,12 @@ class CosineAnnealingLR(LRScheduler):
 
     def _lr(self, t: int, base_lr: float, group: int) -> float:
         return self.lr_at(t)[group]
+
+    def _chain(self, t: int, lr: float, group: int) -> float:
+        return lr if t == 0 else self._next(t, lr, self.base_lrs[group])
+
+    def _restart(self, group: int) -> float:
+        return self._closed_form(0)[group]
 
     def step(self, epoch: int | None = None) -> None:
         """One step along torch's recursion, or (``epoch`` given) a jump there by the closed form."""

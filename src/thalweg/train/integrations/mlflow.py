@@ -7,7 +7,9 @@
     # then: mlflow ui --backend-store-uri sqlite:///mlflow.db
 
 At the start: one MLflow run with the run's configuration as parameters
-(nested keys flattened with dots: ``optimizer_state.hyperparameters.lr``).
+(nested keys flattened with dots: ``optimizer_state.hyperparameters.lr``);
+a fit resumed from a checkpoint continues that same run (its id is in the
+checkpoint).
 Each epoch: the epoch row's figures as metrics at ``step=epoch``.  At the
 end: the test figures (``test_accuracy``...), the best dev epoch, the status,
 and the run record's files (config, metrics, summary, plots; checkpoints when
@@ -86,6 +88,12 @@ class MLflowLogger(Callback):
         except ImportError:
             raise ImportError("MLflowLogger needs mlflow (or mlflow-skinny): pip install 'thalweg[mlflow]'") from None
         self.client = MlflowClient(tracking_uri=_store_uri(self.tracking_uri))
+        if self.run_id is not None:  # a resumed fit continues the MLflow run its checkpoint names
+            try:
+                self.client.update_run(self.run_id, status="RUNNING")
+                return
+            except Exception:  # noqa: BLE001 - another store, or the run was deleted: start a new one
+                self.run_id = None
         exp = self.client.get_experiment_by_name(self.experiment_name)
         exp_id = exp.experiment_id if exp is not None else self.client.create_experiment(self.experiment_name)
         name = self.run_name or (Path(trainer.run_dir).name if trainer.run_dir is not None else None)
@@ -94,6 +102,13 @@ class MLflowLogger(Callback):
         params = _flatten(self._config(trainer))
         self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in params.items()],
                               tags=[RunTag("model", type(trainer.model).__name__)])
+
+    def state_dict(self) -> dict[str, Any]:
+        """The MLflow run's id, saved in checkpoints so that a resumed fit logs into the same run."""
+        return {"run_id": self.run_id}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.run_id = state.get("run_id") or None
 
     @staticmethod
     def _config(trainer: "Trainer") -> dict[str, Any]:
