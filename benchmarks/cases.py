@@ -315,3 +315,9 @@ from benchmarks.transformer_cases import TRANSFORMER_CASES, TRANSFORMER_TARGETS 
 
 CASES += [Case(name, group, build, repeats=repeats) for name, group, build, repeats in TRANSFORMER_CASES]
 TARGETS.update(TRANSFORMER_TARGETS)
+
+# ------------------------------------------------- residual CNN (speed issue round 2)
+from benchmarks.cases_resnet import RESNET_CASES, RESNET_TARGETS  # noqa: E402
+
+CASES += [Case(name, group, build, repeats=repeats) for name, group, build, repeats in RESNET_CASES]
+TARGETS.update(RESNET_TARGETS)

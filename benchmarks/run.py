@@ -81,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     selected = [c for c in CASES if args.cases is None or c.name in args.cases]
     rows = []
     print(f"thalweg vs torch {torch.__version__} (numpy {np.__version__}), {platform.processor() or platform.machine()}")
+    from thalweg.threads import check_threads
+
+    advice = check_threads(warn=False)
+    if advice.oversubscribed or advice.threads < max(args.threads):
+        print(f"warning: oversubscribed machine ({advice.reason}); at most {advice.threads} thread(s) are free, "
+              "so timings at more threads (and all ratios) are unreliable")
     print(f"{'case':<16}{'threads':>8}{'thalweg':>12}{'torch':>12}{'unit':>7}{'ratio':>8}{'target':>8}")
     for n in args.threads:
         with _set_threads(n):

@@ -85,7 +85,9 @@ def gpt_classes(lib: Any) -> Any:
 
 
 def _gpt(context: int, width: int, batch: int, fused: bool, vocab: int = 65, heads: int = 4,
-         layers: int = 4) -> Callable[[bool], tuple[Step, Step]]:
+         layers: int = 4, quick_batch: int | None = None) -> Callable[[bool], tuple[Step, Step]]:
+    """A GPT training-step case; ``quick_batch`` shrinks the batch in smoke mode (the model stays the same)."""
+
     def build(quick: bool) -> tuple[Step, Step]:
         import torch
 
@@ -96,8 +98,9 @@ def _gpt(context: int, width: int, batch: int, fused: bool, vocab: int = 65, hea
         om = gpt_classes(tw)(vocab, context, width, heads, layers, fused)
         om.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
         rng = np.random.default_rng(0)
-        idx = rng.integers(0, vocab, (batch, context)).astype(np.int64)
-        tgt = rng.integers(0, vocab, (batch, context)).astype(np.int64)
+        b = quick_batch if quick and quick_batch else batch
+        idx = rng.integers(0, vocab, (b, context)).astype(np.int64)
+        tgt = rng.integers(0, vocab, (b, context)).astype(np.int64)
         ti, tt = torch.from_numpy(idx), torch.from_numpy(tgt)
         oi, ot = tw.from_numpy(idx), tw.from_numpy(tgt)
         to = torch.optim.AdamW(tm.parameters(), lr=1e-3)
@@ -158,7 +161,7 @@ def _encoder_layer(quick: bool) -> tuple[Step, Step]:
 TRANSFORMER_CASES = [
     ("gpt_small_manual", "GPT step (hand attention)", _gpt(32, 64, 16, fused=False), 20),
     ("gpt_small_sdpa", "GPT step (SDPA)", _gpt(32, 64, 16, fused=True), 20),
-    ("gpt_large_sdpa", "GPT step C128 W256 B32", _gpt(128, 256, 32, fused=True), 5),
+    ("gpt_large_sdpa", "GPT step C128 W256 B32", _gpt(128, 256, 32, fused=True, quick_batch=2), 5),
     ("encoder_layer", "EncoderLayer fwd+bwd", _encoder_layer, 10),
 ]
 

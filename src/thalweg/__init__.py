@@ -19,7 +19,7 @@ Where to look next (each has its own ``help()``):
   ``thalweg report`` (``thalweg --help``; ``thalweg.cli``)
 """
 
-from . import allocator, autograd, distributions, dtypes, random
+from . import allocator, autograd, dtypes, random
 from .autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.grad_mode import inference_mode, is_inference_mode_enabled
 from .autograd.tensor import device
@@ -52,29 +52,43 @@ from .ops.structure import (addmm, bmm, diag, diag_embed, diagonal, dot, flip, f
                             moveaxis, mv, narrow, outer, repeat_interleave, roll, select, tile, trace, tril, triu,
                             unbind)
 from .ops.einsum import einsum
+from .ops.extras import (absolute, atleast_1d, atleast_2d, bincount, broadcast_shapes, broadcast_tensors,
+                         bucketize, cdist, clone, column_stack, concat, cross, diff, divide, dstack, fmax, fmin,
+                         heaviside, hstack, inner, isin, logaddexp2, meshgrid, multiply, nanmean, nansum, negative,
+                         numel, ravel, rot90, row_stack, searchsorted, sgn, subtract, swapdims, t, take, tensordot,
+                         tril_indices, triu_indices, true_divide, unflatten, unique, unique_consecutive, vdot, vstack)
 from .ops import methods as _methods  # noqa: F401 - binds the Tensor methods of the ops above
 from .factories import (asarray, bernoulli, empty_like, logspace, multinomial, normal, poisson,  # noqa: E402
                         randint_like)
 from .typed_tensors import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
                             LongTensor, ShortTensor, Size)
 from .dtypes import short  # noqa: E402
-from . import accelerator, backends, cuda, sparse  # noqa: E402,F401 - tw.cuda.is_available() is False; tw.sparse.mm
-from .sparse import sparse_coo_tensor, spmm  # noqa: E402
-from . import nn, optim  # noqa: E402,F401 - tw.nn, tw.optim, as torch.nn / torch.optim
-from . import data, train  # noqa: E402,F401 - tw.data (datasets, loader), tw.train (the loop); after the core
-from .serialization import load, save  # noqa: E402,F401 - tw.save / tw.load (never pickle)
+from . import accelerator, backends, cuda  # noqa: E402,F401 - tw.cuda.is_available() is False
 
-# Tools a core user reaches for now and then, loaded on first use (``tw.prune``, ``tw.analysis``).
+# ``import thalweg`` loads the tensor, autograd and the ops (about 50 modules); every package above them
+# is imported on first use (PEP 562), so ``tw.nn.Linear``, ``tw.optim.SGD``, ``tw.train.fit`` and
+# ``from thalweg.data import DataLoader`` work as before and a user pays only for what they touch.
 # The paper reproductions and their domain models live beside the core, in ``thalweg_lab``.
-_LAZY_SUBMODULES = ("prune", "analysis", "onnx", "utils")
+from ._lazy import lazy_names  # noqa: E402
+
+__getattr__, __dir__ = lazy_names(__name__, {
+    **dict.fromkeys(("nn", "optim", "data", "train", "distributions", "distributed", "serialization", "sparse",
+                     "prune", "analysis", "onnx", "utils"), "."),
+    "sparse_coo_tensor": ".sparse", "spmm": ".sparse"})
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY_SUBMODULES:
-        import importlib
+def save(obj: object, f: object, *args: object, **kwargs: object) -> None:
+    """``torch.save``: write tensors, state dicts and plain containers (never pickle); see ``thalweg.serialization``."""
+    from .serialization import save as _save
 
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'thalweg' has no attribute {name!r}")
+    _save(obj, f, *args, **kwargs)
+
+
+def load(f: object, *args: object, **kwargs: object) -> object:
+    """``torch.load``: read what ``save`` wrote, safetensors, or a PyTorch checkpoint; see ``thalweg.serialization``."""
+    from .serialization import load as _load
+
+    return _load(f, *args, **kwargs)
 
 float = float32  # noqa: A001 - torch's spelling: tw.float is float32
 int = int32  # noqa: A001

@@ -12,27 +12,35 @@ or Caffe's default initializations.  The library's implementation is
 ``nn.init.data_dependent_`` (``thalweg.nn.init_data``); see its docstring for
 the formulas and for what the paper leaves open.
 
-Here, on MNIST, a deep ReLU MLP (8 hidden layers of 100) from three
-initializations, each from the same seeds:
+Its best variant initializes the convolutions' filters from the data
+before those two steps (section 3.3): PCA of the layer's input patches, or
+spherical k-means on whitened patches (Coates & Ng), one centroid per unit
+(``data_dependent_(..., weights="kmeans")``).  Its evidence is in the
+small-data regime (PASCAL VOC, 5,011 training images) on a CNN with pooling.
 
-* ``N(0, 0.01^2)`` weights, zero biases (the Gaussian initialization the
-  paper compares against, which loses the signal in a deep net);
-* He et al. (2015) normal initialization, zero biases (the analytic scheme for ReLU);
-* data-dependent: within-layer and between-layer steps on 160 training
-  images (the paper's sample size), ``beta = 0``.
+Here: a small CNN (conv 16@5x5 - ReLU - max pool - conv 32@5x5 - ReLU - max
+pool - 64 - 10) trained on 1,000 Fashion-MNIST images, from five
+initializations, each from the same seeds and data order:
 
-Criteria (``judge``), fixed before running:
+* Gaussian (caffe): ``N(0, 0.01^2)`` weights, zero biases (the paper's baseline);
+* He et al. (2015) normal, zero biases (the analytic scheme for ReLU);
+* Gaussian (ours): ``N(0, 1)`` then the within- and between-layer steps;
+* PCA (ours) and k-means (ours): the section 3.3 filters for the
+  convolutions, then the same two steps; all on 160 training images (the
+  paper's sample size), ``beta = 0``.
 
-* the within-layer step gives every unit mean within 0.05 of ``beta`` and
-  standard deviation within 0.05 of 1 on the sample (every layer, every seed);
-* after the between-layer step the layers' change rates are within a factor
-  1.2 of each other (max / min, every seed), and the network's outputs on the
-  sample change by at most 1e-4 of their largest value (the function is kept);
-* trained with the same SGD, the data-dependent net reaches 90% dev accuracy
-  in fewer steps than the ``N(0, 0.01^2)`` net (mean over seeds; never counts
-  as infinitely many), and in at most 1.1 times the steps of the He net
-  ("no slower", with 10% for seed noise);
-* (secondary) its final dev accuracy is no more than 0.5 points below He's.
+Criteria (``judge``), fixed before running, on the final dev accuracy (mean
+over seeds):
+
+* k-means (ours) beats the paper's Gaussian (caffe) baseline by at least 2 points;
+* k-means (ours) is no worse than He: its paired difference from He (per
+  seed) is above minus two standard errors;
+* (secondary) k-means (ours) is at least as accurate as Gaussian (ours) and
+  as PCA (ours) (the paper: k-means does better than PCA and random weights);
+* (secondary) the mechanism: every data-dependent variant gives each unit
+  mean within 0.05 of ``beta`` and standard deviation within 0.05 of 1, layer
+  change rates within a factor 1.2 of each other, and keeps the function
+  (outputs change by at most 1e-4).
 """
 
 from __future__ import annotations
@@ -46,43 +54,53 @@ import numpy as np
 from thalweg import nn
 from thalweg.nn.init_data import DataDependentInit, affine_layers, change_rates, data_dependent_
 from thalweg.optim import SGD
-from thalweg.train.models import mlp
+from thalweg.train.progress import progress_bar
 from thalweg_lab import datasets
 from thalweg_lab.plotting import COLORS, figure, plot_into, save
 from thalweg_lab.registry import Experiment, register
-from thalweg_lab.result import Check, LabResult, Table, Verdict, verdict_from_checks
-from thalweg_lab.training import first_step_reaching, seed_everything, train
+from thalweg_lab.result import Check, LabResult, Table, Verdict, spread, verdict_from_checks
+from thalweg_lab.training import seed_everything, train
 
-__all__ = ["run", "judge", "INITS", "EXPERIMENT"]
+__all__ = ["run", "judge", "INITS", "OURS", "small_cnn", "EXPERIMENT"]
 
-DEPTH, WIDTH = 8, 100
-INITS = ("N(0, 0.01^2)", "He", "data-dependent")
-TARGET = 0.90
+INITS = ("Gaussian (caffe)", "He", "Gaussian (ours)", "PCA (ours)", "k-means (ours)")
+OURS = {"Gaussian (ours)": "gaussian", "PCA (ours)": "pca", "k-means (ours)": "kmeans"}
 SAMPLE = 160  # images for the initialization, as in the paper
 BETA, ALPHA, ITERATIONS = 0.0, 0.25, 10
 
-CLAIM = ("Initializing a network from a small batch of real data, so that every unit has the same mean and unit "
-         "variance and every layer has the same change rate, keeps the function's scale right in a deep network: it "
-         "trains much faster than a small Gaussian initialization and no slower than the analytic (He) one.")
+CLAIM = ("Initializing a CNN from a small batch of real data, its filters from k-means on the layers' input patches "
+         "and then every unit normalized and every layer given the same change rate, trains a CNN on little data "
+         "better than the Gaussian initialization the paper compares with, and no worse than the analytic (He) one.")
+
+
+def small_cnn(image_size: int, num_classes: int = 10) -> nn.Sequential:
+    """conv 16@5x5 - ReLU - pool - conv 32@5x5 - ReLU - pool - 64 - ReLU - classes (3x3 padded on small images)."""
+    k, pad = (5, 0) if image_size >= 20 else (3, 1)
+    side = (image_size + 2 * pad - k + 1) // 2
+    side = (side + 2 * pad - k + 1) // 2
+    return nn.Sequential(nn.Conv2d(1, 16, k, padding=pad), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, k, padding=pad), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(32 * side * side, 64), nn.ReLU(), nn.Linear(64, num_classes))
 
 
 def _settings(quick: bool) -> dict[str, Any]:
     if quick:
-        return {"n_train": 2000, "n_dev": 500, "seeds": 2, "steps": 100, "batch": 64, "lr": 0.01, "momentum": 0.9,
-                "eval_every": 20}
-    return {"n_train": None, "n_dev": 2000, "seeds": 3, "steps": 3000, "batch": 64, "lr": 0.01, "momentum": 0.9,
-            "eval_every": 100}
+        return {"n_train": 200, "n_dev": 200, "seeds": 2, "epochs": 2, "batch": 32, "lr": 0.01, "momentum": 0.9,
+                "evals": 2, "sample": 12, "iterations": 2}
+    return {"n_train": 1000, "n_dev": 2000, "seeds": 3, "epochs": 30, "batch": 32, "lr": 0.01, "momentum": 0.9,
+            "evals": 10, "sample": SAMPLE, "iterations": ITERATIONS}
 
 
-def _initialize(model: nn.Module, init: str, sample: np.ndarray, seed: int) -> DataDependentInit | None:
-    if init == "data-dependent":
-        return data_dependent_(model, sample, beta=BETA, alpha=ALPHA, iterations=ITERATIONS,
+def _initialize(model: nn.Module, init: str, sample: np.ndarray, seed: int, iterations: int = ITERATIONS
+                ) -> DataDependentInit | None:
+    if init in OURS:
+        return data_dependent_(model, sample, beta=BETA, alpha=ALPHA, iterations=iterations, weights=OURS[init],
                                generator=np.random.default_rng((seed, 0xDD1)))
     for m in model.modules():
-        if isinstance(m, nn.Linear):
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
             if init == "He":
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            elif init == "N(0, 0.01^2)":
+            elif init == "Gaussian (caffe)":
                 nn.init.normal_(m.weight, 0.0, 0.01)
             else:
                 raise ValueError(f"data-dependent-init: unknown initialization {init!r}")
@@ -92,36 +110,44 @@ def _initialize(model: nn.Module, init: str, sample: np.ndarray, seed: int) -> D
 
 def run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
     cfg = _settings(quick)
-    data = datasets.load("mnist", n_train=cfg["n_train"], n_dev=cfg["n_dev"], n_test=0, seed=seed)
-    measured: dict[str, Any] = {}
+    data = datasets.load("fashion-mnist", n_train=cfg["n_train"], n_dev=cfg["n_dev"], n_test=0, seed=seed,
+                         images=True)
+    steps = cfg["epochs"] * max(1, len(data.y_train) // cfg["batch"])
+    eval_every = max(1, steps // cfg["evals"])
+    measured: dict[str, Any] = {"seeds": cfg["seeds"]}
     curves: dict[str, list[np.ndarray]] = {init: [] for init in INITS}
     eval_steps: list[int] = []
     reports: list[DataDependentInit] = []
     rates_by_init: dict[str, list[float]] = {}
+    bar = progress_bar(cfg["seeds"] * len(INITS), desc="data-dependent-init: runs", unit="run")
     for k in range(cfg["seeds"]):
         s = seed * 1000 + k
-        sample = data.x_train[np.random.default_rng((s, 0x5A)).choice(len(data.y_train), SAMPLE, replace=False)]
+        pick = np.random.default_rng((s, 0x5A)).choice(len(data.y_train), min(cfg["sample"], len(data.y_train)),
+                                                       replace=False)
+        sample = data.x_train[pick]
         for init in INITS:
             seed_everything(s)
-            model = mlp(data.n_features, 10, [WIDTH] * DEPTH)
-            report = _initialize(model, init, sample, s)
+            model = small_cnn(data.image_size)
+            report = _initialize(model, init, sample, s, cfg["iterations"])
             if k == 0:
-                rates_by_init[init] = change_rates(model, affine_layers(model, sample), sample, draws=4,
+                rates_by_init[init] = change_rates(model, affine_layers(model, sample), sample, draws=2,
                                                    generator=np.random.default_rng((s, 0xC4)))
             if report is not None:
                 reports.append(report)
             opt = SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"])
-            log = train(model, opt, data.x_train, data.y_train, steps=cfg["steps"], batch_size=cfg["batch"], seed=s,
-                        dev=(data.x_dev, data.y_dev), eval_every=cfg["eval_every"])
+            log = train(model, opt, data.x_train, data.y_train, steps=steps, batch_size=cfg["batch"], seed=s,
+                        dev=(data.x_dev, data.y_dev), eval_every=eval_every)
             acc = np.asarray(log.evals["dev_accuracy"])
             eval_steps = log.eval_steps
             curves[init].append(acc)
-            measured.setdefault(f"steps_to_target/{init}", []).append(
-                first_step_reaching(log.eval_steps, acc, TARGET))
-            measured.setdefault(f"final_dev_accuracy/{init}", []).append(float(acc[-1]))
+            measured.setdefault(f"final_dev_accuracy/{init}", []).append(0.0 if log.diverged else float(acc[-1]))
+            bar.update(1)
+    bar.close()
     for init in INITS:
-        measured[f"mean_steps_to_target/{init}"] = float(np.mean(measured[f"steps_to_target/{init}"]))
         measured[f"mean_final_dev_accuracy/{init}"] = float(np.mean(measured[f"final_dev_accuracy/{init}"]))
+    d = np.asarray(measured["final_dev_accuracy/k-means (ours)"]) - np.asarray(measured["final_dev_accuracy/He"])
+    measured["kmeans_minus_he"] = float(d.mean())
+    measured["kmeans_minus_he_se"] = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else math.nan
     measured["within_mean_error"] = float(max(max(r.mean_error) for r in reports))
     measured["within_std_error"] = float(max(max(r.std_error) for r in reports))
     measured["rate_spread_before"] = float(max(r.spread(r.rates_before) for r in reports))
@@ -129,72 +155,69 @@ def run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
     measured["output_change"] = float(max(r.output_change for r in reports))
     for init, rates in rates_by_init.items():
         measured[f"change_rates/{init}"] = rates
-    measured["change_rates_before_between/data-dependent"] = reports[0].rates_before
-    result = LabResult(setup=_setup(data, cfg, seed), tables=_tables(measured, reports[0]), measured=measured)
+    result = LabResult(setup=_setup(data, cfg, steps, seed), tables=_tables(measured, reports[0]),
+                       measured=measured, n_seeds=cfg["seeds"])
     plot_into(result, out_dir / "dev_accuracy.png", lambda p: _plot_curves(p, eval_steps, curves))
     plot_into(result, out_dir / "change_rates.png", lambda p: _plot_rates(p, measured, reports[0]))
-    result.notes.append("The paper's experiments fine-tune CaffeNet on PASCAL VOC 2007; this is the same procedure "
-                        "on a deep MLP on MNIST, where 'trains faster' is measured as steps to a dev accuracy.")
     return result
 
 
-def _setup(data: datasets.LabData, cfg: dict[str, Any], seed: int) -> str:
+def _setup(data: datasets.LabData, cfg: dict[str, Any], steps: int, seed: int) -> str:
     return "\n".join([
-        f"- Data: {data.describe()}. Pixels in [0, 1].",
-        f"- Model: 784-[{WIDTH}] x {DEPTH}-10 ReLU MLP, softmax cross-entropy.",
-        f"- Initializations: {', '.join(INITS)}; the data-dependent one is `nn.init.data_dependent_(model, sample, "
-        f"beta={BETA}, alpha={ALPHA}, iterations={ITERATIONS})` on {SAMPLE} random training images (a new sample "
-        "per seed): W ~ N(0, 1), then per-unit normalization on the sample, then the between-layer rescaling; "
-        "change rates come from per-example gradients of a random linear loss (one draw per estimate inside the "
-        "procedure, four for the table).",
+        f"- Data: {data.describe()}. Pixels in [0, 1]; little data on purpose (the paper's small-data regime).",
+        "- Model: conv 16@5x5 - ReLU - max pool 2 - conv 32@5x5 - ReLU - max pool 2 - Linear 64 - ReLU - Linear 10.",
+        f"- Initializations: {', '.join(INITS)}. 'Ours' is `nn.init.data_dependent_(model, sample, beta={BETA}, "
+        f"alpha={ALPHA}, iterations={cfg['iterations']}, weights=...)` on {cfg['sample']} random training images "
+        "(a new sample "
+        "per seed): weights N(0, 1) (gaussian), or for the convolutions the first principal components of their "
+        "input patches (pca) or spherical k-means centroids of the whitened patches (kmeans); then per-unit "
+        "normalization on the sample, then the between-layer rescaling.",
         f"- Training: SGD, learning rate {cfg['lr']}, momentum {cfg['momentum']}, minibatches of {cfg['batch']}, "
-        f"{cfg['steps']:,} steps; dev accuracy every {cfg['eval_every']} steps; {cfg['seeds']} seeds "
-        f"({seed * 1000} to {seed * 1000 + cfg['seeds'] - 1}), the same data order for every initialization.",
-        f"- 'Steps to target': the first evaluation at which dev accuracy reaches {TARGET:.0%} (never = inf)."])
+        f"{cfg['epochs']} epochs ({steps:,} steps); dev accuracy {cfg['evals']} times; {cfg['seeds']} seeds "
+        f"({seed * 1000} to {seed * 1000 + cfg['seeds'] - 1}), the same data order for every initialization."])
 
 
 def _tables(m: Mapping[str, Any], report: DataDependentInit) -> list[Table]:
-    train_t = Table(["initialization", "steps to 90% dev accuracy, per seed", "mean", "final dev accuracy (mean)"],
-                    title="Training speed", spec=".4g")
+    train_t = Table(["initialization", "final dev accuracy, mean ± std (min to max)", "per seed"],
+                    title="Final dev accuracy", spec=".4g")
     for init in INITS:
-        train_t.add(init, ", ".join(f"{s:.0f}" if math.isfinite(s) else "never"
-                                    for s in m[f"steps_to_target/{init}"]),
-                    m[f"mean_steps_to_target/{init}"], m[f"mean_final_dev_accuracy/{init}"])
-    init_t = Table(["figure", "value"], title="The initialization itself (worst over seeds)", spec=".3g")
+        runs = m[f"final_dev_accuracy/{init}"]
+        train_t.add(init, spread(runs, ".4f"), ", ".join(f"{a:.4f}" for a in runs))
+    train_t.add("k-means (ours) minus He, paired", f"{m['kmeans_minus_he']:+.4f} (s.e. {m['kmeans_minus_he_se']:.4f})",
+                "")
+    init_t = Table(["figure", "value"], title="The data-dependent initializations themselves (worst over seeds and "
+                                              "variants)", spec=".3g")
     init_t.add("within-layer: largest |unit mean - beta| on the sample", m["within_mean_error"])
     init_t.add("within-layer: largest |unit std - 1| on the sample", m["within_std_error"])
     init_t.add("change-rate spread (max/min) before the between-layer step", m["rate_spread_before"])
     init_t.add("change-rate spread (max/min) after it", m["rate_spread_after"])
     init_t.add("relative change of the outputs on the sample", m["output_change"])
-    rates = Table(["layer"] + [f"{i}" for i in INITS] + ["data-dependent, before between-layer step"],
-                  title="Change rate C_k per layer at initialization (first seed)", spec=".3g")
+    rates = Table(["layer"] + list(INITS), title="Change rate C_k per layer at initialization (first seed)",
+                  spec=".3g")
     for i, name in enumerate(report.layers):
-        rates.add(name, *[m[f"change_rates/{init}"][i] for init in INITS],
-                  m["change_rates_before_between/data-dependent"][i])
+        rates.add(name, *[m[f"change_rates/{init}"][i] for init in INITS])
     return [train_t, init_t, rates]
 
 
 def judge(m: Mapping[str, Any]) -> Verdict:
-    dd = m["mean_steps_to_target/data-dependent"]
-    small = m["mean_steps_to_target/N(0, 0.01^2)"]
-    he = m["mean_steps_to_target/He"]
-    # "never" is infinitely many steps: a difference of two "never"s is not a gain, a ratio of two is 1
-    gain = math.inf if math.isinf(dd) and math.isinf(small) else dd - small
-    ratio_he = 1.0 if math.isinf(dd) and math.isinf(he) else (dd / he if he > 0 else math.inf)
-    checks = [
+    acc = {init: m[f"mean_final_dev_accuracy/{init}"] for init in INITS}
+    se = m["kmeans_minus_he_se"]
+    return verdict_from_checks([
+        Check.at_least("final dev accuracy: k-means (ours) minus Gaussian (caffe) (points)",
+                       100 * (acc["k-means (ours)"] - acc["Gaussian (caffe)"]), 2.0),
+        Check.at_least("final dev accuracy: k-means (ours) minus He, plus two standard errors (points)",
+                       100 * (m["kmeans_minus_he"] + 2 * (se if math.isfinite(se) else 0.0)), 0.0),
+        Check.at_least("final dev accuracy: k-means (ours) minus the better of Gaussian (ours) and PCA (ours) "
+                       "(points)", 100 * (acc["k-means (ours)"] - max(acc["Gaussian (ours)"], acc["PCA (ours)"])),
+                       0.0, primary=False),
         Check.at_most("within-layer: largest deviation of a unit's mean from beta or std from 1, on the sample",
-                      max(m["within_mean_error"], m["within_std_error"]), 0.05),
-        Check.at_most("between-layer: spread (max/min) of the layers' change rates", m["rate_spread_after"], 1.2),
-        Check.at_most("between-layer: relative change of the network's outputs", m["output_change"], 1e-4),
-        Check.less_than("steps to 90% dev accuracy: data-dependent minus N(0, 0.01^2) (mean)", gain, 0.0),
-        Check.at_most("steps to 90% dev accuracy: data-dependent / He (mean)", ratio_he, 1.1),
-        Check.at_least("final dev accuracy: data-dependent minus He (points)",
-                       100 * (m["mean_final_dev_accuracy/data-dependent"] - m["mean_final_dev_accuracy/He"]), -0.5,
-                       primary=False),
-    ]
-    return verdict_from_checks(checks, context="The paper's training evidence is fine-tuning CaffeNet on VOC 2007; "
-                                               "a deep MLP on MNIST is a much easier problem for the analytic "
-                                               "initialization.")
+                      max(m["within_mean_error"], m["within_std_error"]), 0.05, primary=False),
+        Check.at_most("between-layer: spread (max/min) of the layers' change rates", m["rate_spread_after"], 1.2,
+                      primary=False),
+        Check.at_most("between-layer: relative change of the network's outputs", m["output_change"], 1e-4,
+                      primary=False),
+    ], context="The paper's training evidence is CaffeNet on VOC 2007; a small CNN on 1,000 Fashion-MNIST images is "
+               "the closest small-data setting a CPU allows.")
 
 
 def _plot_curves(path: Path, steps: list[int], curves: dict[str, list[np.ndarray]]) -> None:
@@ -206,10 +229,9 @@ def _plot_curves(path: Path, steps: list[int], curves: dict[str, list[np.ndarray
         x = np.asarray(steps[:n])
         ax.plot(x, arr.mean(axis=0), color=COLORS[i], label=init)
         ax.fill_between(x, arr.min(axis=0), arr.max(axis=0), color=COLORS[i], alpha=0.2)
-    ax.axhline(TARGET, color="k", ls=":", lw=1)
     ax.set_xlabel("step")
     ax.set_ylabel("dev accuracy (mean, band = range over seeds)")
-    ax.set_title(f"784-[{WIDTH}]x{DEPTH}-10 ReLU MLP, SGD + momentum")
+    ax.set_title("Small CNN on 1,000 images, SGD + momentum")
     ax.legend(fontsize=8)
     save(fig, path)
 
@@ -220,8 +242,6 @@ def _plot_rates(path: Path, m: Mapping[str, Any], report: DataDependentInit) -> 
     x = np.arange(1, len(report.layers) + 1)
     for i, init in enumerate(INITS):
         ax.plot(x, m[f"change_rates/{init}"], marker="o", color=COLORS[i], label=init)
-    ax.plot(x, m["change_rates_before_between/data-dependent"], marker="x", ls="--", color=COLORS[2],
-            label="data-dependent, within-layer step only")
     ax.set_yscale("log")
     ax.set_xlabel("affine layer")
     ax.set_ylabel("change rate C_k")
@@ -231,11 +251,14 @@ def _plot_rates(path: Path, m: Mapping[str, Any], report: DataDependentInit) -> 
 
 
 DIFFERENCES = (
-    "A deep ReLU MLP on MNIST instead of the paper's CaffeNet/VGG CNNs on ImageNet and PASCAL VOC (CPU budget).",
-    'Only the within- and between-layer steps with random weights; the k-means and PCA variants of section 3.3 are not compared.',
+    "A small CNN (two convolutions with pooling) on 1,000 Fashion-MNIST images instead of CaffeNet on PASCAL VOC "
+    "2007 (5,011 images); no local response normalization (batch normalization would make the scales moot).",
+    "30 epochs of SGD at a fixed rate instead of the paper's 80,000 iterations with step drops; dev accuracy "
+    "instead of VOC mAP.",
+    "k-means and PCA use at most 20,000 patches per layer from the 160-image sample.",
 )
 
 EXPERIMENT = register(Experiment(
     name="data-dependent-init", paper="1511.06856",
     title="Data-dependent Initializations of Convolutional Neural Networks", claim=CLAIM, run=run, judge=judge,
-    quick_seconds=4, full_minutes=3, differences=DIFFERENCES))
+    quick_seconds=10, full_minutes=15, differences=DIFFERENCES))

@@ -100,7 +100,7 @@ def run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
         "weights (no model selection); training accuracy in eval mode on the whole training subset.",
         "- Noise level: the standard error of the paired difference in dev accuracy (both nets are scored on the "
         "same dev examples)."])
-    result = LabResult(setup=setup, tables=[table], measured=measured)
+    result = LabResult(setup=setup, tables=[table], measured=measured, n_seeds=1)
     plot_into(result, out_dir / "dropout.png", lambda p: _plot(p, logs, steps_per_epoch))
     return result
 

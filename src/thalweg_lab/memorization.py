@@ -106,7 +106,7 @@ def run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
         f"(measured in eval mode on the whole training subset after each epoch) reaches 100%, at most "
         f"{cfg['epochs']} epochs.",
         "- Chance bound: the most frequent dev class's share plus three binomial standard errors."])
-    result = LabResult(setup=setup, tables=[table], measured=measured)
+    result = LabResult(setup=setup, tables=[table], measured=measured, n_seeds=1)
     plot_into(result, out_dir / "memorization.png", lambda p: _plot(p, logs, steps_per_epoch, measured))
     return result
 

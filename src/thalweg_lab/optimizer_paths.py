@@ -128,7 +128,7 @@ def trajectory(surface: Surface, name: str, steps: int) -> tuple[np.ndarray, flo
 
     def closure() -> float:
         f, gx, gy = surface.fn(float(p.array[0]), float(p.array[1]))
-        p.grad = np.array([gx, gy], dtype=np.float64)
+        p.grad = Tensor(np.array([gx, gy], dtype=np.float64))
         return f
 
     path = [p.array.copy()]

@@ -1,13 +1,13 @@
 """A step-counted training loop for experiments that measure *during* training.
 
-``thalweg.train.fit`` is the loop for users (epochs, model selection,
-checkpoints).  A reproduction needs other things: a budget in optimizer steps,
-dev figures at fixed step intervals (to count the iterations a policy needs
-to reach an accuracy), a hook between ``backward()`` and ``step()`` (to read
-each layer's gradient) and the final weights rather than the best ones.
-``train`` does only that, with the library's own pieces: the ``DataLoader``
-(shuffling without replacement, reshuffled each epoch), the fused
-``cross_entropy``, any ``thalweg.optim`` optimizer and per-step schedule.
+A reproduction needs a budget in optimizer steps, dev figures at fixed step
+intervals (to count the iterations a policy needs to reach an accuracy), a
+hook between ``backward()`` and ``step()`` (to read each layer's gradient) and
+the final weights rather than the best ones.  ``train`` asks exactly that of
+the core's one training loop (``thalweg.train.Trainer`` with ``max_steps``,
+``restore_best=False`` and a callback), with the library's own pieces: the
+``DataLoader`` (shuffling without replacement, reshuffled each epoch), the
+fused ``cross_entropy``, any ``thalweg.optim`` optimizer and per-step schedule.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from thalweg.autograd.grad_mode import no_grad
 from thalweg.autograd.tensor import Tensor
 from thalweg.data import DataLoader, TensorDataset
 from thalweg.nn import functional as F
+from thalweg.train import Callback, ScheduleCallback, Trainer
 from thalweg.train.progress import progress_bar
 
 __all__ = ["TrainLog", "train", "evaluate", "predict", "param_norm", "first_step_reaching", "seed_everything"]
@@ -152,43 +153,49 @@ def train(model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, *, steps: in
                 log.evals.setdefault(k, []).append(float(v))
         return until is not None and until(figures)
 
-    step = 0
     if eval_every and evaluate_now(0):
         log.stopped_early = True
         steps = 0
-    model.train()
-    bar = progress_bar(steps, desc="lab train", unit="step")  # on a terminal only (not in CI or a log)
-    while step < steps:
-        for xb, yb in loader:
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
-            value = float(loss.array)
-            if stop_on_nan and not math.isfinite(value):
-                log.diverged = True
-                break
-            optimizer.zero_grad()
-            loss.backward()
-            if after_backward is not None:
-                after_backward(step)
-            log.lr.append(float(optimizer.param_groups[0]["lr"]))
-            optimizer.step()
-            if schedule is not None:
-                schedule.step()
-            log.loss.append(value)
-            step += 1
-            bar.set_postfix_str(f"loss {value:.4f}", refresh=False)
-            bar.update(1)
-            if eval_every and (step % eval_every == 0 or step == steps) and evaluate_now(step):
-                log.stopped_early = True
-            if step >= steps or log.stopped_early:
-                break
-        if log.diverged or log.stopped_early:
-            break
-    bar.close()
+    if steps > 0:
+        trainer = Trainer(model, optimizer, loss="cross_entropy", metrics=(), restore_best=False,
+                          schedule=None if schedule is None else ScheduleCallback(schedule, interval="step"),
+                          callbacks=[_LabHooks(steps, eval_every, after_backward, evaluate_now, log)],
+                          max_steps=steps, verbose=False, progress=False, stop_on_nonfinite=stop_on_nan)
+        result = trainer.fit(loader)
+        log.loss, log.lr = list(trainer.trace["loss"]), list(trainer.trace["lr"])
+        log.diverged = result.status == "diverged"
     if eval_every and log.diverged:
-        evaluate_now(step)
+        evaluate_now(log.steps)
     log.seconds = time.perf_counter() - t0
     return log
+
+
+class _LabHooks(Callback):
+    """The lab loop's hooks on the shared loop: read the gradients, evaluate every ``eval_every`` steps, stop."""
+
+    def __init__(self, steps: int, eval_every: int | None, after_backward: Callable[[int], None] | None,
+                 evaluate_now: Callable[[int], bool], log: TrainLog) -> None:
+        self.steps, self.eval_every, self.after_backward = steps, eval_every, after_backward
+        self.evaluate_now, self.log = evaluate_now, log
+        self.bar: Any = None
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self.bar = progress_bar(self.steps, desc="lab train", unit="step")  # on a terminal only (not in CI or a log)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        self.bar.close()
+
+    def on_after_backward(self, trainer: Trainer) -> None:
+        if self.after_backward is not None:
+            self.after_backward(trainer.step)
+
+    def on_train_batch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        step = trainer.step
+        self.bar.set_postfix_str(f"loss {logs['loss']:.4f}", refresh=False)
+        self.bar.update(1)
+        if self.eval_every and (step % self.eval_every == 0 or step == self.steps) and self.evaluate_now(step):
+            self.log.stopped_early = True
+            trainer.stop(f"stopped at step {step}: the experiment's condition holds", now=True)
 
 
 def seed_everything(seed: int) -> None:

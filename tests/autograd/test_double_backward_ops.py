@@ -158,6 +158,22 @@ STRUCTURE = {
                               lambda: (leaf(3, 3), leaf(3, seed=1))),
 }
 
+_IDX = tw.tensor(np.array([[0, 2, 0], [1, 0, 1]]))
+_ROWS = tw.tensor(np.array([2, 0]))
+_MASK = tw.tensor(np.array([[True, False, True], [False, True, False], [True, True, False]]))
+
+INDEXING = {
+    "scatter": (lambda x, s: tw.scatter(x * x, 1, _IDX, s * s), lambda: (leaf(2, 3), leaf(2, 4, seed=1))),
+    "scatter_add_mean": (lambda x, s: tw.scatter_add(x, 1, _IDX, s * x[:, :3].sum()) ** 2
+                         + tw.scatter_reduce(x, 1, _IDX, s[:, :3] ** 2, "mean"),
+                         lambda: (leaf(2, 3), leaf(2, 4, seed=1))),
+    "scatter_reduce_amax": (lambda x, s: tw.scatter_reduce(x, 1, _IDX, s, "amax", include_self=False) * x,
+                            lambda: (leaf(2, 3), leaf(2, 3, seed=1))),
+    "index_add_copy": (lambda x, s: tw.index_add(x * x, 0, _ROWS, s, alpha=0.5) * tw.index_copy(x, 0, _ROWS, s * s),
+                       lambda: (leaf(3, 3), leaf(2, 3, seed=1))),
+    "masked_scatter": (lambda x, s: tw.masked_scatter(x, _MASK, s * s) * x, lambda: (leaf(3, 3), leaf(6, seed=1))),
+}
+
 CONV_POOL = {
     "conv_transpose2d": (lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1) ** 2,
                          lambda: (leaf(1, 2, 2, 3), leaf(2, 1, 3, 2, seed=1), leaf(1, seed=2))),
@@ -236,7 +252,7 @@ LOSSES = {
                        lambda: (leaf(3, away=0.3), leaf(3, seed=1, away=0.3))),
 }
 
-CASES = {**ELEMENTWISE, **MATH, **REDUCTIONS, **SHAPES, **ACTIVATIONS, **LAYERS, **STRUCTURE, **CONV_POOL,
+CASES = {**ELEMENTWISE, **MATH, **REDUCTIONS, **SHAPES, **ACTIVATIONS, **LAYERS, **STRUCTURE, **INDEXING, **CONV_POOL,
          **RECURRENT, **LOSSES}
 
 

@@ -224,3 +224,19 @@ def test_tw_generator_objects_drive_the_order():
         return [b[0].array.tolist() for b in loader], list(RandomSampler(range(6), generator=g))
 
     assert order() == order()
+
+
+def test_an_endless_random_sampler_with_replacement_is_drawn_batch_by_batch() -> None:
+    """makemore and minGPT pass num_samples=int(1e10): the loader must stream, not allocate 80 GB."""
+    from thalweg.data import DataLoader, RandomSampler, TensorDataset
+
+    ds = TensorDataset(tw.arange(10))
+    loader = DataLoader(ds, sampler=RandomSampler(ds, replacement=True, num_samples=int(1e10)), batch_size=4)
+    assert len(loader) == 2_500_000_000
+    it = iter(loader)
+    batches = [next(it)[0] for _ in range(50)]
+    values = np.concatenate([b.numpy() for b in batches])
+    assert values.shape == (200,) and values.min() >= 0 and values.max() <= 9
+    assert len(np.unique(values)) == 10  # draws with replacement cover the small dataset
+    with pytest.raises(RuntimeError, match="streamed pass"):
+        loader.state_dict()

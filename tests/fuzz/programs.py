@@ -770,8 +770,8 @@ def generate_and_run(c: Chooser, dtype: Any, *, min_steps: int = 3, max_steps: i
     for _ in range(c.int(1, 3)):
         shape = tuple(c.int(1, 4) for _ in range(c.int(0, 3)))
         a = rng.standard_normal(shape)
-        if ties:
-            a = np.round(a * 2) / 2
+        if ties:  # (+ 0.0 turns -0.0 into 0.0: torch's cumsum does too, NumPy's keeps the sign, and atan2 sees it)
+            a = np.round(a * 2) / 2 + 0.0
         inputs.append(a.astype(dtype))
     program = Program(dtype, inputs, [])
     leaves_o = [ours.leaf(a) for a in inputs]

@@ -146,3 +146,70 @@ def test_bad_models_and_arguments_are_refused(batch: np.ndarray) -> None:
         data_dependent_(_mlp(), batch, alpha=0.0)
     with pytest.raises(ValueError, match="at least 2"):
         data_dependent_(_mlp(), batch[:1])
+
+
+# --- section 3.3: PCA and k-means weights for the convolutions -------------------------------------------------
+
+def _patch_setup() -> tuple[np.ndarray, "nn.Conv2d"]:
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((6, 3, 9, 9)).astype(np.float32), nn.Conv2d(3, 5, 3, padding=1, stride=2)
+
+
+def test_conv_patches_are_what_the_filters_see() -> None:
+    from thalweg.nn.init_data import conv_patches
+
+    x, conv = _patch_setup()
+    p = conv_patches(conv, x)
+    out = conv(tw.Tensor(x)).array.transpose(0, 2, 3, 1).reshape(-1, 5)
+    w = conv.weight.array.reshape(5, -1).astype(np.float64)
+    np.testing.assert_allclose(out, p @ w.T + conv.bias.array, rtol=1e-4, atol=1e-4)
+    c1 = nn.Conv1d(2, 4, 3, padding=1)
+    x1 = np.random.default_rng(1).standard_normal((3, 2, 7)).astype(np.float32)
+    out1 = c1(tw.Tensor(x1)).array.transpose(0, 2, 1).reshape(-1, 4)
+    p1 = conv_patches(c1, x1)
+    np.testing.assert_allclose(out1, p1 @ c1.weight.array.reshape(4, -1).T + c1.bias.array, rtol=1e-4, atol=1e-4)
+    assert len(conv_patches(conv, x, max_patches=10, generator=np.random.default_rng(0))) == 10
+    with pytest.raises(ValueError, match="groups"):
+        conv_patches(nn.Conv2d(4, 4, 3, groups=2), np.zeros((2, 4, 5, 5)))
+
+
+def test_pca_filters_make_the_outputs_white_and_decorrelated() -> None:
+    from thalweg.nn.init_data import pca_filters
+
+    rng = np.random.default_rng(2)
+    patches = rng.standard_normal((4000, 6)) @ rng.standard_normal((6, 6)) + 3.0
+    w, b = pca_filters(patches, 4)
+    out = patches @ w.T + b
+    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-8)
+    np.testing.assert_allclose(np.cov(out.T, bias=True), np.eye(4), atol=1e-6)
+    assert pca_filters(patches, 9, generator=np.random.default_rng(0))[0].shape == (9, 6)  # extra rows Gaussian
+
+
+def test_kmeans_filters_find_the_modes_of_the_patches() -> None:
+    from thalweg.nn.init_data import kmeans_filters
+
+    rng = np.random.default_rng(3)
+    modes = rng.standard_normal((4, 12)) * 3.0
+    labels = rng.integers(0, 4, size=3000)
+    patches = modes[labels] + 0.3 * rng.standard_normal((3000, 12))
+    w, b = kmeans_filters(patches, 4, generator=np.random.default_rng(0))
+    unit = np.argmax(np.abs(patches @ w.T + b), axis=1)
+    # each true mode is answered by one unit: the unit-to-mode table is (nearly) a permutation
+    purity = sum(np.bincount(unit[labels == k], minlength=4).max() for k in range(4)) / len(labels)
+    assert purity > 0.95 and len(set(unit)) == 4
+    with pytest.raises(ValueError, match="iterations"):
+        kmeans_filters(patches, 4, iterations=0)
+
+
+@pytest.mark.parametrize("method", ["kmeans", "pca"])
+def test_data_dependent_with_section_3_3_weights_still_normalizes(method: str) -> None:
+    tw.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 6, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 8, 3), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(8 * 2 * 2, 10))
+    x = np.random.default_rng(4).random((40, 1, 10, 10)).astype(np.float32)
+    report = nn.init.data_dependent_(model, x, weights=method)
+    assert report.weights == {"0": method, "3": method, "6": "gaussian"}  # the paper: convolutions only
+    assert max(report.mean_error) < 1e-4 and max(report.std_error) < 1e-4
+    assert report.output_change < 1e-4
+    with pytest.raises(ValueError, match="weights must be one of"):
+        nn.init.data_dependent_(model, x, weights="svd")

@@ -14,7 +14,8 @@ from thalweg_lab.result import NOT_REPRODUCED, PARTLY, REPRODUCED
 # ------------------------------------------------------------------ figures
 def _depth(ratio_sig: float = 0.005, ratio_fix: float = 1.0, acc4: float = 0.958, acc0: float = 0.90,
            grads: tuple[float, ...] = (0.001, 0.01, 0.05, 0.2)) -> dict[str, Any]:
-    m: dict[str, Any] = {"ratio/sigmoid": ratio_sig, "ratio/tanh-glorot": ratio_fix, "ratio/relu-he": ratio_fix}
+    m: dict[str, Any] = {"ratio/sigmoid": ratio_sig, "ratio/tanh-glorot": ratio_fix, "ratio/relu-he": ratio_fix,
+                         "ratio_early/sigmoid": ratio_sig * 2}
     for i, g in enumerate(grads, start=1):
         m[f"grad_bias/sigmoid/layer{i}"] = g
     acc = {0: acc0, 1: 0.960, 2: 0.965, 3: 0.962, 4: acc4}
@@ -32,7 +33,8 @@ def _memorization(train_random: float = 1.0, dev_random: float = 0.1, dev_true: 
 
 
 def _weight_decay(adam: float = 0.3, sgd: float = 0.0, dev: float = 0.01) -> dict[str, Any]:
-    return {"adam_norm_rel_diff_final": adam, "sgd_norm_max_rel_diff": sgd, "adam_dev_max_abs_diff": dev}
+    return {"adam_l2_norm_shortfall": [adam, adam + 0.05, adam + 0.1], "sgd_norm_max_rel_diff": [sgd, 0.0, 0.0],
+            "adamw_minus_adam_l2_dev": dev, "adamw_minus_adam_l2_dev_se": 0.002}
 
 
 def _dropout(reduction: float = 0.05, se: float = 0.005, dev_with: float = 0.92) -> dict[str, Any]:
@@ -48,25 +50,29 @@ def _paths(n_slower: int, sgd: float = 3000.0) -> dict[str, Any]:
     return m
 
 
-def _survey(adam_loss: float = 0.3, adam_steps: float = 200.0, others: float = 0.4,
-            momentum: float = 0.35) -> dict[str, Any]:
-    m: dict[str, Any] = {"steps": 1000, "final_loss/SGD": 0.6, "final_loss/Momentum": momentum,
-                         "final_loss/Nesterov": momentum, "steps_to_sgd_final/Adam": adam_steps}
+def _survey(adam_loss: float = 0.3, adam_default_dev: float = 0.85, others: float = 0.4,
+            sgd_default_dev: float = 0.80) -> dict[str, Any]:
+    m: dict[str, Any] = {"steps": 1000, "final_loss/SGD": [0.6, 0.62, 0.58], "final_dev/SGD": [0.84, 0.85, 0.84],
+                         "final_dev/SGD (default)": [sgd_default_dev] * 3, "final_dev/Adam": [0.855, 0.85, 0.86],
+                         "final_dev/Adam (default)": [adam_default_dev, adam_default_dev - 0.002,
+                                                      adam_default_dev + 0.002]}
     for name in optimizer_survey.ADAPTIVE:
-        m[f"final_loss/{name}"] = others
-    m["final_loss/Adam"] = adam_loss
+        m[f"final_loss/{name}"] = [others] * 3
+    m["final_loss/Adam"] = [adam_loss, adam_loss + 0.01, adam_loss - 0.01]
     return m
 
 
-def _range(base: float = 0.01, top: float = 0.1, drop: float = 0.05, dev_max: float = 0.8,
-           dev_last: float = 0.1) -> dict[str, Any]:
-    return {"base_lr": base, "max_lr": top, "drop_after_peak": drop, "one_epoch_dev/max_lr": dev_max,
-            "one_epoch_dev/last_lr": dev_last}
+def _range(top: tuple[float, ...] = (0.15, 0.12, 0.18), probes: tuple[float, ...] = (0.80, 0.84, 0.85, 0.84)
+           ) -> dict[str, Any]:
+    m: dict[str, Any] = {"base_lr": [0.01, 0.01, 0.012], "max_lr": list(top), "seeds": 3}
+    for f, acc in zip(lr_range.PROBES, probes):
+        m[f"probe_dev/{f:g}"] = [acc - 0.005, acc, acc + 0.005]
+    return m
 
 
-def _clr(ratio_max: float = 0.5, ratio_mean: float = 0.4, tri2: float = 0.88) -> dict[str, Any]:
-    return {"ratio_max/triangular2": ratio_max, "ratio_mean/triangular2": ratio_mean,
-            "final_dev_mean/triangular2": tri2, "final_dev_mean/fixed-mid": 0.87}
+def _clr(ratio_max: float = 0.3, tri2: float = 0.88, collapsed: float = 0.0) -> dict[str, Any]:
+    return {"ratio_max/triangular2": ratio_max, "final_dev_mean/triangular2": tri2,
+            "final_dev_mean/fixed-mid": 0.87, "collapsed_count/triangular2": collapsed}
 
 
 CASES: dict[str, tuple[Callable[..., Any], dict[str, Any], dict[str, Any], dict[str, Any]]] = {
@@ -75,14 +81,15 @@ CASES: dict[str, tuple[Callable[..., Any], dict[str, Any], dict[str, Any], dict[
               _depth(ratio_sig=0.6, ratio_fix=0.1, acc0=0.97, grads=(0.3, 0.2, 0.1, 0.05))),
     "memorization": (memorization.judge, _memorization(), _memorization(dev_true=0.5),
                      _memorization(train_random=0.5, dev_random=0.3)),
-    "weight-decay": (weight_decay.judge, _weight_decay(), _weight_decay(sgd=0.2),
-                     _weight_decay(adam=0.01, sgd=0.2)),
+    "weight-decay": (weight_decay.judge, _weight_decay(), _weight_decay(dev=-0.02),
+                     _weight_decay(adam=-0.3, sgd=0.2)),  # Adam + L2's norm above AdamW's: the prediction fails
     "dropout": (dropout.judge, _dropout(), _dropout(dev_with=0.89), _dropout(reduction=0.005)),
     "optimizer-paths": (optimizer_paths.judge, _paths(0), _paths(3), _paths(9)),
-    "optimizer-survey": (optimizer_survey.judge, _survey(), _survey(adam_steps=math.inf),
-                         _survey(adam_loss=0.7, adam_steps=math.inf)),
-    "lr-range-test": (lr_range.judge, _range(), _range(drop=0.0), _range(top=0.005, drop=0.0, dev_max=0.1)),
-    "clr": (clr.judge, _clr(), _clr(ratio_mean=0.8), _clr(ratio_max=math.inf, ratio_mean=math.inf)),
+    "optimizer-survey": (optimizer_survey.judge, _survey(), _survey(sgd_default_dev=0.85),
+                         _survey(adam_loss=0.7, adam_default_dev=0.7)),
+    "lr-range-test": (lr_range.judge, _range(), _range(probes=(0.80, 0.84, 0.85, 0.88)),  # a little too low
+                      _range(top=(0.35, 0.1, 0.005), probes=(0.50, 0.60, 0.65, 0.80))),  # far too low
+    "clr": (clr.judge, _clr(), _clr(tri2=0.86), _clr(ratio_max=0.5)),  # 0.5 > 25/70: later than the paper's
 }
 
 
@@ -110,3 +117,18 @@ def test_memorization_chance_bound_is_the_largest_class_share_plus_three_standar
     y = np.array([0] * 30 + [1] * 20 + list(range(2, 10)) * 6 + [2, 3])  # class 0: 30 of 100
     assert len(y) == 100
     assert memorization.chance_bound(y) == pytest.approx(0.3 + 3 * math.sqrt(0.3 * 0.7 / 100))
+
+
+def test_paper_bounds_reads_where_dev_accuracy_stops_rising() -> None:
+    lrs = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4]
+    acc = [0.10, 0.12, 0.60, 0.75, 0.80, 0.802, 0.79, 0.804, 0.40]  # rises, then ragged, then falls
+    base, top = lr_range.paper_bounds(lrs, acc)
+    assert base == 0.1 and top == 0.2  # not 0.35, the ragged maximum
+    assert all(math.isnan(v) for v in lr_range.paper_bounds(lrs, [0.1] * len(lrs)))  # never rises: no range
+    rising = [0.1 + 0.05 * k for k in range(len(lrs))]
+    assert lr_range.paper_bounds(lrs, rising)[1] == lrs[-1]  # still rising at the end: the last rate
+
+
+def test_lr_range_judge_fails_a_bound_past_the_breakdown() -> None:
+    v = lr_range.judge(_range(probes=(0.84, 0.85, 0.60, 0.2)))  # 0.5 x max_lr trains far better than max_lr
+    assert v.outcome == PARTLY and "not past the breakdown" in v.reason.split("Holds:")[0]

@@ -298,3 +298,42 @@ EMPTY_CASES = {
 def test_empty_tensors_match_torch(name):
     f, arrays = EMPTY_CASES[name]
     assert_matches_torch(f, arrays)
+
+
+# ------------------------------------------------------------------ found by the fuzzer (tests/fuzz)
+FUZZER_FINDINGS = {
+    "sign_of_nan_is_zero": (fn(lambda m, f, x: x.sign() * x), [A([NAN, -2.0, 0.0, 3.0])]),
+    "abs_gradient_at_nan_is_zero": (fn(lambda m, f, x: x.abs()), [A([NAN, -2.0, 0.0])]),
+    "l1_loss_gradient_at_nan": (fn(lambda m, f, x, t: f.l1_loss(x, t, reduction="sum")),
+                                [A([NAN, -2.0, 0.0]), A([0.0, 0.0, 0.0])]),
+    "nan_upstream_gradient_stops_at_clamp": (fn(lambda m, f, x: x.clamp(max=0.0).sqrt()), [A([-1.0, 0.0, 2.0])]),
+    "nan_upstream_gradient_stops_at_maximum": (fn(lambda m, f, x, y: m.maximum(x, y).sqrt()),
+                                               [A([-1.0, 4.0]), A([-2.0, 5.0])]),
+    "max_dim_of_0d": (fn(lambda m, f, x: x.max(0)[0] * 2), [A(1.5)]),
+    "min_dim_of_0d_keepdim": (fn(lambda m, f, x: x.min(dim=-1, keepdim=True)[0]), [A(1.5)]),
+    "softmax_of_0d": (fn(lambda m, f, x: f.softmax(x, dim=0)), [A(0.3)]),
+    "log_softmax_of_0d": (fn(lambda m, f, x: f.log_softmax(x, dim=-1)), [A(0.3)]),
+    "gelu_of_0d": (fn(lambda m, f, x: f.gelu(x) + f.gelu(x, approximate="tanh")), [A(0.3)]),
+    "cumprod_1d_with_a_zero": (fn(lambda m, f, x: x.cumprod(0)), [A([0.5, 0.0, 2.0])]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUZZER_FINDINGS))
+def test_fuzzer_findings_match_torch(name):
+    f, arrays = FUZZER_FINDINGS[name]
+    assert_matches_torch(f, arrays)
+
+
+def test_bce_refuses_nan_probabilities_as_torch():
+    x = np.array([0.5, NAN])
+    with pytest.raises(RuntimeError):
+        TF.binary_cross_entropy(torch.tensor(x), torch.tensor([0.0, 1.0], dtype=torch.float64))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        F.binary_cross_entropy(tw.tensor(x), tw.tensor(np.array([0.0, 1.0])))
+
+
+def test_repeat_without_repeats_raises_as_torch():
+    with pytest.raises(TypeError):
+        torch.tensor(1.0).repeat()
+    with pytest.raises(TypeError, match="repeat"):
+        tw.tensor(1.0).repeat()

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..backend import as_array, get_array_module
 from . import function
+from .function import IN_PLACE as _IN_PLACE
 from .function import Context
 
 
@@ -41,11 +42,12 @@ def backpropagate(root: Context, seed: Any, walk: "BackwardPass") -> None:
     """Send ``seed`` = dL/d(root's output) through the graph ending at ``root`` (the lecture's algorithm)."""
     order = topological_order(root, walk.leaf_uses)  # 1. each node after the nodes it uses
     grads = {id(root): seed}  # 2. seed: dL/dL (1 for a scalar loss)
+    arrive, leaf, leave = walk.arrive, walk.leaf, walk.leave  # the bookkeeping (local names: a hot loop)
     for node in reversed(order):  # 3. visit: every consumer of a node comes before it
         grad = grads.pop(id(node), None)  # the node's gradient, complete now
         if grad is None:
             continue  # no path from the loss reaches this node
-        grad = walk.arrive(node, grad)  # checks, hooks, retain_grad, autograd.grad's wanted set
+        grad = arrive(node, grad)  # checks, hooks, retain_grad, autograd.grad's wanted set
         in_grads = node.fn.backward(node, grad)  # 4. local chain rule: dL/d(each input)
         for inp, g in zip(node.inputs, one_per_input(node, in_grads)):
             if g is None or inp is None:
@@ -53,11 +55,11 @@ def backpropagate(root: Context, seed: Any, walk: "BackwardPass") -> None:
             g = fit(g, inp.array, node)  # 5. un-broadcast to the input's shape (and dtype)
             pnode = inp._ctx
             if pnode is None:  # 6. accumulate: a leaf adds it into .grad ...
-                walk.leaf(inp, g)
+                leaf(inp, g)
             else:  # ... a non-leaf sums it until its own visit
                 prev = grads.get(id(pnode))
                 grads[id(pnode)] = g if prev is None else add(prev, g)
-        walk.leave(node)  # free the node's saved buffers (unless retain_graph)
+        leave(node)  # free the node's saved buffers (unless retain_graph)
 
 
 def topological_order(root: Context, leaf_uses: dict[int, int] | None = None) -> list[Context]:
@@ -229,8 +231,8 @@ class BackwardPass:
                 "buffers were freed after the first backward. Pass retain_graph=True to the "
                 "first backward() if you need to backpropagate twice."
             )
-        if node.saved_versions is not None:
-            check_versions(node)
+        if node.saved_versions[-1] != _IN_PLACE.count and node.__dict__:
+            check_versions(node)  # something changed in place since the forward, and this node saved arrays
         if node.retained is not None:  # the output tensor wants to see its gradient
             grad = _observe(node.retained, grad, store=self.wanted is None)
         if self.wanted is not None and id(node) in self.wanted:
@@ -298,15 +300,13 @@ class BackwardPass:
 
 def check_versions(node: Context) -> None:
     """Raise if a tensor ``node`` saved for backward was changed in place after the forward (torch's check)."""
-    for owner, expected, label, array in node.saved_versions:
-        now = owner._version if isinstance(owner, function.Tensor) else owner.value  # an input, or a counter
-        if now != expected:
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{array.dtype} tensor of shape {tuple(array.shape)}], {label} of {node!r}, is at "
-                f"version {now}; expected version {expected} instead. Hint: do the in-place change after "
-                "backward(), or on a .clone() of the tensor"
-            )
+    for which, now, then, array in function.changed_saved_tensors(node):
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an inplace "
+            f"operation: [{array.dtype} tensor of shape {tuple(array.shape)}], {which} of {node!r}, is at "
+            f"version {now}; expected version {then} instead. Hint: do the in-place change after "
+            "backward(), or on a .clone() of the tensor"
+        )
 
 
 def _run_hooks(t: Any, grad: Any) -> Any:

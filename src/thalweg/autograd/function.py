@@ -52,8 +52,8 @@ class Context:
     ``save_for_backward``.
     """
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "freed", "retained", "saved_versions",
-                 "__dict__")
+    __slots__ = ("fn", "inputs", "needs_input_grad", "freed", "retained", "saved_versions", "out_vc", "__dict__")
+    saved_tensors: tuple[Any, ...] = ()  # set by save_for_backward (in __dict__, with the op's other saved values)
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays needed by ``backward`` (freed after the backward pass)."""
@@ -61,6 +61,30 @@ class Context:
 
     def __repr__(self) -> str:
         return f"<{self.fn.__name__}Backward>"
+
+
+class VersionCounter:
+    """How many times the memory of a tensor (and of the tensors sharing it) has been changed in place.
+
+    (No ``__init__``: one is made for every recorded op's output, so making it must cost almost nothing.)
+    """
+
+    value = 0
+
+
+class _Changes:
+    """All in-place changes so far, in every tensor: while it has not moved since a node's forward, none of
+    the node's saved tensors can have changed, and backward skips the per-tensor check."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+IN_PLACE = _Changes()
+_DISABLED = grad_mode.DISABLED
+_STATE = grad_mode.STATE
 
 
 # The Tensor class, bound by tensor.py when it is imported (tensor.py imports
@@ -93,14 +117,18 @@ class Function:
         ctx = Context()
         arrays = []
         inputs = []  # the back-pointers: tensors that require grad, None for the rest
+        changed = False  # whether some input has been changed in place before this call
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.array)
                 inputs.append(a if a._requires_grad else None)
+                if a._vc is not None and a._vc.value:
+                    changed = True
             else:
                 arrays.append(a)
                 inputs.append(None)
-        requires = grad_mode.STATE.enabled and inputs.count(None) != len(inputs)  # some input requires grad
+        # recording (thread-local, read only while some thread has it off) and some input requires grad
+        requires = (_DISABLED.threads == 0 or _STATE.enabled) and inputs.count(None) != len(inputs)
         if requires:
             ctx.needs_input_grad = tuple(i is not None for i in inputs)
         out = cls.forward(ctx, *arrays, **kwargs)
@@ -115,7 +143,11 @@ class Function:
         ctx.inputs = tuple(inputs)
         ctx.freed = False
         ctx.retained = None
-        ctx.saved_versions = record_saved_versions(ctx, args, result) if ctx.__dict__ else None
+        vc = result._vc  # a view already shares its input's counter; others get one only when needed
+        if vc is not None:
+            ctx.out_vc = vc
+        ctx.saved_versions = (args, _versions(args) if changed else None, 0 if vc is None else vc.value, id(out),
+                              IN_PLACE.count)
         result._ctx = ctx
         return result
 
@@ -128,42 +160,39 @@ def _share_version_with_base(result: Any, base: Any, args: tuple[Any, ...]) -> N
             return
 
 
-def _saved_from(v: Any, array: Any) -> bool:
-    """Whether the saved array ``v`` is ``array`` or a view of the same memory."""
-    if v is array:
-        return True
-    base = v.base
-    return base is not None and (base is array or base is array.base)
+def _versions(args: tuple[Any, ...]) -> tuple[int, ...]:
+    return tuple(a._vc.value if isinstance(a, Tensor) and a._vc is not None else 0 for a in args)
 
 
-def record_saved_versions(ctx: Context, args: tuple[Any, ...], result: Any) -> tuple[Any, ...] | None:
-    """The versions of the tensors whose arrays ``forward`` saved on ``ctx`` (torch's saved-variable check).
+def changed_saved_tensors(ctx: Context) -> list[tuple[str, int, int, Any]]:
+    """The tensors ``ctx``'s forward saved that were changed in place since: ``(which, now, then, array)``.
 
-    ``forward`` keeps arrays as attributes (``ctx.x = x``) or through
-    ``save_for_backward``.  Each saved array that is an input's array (or a
-    view of it), or the output's, is recorded as ``(owner, version, label,
-    array)``, where ``owner`` is the input tensor or the output's version
-    counter (not the output itself, which would make a reference cycle).  The
-    engine compares the versions before it runs ``backward``, so an in-place
-    change of a saved tensor raises instead of giving a wrong gradient.  Ops
-    that save nothing (``Add``) record nothing and never raise.
+    torch's saved-variable check.  ``forward`` keeps arrays as attributes
+    (``ctx.x = x``) or through ``save_for_backward``; ``apply`` recorded the
+    op's arguments, their versions and the output's version counter
+    (``ctx.saved_versions``).  A saved array that is an input's array (or a
+    view of it), or the output's, belongs to that tensor; if its version has
+    moved, backward would read changed values.  Only saved tensors count: an
+    op that saves nothing (``Add``) never reports a change, as in torch.
     """
-    values = list(ctx.__dict__.values())
-    saved = getattr(ctx, "saved_tensors", None)
-    if saved:
-        values.extend(saved)
-    records = []
-    out = result.array
+    args, versions, out_version, out_id, _ = ctx.saved_versions
+    out_vc = getattr(ctx, "out_vc", None)  # set when the output got a counter (a view, .data, an in-place change)
+    changed = []
+    values = [v for v in ctx.__dict__.values() if type(v) is ndarray]
+    for v in ctx.__dict__.values():
+        if type(v) is tuple or type(v) is list:  # save_for_backward, or a list of arrays
+            values.extend(w for w in v if type(w) is ndarray)
     for v in values:
-        if type(v) is not ndarray:
-            if type(v) in (tuple, list):
-                values.extend(x for x in v if type(x) is ndarray)
-            continue
+        base = v.base
         for i, a in enumerate(args):
-            if isinstance(a, Tensor) and _saved_from(v, a.array):
-                records.append((a, a._version, f"input {i}", v))
+            if isinstance(a, Tensor) and (v is a.array or (base is not None and (base is a.array
+                                                                                 or base is a.array.base))):
+                now, then = (0 if a._vc is None else a._vc.value), (0 if versions is None else versions[i])
+                if now != then:
+                    changed.append((f"input {i}", now, then, v))
                 break
         else:
-            if _saved_from(v, out):
-                records.append((result._version_counter(), result._version, "output 0", v))
-    return tuple(records) if records else None
+            now = out_version if out_vc is None else out_vc.value
+            if (id(v) == out_id or (base is not None and id(base) == out_id)) and now != out_version:
+                changed.append(("output 0", now, out_version, v))
+    return changed

@@ -34,6 +34,30 @@ class _State(threading.local):
 STATE = _State()
 
 
+class _Disabled:
+    """How many threads have recording off now: while it is 0, every thread records (a fast check for ops)."""
+
+    threads = 0
+
+
+DISABLED = _Disabled()
+_lock = threading.Lock()
+
+
+def recording() -> bool:
+    """Whether ops record the graph in this thread; skips the thread-local lookup while no thread has it off."""
+    return DISABLED.threads == 0 or STATE.enabled
+
+
+def set_enabled(enabled: bool) -> None:
+    """Switch recording in this thread, keeping the count of threads that have it off."""
+    state = STATE
+    if state.enabled != enabled:
+        with _lock:
+            DISABLED.threads += -1 if enabled else 1
+        state.enabled = enabled
+
+
 def is_grad_enabled() -> bool:
     """Whether ops currently record the graph (in this thread)."""
     return STATE.enabled
@@ -61,14 +85,15 @@ class _GradMode:
     def _switch(self) -> None:
         state = STATE
         state.saved.append((state.enabled, state.inference))
-        state.enabled = self._mode
+        set_enabled(self._mode)
         if self._inference is not None:
             state.inference = self._inference
 
     @staticmethod
     def _restore() -> None:
         state = STATE
-        state.enabled, state.inference = state.saved.pop()
+        enabled, state.inference = state.saved.pop()
+        set_enabled(enabled)
 
     def __enter__(self) -> None:
         self._switch()
@@ -125,13 +150,13 @@ class set_grad_enabled(_GradMode):  # noqa: N801 - torch's spelling
     def __init__(self, mode: bool) -> None:
         self._mode = bool(mode)
         self._prev = STATE.enabled
-        STATE.enabled = self._mode  # takes effect at once, as torch's does
+        set_enabled(self._mode)  # takes effect at once, as torch's does
 
     def __enter__(self) -> None:
         # The call already set the mode; the block restores what it was before the call.
         STATE.saved.append((self._prev, STATE.inference))
-        STATE.enabled = self._mode
+        set_enabled(self._mode)
 
     def __call__(self, fn: F) -> F:
-        STATE.enabled = self._prev  # used as a decorator: undo the immediate effect
+        set_enabled(self._prev)  # used as a decorator: undo the immediate effect
         return super().__call__(fn)

@@ -127,8 +127,13 @@ class DelayedError(Function):
         raise RuntimeError(unsupported_message(ctx.name))
 
 
-def _delayed(node: Context, grad: Any) -> tuple[Any, ...]:
-    """First-order gradients of a node without a rule, wrapped so that differentiating them raises."""
+def first_order_only(node: Context, grad: Any) -> tuple[Any, ...]:
+    """First-order gradients of a node without a rule, wrapped so that differentiating them raises.
+
+    The values come from the node's own array ``backward``, so they are exact;
+    only their derivatives are refused.  Rules may return this for a case they
+    do not cover (``scatter_reduce`` with ``prod``).
+    """
     arrays = node.fn.backward(node, grad.array)
     if type(arrays) is not tuple:
         arrays = tuple(arrays) if isinstance(arrays, list) else (arrays,)
@@ -326,7 +331,7 @@ def walk(roots: Sequence[Any], seeds: Sequence[Any], retain_graph: bool = True,
 
             check_versions(node)
         rule = _rule_for(node.fn)
-        in_grads = _delayed(node, grad) if rule is None else rule(node, grad)
+        in_grads = first_order_only(node, grad) if rule is None else rule(node, grad)
         if type(in_grads) is not tuple:
             in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
         if len(in_grads) != len(node.inputs):

@@ -30,6 +30,8 @@ import numpy as np
 from .. import dtypes
 from ..backend import get_array_module, to_numpy
 from . import function as _function
+from .function import IN_PLACE as _IN_PLACE
+from .function import VersionCounter as _VersionCounter
 from . import grad_mode
 from .engine import run_backward
 
@@ -177,15 +179,6 @@ def _is_size(x: Any) -> bool:
     return type(x) is int or (type(x).__name__ == "Size" and isinstance(x, tuple))
 
 
-class _VersionCounter:
-    """How many times the memory of a tensor (and of the tensors sharing it) has been changed in place."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: int = 0) -> None:
-        self.value = value
-
-
 class Tensor:
     """An array with an optional gradient and the graph node that produced it.
 
@@ -194,13 +187,12 @@ class Tensor:
     tensor of shape (2, 3).
     """
 
-    __slots__ = ("array", "_grad", "_requires_grad", "_ctx", "__weakref__", "__dict__")
+    __slots__ = ("array", "_grad", "_requires_grad", "_ctx", "_vc", "__weakref__", "__dict__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected op
     __hash__ = object.__hash__  # by identity: tensors are dict keys although == is elementwise
     _hooks: dict[int, Any] | None = None  # gradient hooks (register_hook), rarely set
     _post_hooks: dict[int, Any] | None = None  # register_post_accumulate_grad_hook, rarely set
     _retains_grad = False  # a non-leaf that called retain_grad()
-    _vc: _VersionCounter | None = None  # made on the first in-place change or sharing; None means version 0
 
     def __init__(self, *data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         if len(data) == 1 and not _is_size(data[0]):
@@ -217,6 +209,7 @@ class Tensor:
         self.array = arr
         self._grad = None
         self._ctx = None
+        self._vc = None  # the version counter: made on the first in-place change or sharing; None is version 0
         self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -229,6 +222,7 @@ class Tensor:
         t._grad = None
         t._requires_grad = requires_grad
         t._ctx = None
+        t._vc = None
         return t
 
     # ----------------------------------------------------------- the gradient
@@ -262,19 +256,25 @@ class Tensor:
         return 0 if vc is None else vc.value
 
     def _version_counter(self) -> _VersionCounter:
-        """This tensor's counter, made now if it had none (to share it with a tensor over the same memory)."""
+        """This tensor's counter, made now if it had none (to share it with a tensor over the same memory).
+
+        Counters are made lazily; the node that produced this tensor learns of
+        it (``ctx.out_vc``), so its backward can check a saved output.
+        """
         vc = self._vc
         if vc is None:
             vc = self._vc = _VersionCounter()
+            if self._ctx is not None:
+                self._ctx.out_vc = vc
         return vc
 
     def _bump_version(self) -> None:
         """Record one in-place change of the memory (call after writing into ``.array`` in place)."""
         vc = self._vc
         if vc is None:
-            self._vc = _VersionCounter(1)
-        else:
-            vc.value += 1
+            vc = self._version_counter()
+        vc.value += 1
+        _IN_PLACE.count += 1
 
     def _share_memory_view(self, array: Any) -> "Tensor":
         """A new leaf over ``array`` (this memory), outside the graph, sharing this tensor's version counter."""

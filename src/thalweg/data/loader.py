@@ -308,6 +308,10 @@ class DataLoader:
     def state_dict(self) -> dict[str, Any]:
         """Generator state, epoch count and the position in the epoch in progress (plain data)."""
         batches = self._batches
+        if batches is not None and not isinstance(batches, list):
+            raise RuntimeError(f"DataLoader.state_dict: the position inside a streamed pass of {len(batches)} "
+                               "batches (a RandomSampler with replacement and a huge num_samples) cannot be saved; "
+                               "save between passes")
         return {
             "generator": self._numpy_generator().bit_generator.state,
             "epoch": self.epoch,

@@ -204,8 +204,15 @@ class BatchSampler(Sampler[list[int]]):
         self.drop_last = _check_bool("drop_last", drop_last, ValueError)
         self.sampler = sampler
 
-    def batches(self) -> list[np.ndarray]:
-        """This pass's batches as index arrays (one array per pass for the samplers above, no Python loop)."""
+    def batches(self) -> "Sequence[np.ndarray]":
+        """This pass's batches as index arrays (one array per pass for the samplers above, no Python loop).
+
+        A ``RandomSampler`` with replacement and a huge ``num_samples`` (scripts pass ``int(1e10)`` for an
+        endless stream) is drawn batch by batch instead of as one array.
+        """
+        s = self.sampler
+        if type(s) is RandomSampler and s.replacement and s.num_samples > _MATERIALISE_AT_MOST:
+            return _StreamedBatches(s, self.batch_size, self.drop_last)
         if getattr(type(self.sampler), "__iter__", None) in _VECTORISED:
             order = self.sampler._index_array()  # type: ignore[attr-defined]
         else:
@@ -221,6 +228,33 @@ class BatchSampler(Sampler[list[int]]):
     def __len__(self) -> int:
         n = len(self.sampler)  # type: ignore[arg-type]
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+_MATERIALISE_AT_MOST = 2**24  # indices per pass drawn as one array; longer streams are drawn batch by batch
+
+
+class _StreamedBatches(Sequence):
+    """The batches of a very long ``RandomSampler(replacement=True)`` pass, drawn as they are read (in order)."""
+
+    def __init__(self, sampler: RandomSampler, batch_size: int, drop_last: bool) -> None:
+        self._n = len(sampler.data_source)
+        self._gen = _fresh_generator(sampler.generator)
+        total, self._bs = sampler.num_samples, batch_size
+        self._len = total // batch_size if drop_last else -(-total // batch_size)
+        self._last = batch_size if drop_last or total % batch_size == 0 else total % batch_size
+        self._next = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, i: int) -> np.ndarray:  # type: ignore[override]
+        if i != self._next:
+            raise IndexError(f"a streamed sampler pass is read in order: asked for batch {i}, next is {self._next}")
+        if not 0 <= i < self._len:
+            raise IndexError(f"batch {i} out of range for {self._len} batches")
+        self._next += 1
+        size = self._last if i == self._len - 1 else self._bs
+        return self._gen.integers(0, self._n, size=size, dtype=np.int64)
 
 
 # samplers whose pass is one array (a subclass that overrides __iter__ is iterated instead)

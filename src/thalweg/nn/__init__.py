@@ -22,15 +22,10 @@ from .recurrent import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 from .upsampling import *  # noqa: F401,F403
-from . import utils  # noqa: F401,E402
-from .sync_batchnorm import SyncBatchNorm  # noqa: F401,E402 - data-parallel BatchNorm
-from . import parallel  # noqa: F401,E402 - DistributedDataParallel
+from .._lazy import lazy_names  # noqa: E402
 
-
-def __getattr__(name: str) -> object:
-    """``tw.nn.modules`` (torch's ``torch.nn.modules.<file>`` paths) is imported on first use."""
-    if name == "modules":
-        import importlib
-
-        return importlib.import_module(f"{__name__}.modules")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Imported on first use (PEP 562): ``nn.utils`` (clipping, vectors, pruning masks), the data-parallel pieces
+# (``nn.parallel.DistributedDataParallel``, ``nn.SyncBatchNorm``, which need ``thalweg.distributed``) and
+# ``nn.modules`` (torch's ``torch.nn.modules.<file>`` paths).
+__getattr__, __dir__ = lazy_names(__name__, {"utils": ".", "parallel": ".", "modules": ".",
+                                             "SyncBatchNorm": ".sync_batchnorm"})

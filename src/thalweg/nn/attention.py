@@ -75,7 +75,6 @@ class _Masks:
 
     def pad_key(self) -> None:
         """One more key at the end (a bias or zero key) that every query may attend to."""
-        xp = np
         for name in ("blocked", "additive"):
             m = getattr(self, name)
             if m is not None:
@@ -107,7 +106,8 @@ class MultiheadAttention(Module):
             raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be positive integers, got "
                              f"embed_dim={embed_dim!r} and num_heads={num_heads!r}")
         if embed_dim % num_heads:
-            raise ValueError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
+            raise ValueError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "
+                             f"({num_heads})")
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"MultiheadAttention: dropout must be in [0, 1], got {dropout}")
         self.embed_dim = embed_dim

@@ -244,13 +244,9 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, *, generator: Any = None) -> 
     return _fill(tensor, (gain * q).reshape(tensor.shape))
 
 
-def data_dependent_(model: Any, sample: Any, **kwargs: Any) -> Any:
-    """Initialize a whole network from a batch of inputs (Krahenbuhl et al., 2016); see ``nn.init_data``.
+# ``nn.init.data_dependent_(model, x[:160])`` (Krahenbuhl et al., 2016) initializes a whole network from a batch of
+# inputs, so it needs the layer classes, which need this module: it lives a floor up, in ``nn/init_data.py``,
+# and is reached from here by name on first use (PEP 562), so this file imports nothing above the tensor.
+from .._lazy import lazy_names  # noqa: E402
 
-    Unlike the functions above it takes the model, not one tensor:
-    ``nn.init.data_dependent_(model, x[:160])`` gives every unit mean ``beta``
-    and unit variance on the sample and equalizes the layers' change rates.
-    """
-    from .init_data import data_dependent_ as _data_dependent  # late: init_data needs the layer classes
-
-    return _data_dependent(model, sample, **kwargs)
+__getattr__, __dir__ = lazy_names(__name__, {"data_dependent_": ".init_data"})

@@ -48,8 +48,29 @@ layer ends where it started, which is the paper's reason for that mean (and
 what the authors' released code does).  The loop runs ``iterations`` times
 (the paper: "roughly 10").
 
-Not covered (as in the paper): PCA / k-means weight initialization (its
-section 3.3), networks whose affine layers are not applied once each in a
+**Data-driven weights** (section 3.3; ``weights="pca"`` or ``"kmeans"``).
+Instead of ``N(0, 1)``, each convolution's filters come from its own input
+patches on the sample (every position of every image, up to ``max_patches``
+drawn at random), before the within-layer step normalizes them:
+
+* PCA: the filters are the first ``M`` principal components of the centred
+  patches, each divided by the square root of its eigenvalue, so that the
+  layer's outputs are white and decorrelated on the sample;
+* k-means (Coates & Ng, 2012): the patches are ZCA-whitened (eigenvalues
+  regularised by 1% of their mean) and scaled to unit length, spherical
+  k-means with ``M`` centroids runs ``kmeans_iterations`` times (each
+  centroid moves to the sum of the patches whose largest |projection| it
+  holds, plus itself, then is renormalised), and the filters are the
+  centroids composed with the whitening, so each output unit responds to one
+  mode of the input.
+
+As in the paper, only convolutional layers get them ("not enough data to
+estimate the weights of fully connected layers"); ``Linear`` layers keep the
+Gaussian draw.  Filters beyond the patch dimension (``M > C k_h k_w``) are
+Gaussian.  Grouped or dilated convolutions and string paddings are not
+supported by these two methods.
+
+Not covered: networks whose affine layers are not applied once each in a
 chain, and batch normalization (which makes the scales irrelevant anyway).
 The paper does not say which ``beta`` it used; the default here is 0 (the
 authors' script defaults to 0.1).
@@ -70,7 +91,10 @@ from .conv import Conv1d, Conv2d
 from .linear import Linear
 from .module import Module
 
-__all__ = ["DataDependentInit", "data_dependent_", "affine_layers", "change_rates", "unit_statistics"]
+__all__ = ["DataDependentInit", "data_dependent_", "affine_layers", "change_rates", "unit_statistics",
+           "conv_patches", "pca_filters", "kmeans_filters", "WEIGHT_METHODS"]
+
+WEIGHT_METHODS = ("gaussian", "pca", "kmeans")
 
 _AFFINE = (Linear, Conv1d, Conv2d)
 
@@ -95,10 +119,14 @@ class DataDependentInit:
         output_change: ``max |out_after - out_before| / max |out_before|`` of the
             network on the sample across the between-layer step (0 for an
             exactly homogeneous network).
+        weights: how each layer's weights were drawn before the within-layer
+            step (``"gaussian"``, ``"pca"``, ``"kmeans"``; ``"kept"`` with
+            ``reinit=False``).
     """
 
     layers: list[str]
     beta: float
+    weights: dict[str, str] = field(default_factory=dict)
     mean_error: list[float] = field(default_factory=list)
     std_error: list[float] = field(default_factory=list)
     rates_before: list[float] = field(default_factory=list)
@@ -173,15 +201,28 @@ def unit_statistics(output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _within_layer(model: Module, layers: list[tuple[str, Module]], sample: Tensor, beta: float, reinit: bool,
-                  rng: np.random.Generator, report: DataDependentInit) -> None:
+                  rng: np.random.Generator, report: DataDependentInit, weights: str = "gaussian",
+                  max_patches: int = 20_000, kmeans_iterations: int = 10) -> None:
     for name, layer in layers:
         w = layer.weight.array
         if layer.bias is None:
             raise ValueError(f"data_dependent_: layer {name} has no bias, so its units cannot be centred on beta")
-        if reinit:
+        x = _layer_input(model, layer, sample)  # depends only on the layers before, already set
+        if not reinit:
+            report.weights[name] = "kept"
+        elif weights != "gaussian" and isinstance(layer, (Conv1d, Conv2d)):
+            patches = conv_patches(layer, x.array, max_patches=max_patches, generator=rng)
+            if weights == "pca":
+                filters, bias = pca_filters(patches, w.shape[0], generator=rng)
+            else:
+                filters, bias = kmeans_filters(patches, w.shape[0], iterations=kmeans_iterations, generator=rng)
+            w[...] = filters.reshape(w.shape).astype(w.dtype, copy=False)
+            layer.bias.array[...] = bias.astype(layer.bias.array.dtype, copy=False)
+            report.weights[name] = weights
+        else:
             w[...] = rng.standard_normal(w.shape).astype(w.dtype, copy=False)
             layer.bias.array[...] = 0
-        x = _layer_input(model, layer, sample)
+            report.weights[name] = "gaussian"
         with no_grad():
             mu, sigma = unit_statistics(layer(x).array)
         safe = np.where(sigma > 1e-12, sigma, 1.0)
@@ -194,6 +235,88 @@ def _within_layer(model: Module, layers: list[tuple[str, Module]], sample: Tenso
         live = sigma > 1e-12
         report.mean_error.append(float(np.max(np.abs(mu2 - beta))))
         report.std_error.append(float(np.max(np.abs(sigma2[live] - 1.0))) if live.any() else 0.0)
+
+
+def conv_patches(layer: Module, x: Any, *, max_patches: int = 20_000,
+                 generator: np.random.Generator | None = None) -> np.ndarray:
+    """The input patches a ``Conv1d``/``Conv2d`` layer sees on ``x``: ``(P, C * k...)`` in the filters' order.
+
+    Every position of every example (after zero padding and stride), at most
+    ``max_patches`` of them drawn without replacement (float64).
+    """
+    if not isinstance(layer, (Conv1d, Conv2d)):
+        raise TypeError(f"conv_patches: expected a Conv1d or Conv2d layer, got {type(layer).__name__}")
+    if layer.groups != 1 or any(d != 1 for d in layer.dilation) or isinstance(layer.padding, str) \
+            or layer.padding_mode != "zeros":
+        raise ValueError("conv_patches: only groups=1, dilation=1 and numeric zero padding are supported")
+    z = np.asarray(x, dtype=np.float64)
+    kernel, stride, pad = tuple(layer.kernel_size), tuple(layer.stride), tuple(layer.padding)
+    if isinstance(layer, Conv1d):
+        z, kernel, stride, pad = z[:, :, None, :], (1,) + kernel, (1,) + stride, (0,) + pad
+    z = np.pad(z, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    win = np.lib.stride_tricks.sliding_window_view(z, kernel, axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
+    patches = win.transpose(0, 2, 3, 1, 4, 5).reshape(-1, z.shape[1] * kernel[0] * kernel[1])
+    if len(patches) > max_patches:
+        rng = _random.get_generator(generator)
+        patches = patches[np.sort(rng.choice(len(patches), size=max_patches, replace=False))]
+    return np.ascontiguousarray(patches)
+
+
+def _eigen(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, eigenvalues (descending, clipped at 0) and eigenvectors (columns) of the patches' covariance."""
+    mean = patches.mean(axis=0)
+    centred = patches - mean
+    vals, vecs = np.linalg.eigh(centred.T @ centred / max(len(patches), 1))
+    order = np.argsort(vals)[::-1]
+    return mean, np.clip(vals[order], 0.0, None), vecs[:, order]
+
+
+def _fill_rows(filters: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``filters`` with Gaussian rows appended up to ``count`` rows (when there are more units than dimensions)."""
+    if len(filters) >= count:
+        return filters[:count]
+    extra = rng.standard_normal((count - len(filters), filters.shape[1])) / math.sqrt(filters.shape[1])
+    return np.vstack([filters, extra])
+
+
+def pca_filters(patches: np.ndarray, count: int, *, generator: np.random.Generator | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """``(W, b)``: the first ``count`` principal components of ``patches``, each over the square root of its
+    eigenvalue, and the bias that centres them: ``W x + b`` is white and decorrelated on the patches."""
+    rng = _random.get_generator(generator)
+    mean, vals, vecs = _eigen(np.asarray(patches, dtype=np.float64))
+    floor = 1e-8 * max(float(vals.max(initial=0.0)), 1e-30)
+    w = (vecs / np.sqrt(np.maximum(vals, floor))).T
+    w = _fill_rows(w, count, rng)
+    return w, -(w @ mean)
+
+
+def kmeans_filters(patches: np.ndarray, count: int, *, iterations: int = 10, whiten_eps: float = 0.01,
+                   generator: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(W, b)``: spherical k-means centroids of the ZCA-whitened, unit-length patches (Coates & Ng, 2012),
+    composed with the whitening so that ``W x + b`` is each centroid's response to a raw patch.
+
+    ``whiten_eps``: the eigenvalues are regularised by this fraction of their mean before whitening.
+    """
+    if not isinstance(iterations, int) or iterations < 1:
+        raise ValueError(f"kmeans_filters: iterations must be a positive integer, got {iterations!r}")
+    rng = _random.get_generator(generator)
+    x = np.asarray(patches, dtype=np.float64)
+    mean, vals, vecs = _eigen(x)
+    zca = vecs @ np.diag(1.0 / np.sqrt(vals + whiten_eps * max(float(vals.mean()), 1e-30))) @ vecs.T
+    white = (x - mean) @ zca.T
+    white /= np.maximum(np.linalg.norm(white, axis=1, keepdims=True), 1e-12)
+    k = min(count, len(white))
+    centroids = white[rng.choice(len(white), size=k, replace=False)].copy()
+    for _ in range(iterations):
+        scores = white @ centroids.T
+        best = np.argmax(np.abs(scores), axis=1)
+        moved = np.zeros_like(centroids)
+        np.add.at(moved, best, scores[np.arange(len(white)), best][:, None] * white)
+        centroids = moved + centroids
+        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    w = _fill_rows(centroids @ zca, count, rng)
+    return w, -(w @ mean)
 
 
 def _per_example_sq_norms(layer: Module, z: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -288,7 +411,8 @@ def _between_layer(model: Module, layers: list[tuple[str, Module]], sample: Tens
 
 def data_dependent_(model: Module, sample: Any, *, beta: float = 0.0, alpha: float = 0.25, iterations: int = 10,
                     within_layer: bool = True, between_layer: bool = True, reinit: bool = True, draws: int = 1,
-                    generator: np.random.Generator | None = None) -> DataDependentInit:
+                    generator: np.random.Generator | None = None, weights: str = "gaussian",
+                    max_patches: int = 20_000, kmeans_iterations: int = 10) -> DataDependentInit:
     """Initialize ``model``'s ``Linear``/``Conv`` layers in place from a batch of inputs ``sample``.
 
     Args:
@@ -303,6 +427,12 @@ def data_dependent_(model: Module, sample: Any, *, beta: float = 0.0, alpha: flo
             paper also applies the method to pre-initialized networks).
         draws: random losses averaged per change-rate estimate.
         generator: the random generator (default: thalweg's).
+        weights: how the weights are drawn before the within-layer step (with
+            ``reinit``): ``"gaussian"`` (Algorithm 1), or the section 3.3
+            initializations ``"pca"`` and ``"kmeans"`` for the convolutions
+            (``Linear`` layers stay Gaussian; see the module docstring).
+        max_patches, kmeans_iterations: the patches sampled per convolution,
+            and the k-means iterations, for ``"pca"`` and ``"kmeans"``.
 
     Returns a ``DataDependentInit`` report.  The model is run in eval mode
     (dropout off) and its mode is restored.  Exact function preservation in
@@ -317,6 +447,10 @@ def data_dependent_(model: Module, sample: Any, *, beta: float = 0.0, alpha: flo
         raise ValueError(f"data_dependent_: draws must be a positive integer, got {draws!r}")
     if not math.isfinite(beta):
         raise ValueError(f"data_dependent_: beta must be finite, got {beta!r}")
+    if weights not in WEIGHT_METHODS:
+        raise ValueError(f"data_dependent_: weights must be one of {', '.join(WEIGHT_METHODS)}, got {weights!r}")
+    if not isinstance(max_patches, int) or max_patches < 2:
+        raise ValueError(f"data_dependent_: max_patches must be an integer >= 2, got {max_patches!r}")
     x = _tensor(sample)
     if x.ndim < 2 or x.shape[0] < 2:
         raise ValueError(f"data_dependent_: sample must be a batch of at least 2 inputs, got shape {tuple(x.shape)}")
@@ -327,7 +461,7 @@ def data_dependent_(model: Module, sample: Any, *, beta: float = 0.0, alpha: flo
         layers = affine_layers(model, x)
         report = DataDependentInit(layers=[name for name, _ in layers], beta=float(beta))
         if within_layer:
-            _within_layer(model, layers, x, float(beta), reinit, rng, report)
+            _within_layer(model, layers, x, float(beta), reinit, rng, report, weights, max_patches, kmeans_iterations)
         if between_layer and iterations > 0:
             _between_layer(model, layers, x, float(alpha), iterations, draws, rng, report)
     finally:

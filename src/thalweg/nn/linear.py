@@ -71,3 +71,7 @@ class Linear(Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """torch's name for the output projection of ``MultiheadAttention``: a plain ``Linear`` (no quantization here)."""

@@ -28,6 +28,20 @@ from .parameter import Parameter
 __all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
 
 
+def _affine_parameters(module: Module, shape: Any, dtype: Any, *, affine: bool, bias: bool) -> None:
+    """A normalization's learned scale (``weight``, 1) and shift (``bias``, 0), or ``None`` where not learned."""
+    module.register_parameter("weight", Parameter(np.ones(shape, dtype=dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(np.zeros(shape, dtype=dtype)) if affine and bias else None)
+
+
+def _reset_affine(module: Module) -> None:
+    """Scale 1 and shift 0: the identity transform."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class _BatchNorm(Module):
     """Shared body of ``BatchNorm1d``/``BatchNorm2d``; subclasses name the accepted input ranks."""
 
@@ -51,15 +65,7 @@ class _BatchNorm(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         d = dtypes.resolve(dtype)
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=d))
-            if bias:
-                self.bias = Parameter(np.zeros(num_features, dtype=d))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_features, d, affine=affine, bias=bias)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=d)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=d)))
@@ -79,10 +85,7 @@ class _BatchNorm(Module):
     def reset_parameters(self) -> None:
         """Running statistics reset; weight 1 and bias 0 (the identity transform)."""
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input(self, input: Tensor) -> None:
         if input.ndim not in self._ranks:
@@ -160,21 +163,10 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         d = dtypes.resolve(dtype)
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(shape, dtype=d))
-            if bias:
-                self.bias = Parameter(np.zeros(shape, dtype=d))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, shape, d, affine=elementwise_affine, bias=bias)
 
     def reset_parameters(self) -> None:
-        if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         k = len(self.normalized_shape)
@@ -210,21 +202,10 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         d = dtypes.resolve(dtype)
-        if affine:
-            self.weight = Parameter(np.ones(num_channels, dtype=d))
-            if bias:
-                self.bias = Parameter(np.zeros(num_channels, dtype=d))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_channels, d, affine=affine, bias=bias)
 
     def reset_parameters(self) -> None:
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         if input.ndim < 2 or input.shape[1] != self.num_channels:

@@ -39,7 +39,8 @@ from .. import dtypes
 from .. import random as _random
 from ..autograd.tensor import Tensor
 from ..ops import api as _api
-from ..ops.recurrent import GRULayer, LSTMLayer, RNNLayer
+from ..ops.recurrent import (GRUCellFunction, GRULayer, LSTMCellFunction, LSTMLayer, RNNCellFunction,
+                             RNNLayer)
 from .functional_parts.basic import dropout as _dropout
 from .module import Module
 from .parameter import Parameter
@@ -420,8 +421,10 @@ class GRU(RNNBase):
 class RNNCellBase(Module):
     """One time step of a recurrent layer; parameters ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``.
 
-    A cell is the whole-sequence fused op run over a single step, so the cell
-    and the layer share one implementation and one set of tests of the math.
+    A cell is one fused single-step Function (``ops/recurrent.py``:
+    ``LSTMCellFunction``, ``GRUCellFunction``, ``RNNCellFunction``) with a
+    hand-written backward: two matrix products in torch's weight layout and the
+    gate arithmetic, so a Python loop over time pays little per step.
     """
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, bias: bool = True, *,
@@ -458,7 +461,7 @@ class RNNCellBase(Module):
         return s
 
     def _prepare(self, input: Any, states: Sequence[Any]) -> tuple[Tensor, list[Any], bool]:  # noqa: A002
-        """Check shapes; return the input as a one-step (1, B, F) sequence, the (B, H) states, batched?"""
+        """Check shapes; return the input as a (B, F) batch, the (B, H) states, batched?"""
         name = type(self).__name__
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: expected a Tensor input, got {type(input).__name__}")
@@ -473,8 +476,8 @@ class RNNCellBase(Module):
             raise TypeError(f"{name}: input dtype {input.dtype} does not match the parameters' dtype "
                             f"{self.weight_ih.dtype}")
         batched = input.ndim == 2
-        x = input.unsqueeze(0) if batched else input.reshape(1, 1, self.input_size)
-        batch = x.shape[1]
+        x = input if batched else input.reshape(1, self.input_size)
+        batch = x.shape[0]
         expected = (batch, self.hidden_size) if batched else (self.hidden_size,)
         out = []
         for what, s in zip(("h", "c"), states):
@@ -506,8 +509,8 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
         x, (h,), batched = self._prepare(input, [hx])
-        packed = RNNLayer.apply(x, *self._params(), h, nonlinearity=self.nonlinearity)
-        return self._finish(packed[1], batched)
+        out = RNNCellFunction.apply(x, h, *self._params(), nonlinearity=self.nonlinearity)
+        return self._finish(out, batched)
 
 
 class LSTMCell(RNNCellBase):
@@ -520,8 +523,8 @@ class LSTMCell(RNNCellBase):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError(f"LSTMCell: hx must be a tuple (h, c), got {type(hx).__name__}")
         x, (h, c), batched = self._prepare(input, [None, None] if hx is None else list(hx))
-        packed = LSTMLayer.apply(x, *self._params(), h, c)
-        return self._finish(packed[1], batched), self._finish(packed[2], batched)
+        packed = LSTMCellFunction.apply(x, h, c, *self._params())  # [h', c'] stacked
+        return self._finish(packed[0], batched), self._finish(packed[1], batched)
 
 
 class GRUCell(RNNCellBase):
@@ -532,5 +535,5 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
         x, (h,), batched = self._prepare(input, [hx])
-        packed = GRULayer.apply(x, *self._params(), h)
-        return self._finish(packed[1], batched)
+        out = GRUCellFunction.apply(x, h, *self._params())
+        return self._finish(out, batched)

@@ -145,7 +145,7 @@ class Softmax(Function):
         if x.size == 0:  # nothing to normalise (an empty dim, or empty others): an empty result, as torch
             ctx.out, ctx.axis = x.copy(), axis
             return ctx.out
-        e = x - x.max(axis=axis, keepdims=True)
+        e = xp.subtract(x, x.max(axis=axis, keepdims=True), out=xp.empty_like(x))  # an array even for 0-d x
         xp.exp(e, out=e)
         e /= _row_sums(e, axis)
         ctx.out, ctx.axis = e, axis

@@ -169,15 +169,21 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
-        return grad * get_array_module(grad).sign(ctx.x)
+        xp = get_array_module(grad)
+        s = xp.sign(ctx.x)
+        return grad * xp.nan_to_num(s, copy=getattr(s, "ndim", 0) == 0, nan=0.0)  # torch: sgn(NaN) = 0
 
 
 class Sign(Function):
-    """z = sign(x);  its derivative is 0 almost everywhere."""
+    """z = sign(x), 0 at NaN as torch;  its derivative is 0 almost everywhere."""
 
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
-        return get_array_module(x).sign(x)
+        xp = get_array_module(x)
+        out = xp.sign(x)
+        if out.dtype.kind != "f":
+            return out
+        return xp.nan_to_num(out, copy=getattr(out, "ndim", 0) == 0, nan=0.0)  # in place, except for scalars
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:

@@ -41,6 +41,12 @@ def _reduce(xp: Any, loss: Any, reduction: str, count: Any = None) -> Any:
         return xp.asarray(total / n, dtype=loss.dtype)
 
 
+def sign_nan_zero(xp: Any, d: Any) -> Any:
+    """sign(d) with torch's value 0 at NaN (NumPy's sign gives NaN): l1_loss's gradient at a NaN is 0 in torch."""
+    s = xp.sign(d)
+    return xp.nan_to_num(s, copy=getattr(s, "ndim", 0) == 0, nan=0.0)  # in place, except for scalars
+
+
 def _quiet(xp: Any) -> Any:
     """A context that silences NumPy's 1/0 and 0/0 warnings (a no-op for other array libraries)."""
     errstate = getattr(xp, "errstate", None)
@@ -76,6 +82,13 @@ def _scatter_sub(a: Any, idx: Any, values: Any) -> None:
 def _class_view(w: Any, ndim: int) -> Any:
     """A per-class vector shaped (1, C, 1, ...) to broadcast against (N, C, d1, ...)."""
     return w.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _mean_divisor(loss: Any, wt: Any, valid: Any) -> Any:
+    """torch's divisor of a class-target loss's mean: the summed weights of the counted targets, or their number."""
+    if wt is not None:
+        return (wt * valid).sum() if valid is not None else wt.sum()
+    return valid.sum() if valid is not None else loss.size
 
 
 def check_class_targets(target: Any, num_classes: int, ignore_index: int, op: str) -> tuple[Any, Any]:
@@ -138,12 +151,7 @@ class CrossEntropyFunction(Function):
             loss += (eps / C) * (total_w * log_s - smooth_sum)
         if valid is not None:  # an ignored target contributes exactly 0, whatever its logits
             loss = xp.where(valid, loss, loss.dtype.type(0))
-        count = None
-        if reduction == "mean":
-            if wt is not None:
-                count = (wt * valid).sum() if valid is not None else wt.sum()
-            else:
-                count = valid.sum() if valid is not None else loss.size
+        count = _mean_divisor(loss, wt, valid) if reduction == "mean" else None
         ctx.e, ctx.S, ctx.tgt, ctx.valid, ctx.wt, ctx.weight = e, S, tgt, valid, wt, weight
         ctx.reduction, ctx.count, ctx.eps = reduction, count, eps
         return _reduce(xp, loss, reduction, count)
@@ -239,12 +247,7 @@ class NLLLossFunction(Function):
             loss *= wt
         if valid is not None:  # an ignored target contributes exactly 0
             loss = xp.where(valid, loss, loss.dtype.type(0))
-        count = None
-        if reduction == "mean":
-            if wt is not None:
-                count = (wt * valid).sum() if valid is not None else wt.sum()
-            else:
-                count = valid.sum() if valid is not None else loss.size
+        count = _mean_divisor(loss, wt, valid) if reduction == "mean" else None
         ctx.shape, ctx.dtype, ctx.tgt, ctx.valid, ctx.wt = x.shape, x.dtype, tgt, valid, wt
         ctx.reduction, ctx.count = reduction, count
         return _reduce(xp, loss, reduction, count)
@@ -336,7 +339,7 @@ class BCEFunction(Function):
     def forward(ctx: Context, x: Any, t: Any, weight: Any = None, *, reduction: str = "mean") -> Any:
         xp = get_array_module(x)
         check_broadcast_to_input(x, (("weight", weight),), "binary_cross_entropy")
-        if x.size and (float(x.min()) < 0 or float(x.max()) > 1):
+        if x.size and not bool(((x >= 0) & (x <= 1)).all()):  # (a NaN fails this too, as in torch)
             raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1 "
                              "(pass probabilities, or use binary_cross_entropy_with_logits for logits)")
         with _quiet(xp):  # log(0) = -inf is expected here; it is clamped to -100
@@ -399,7 +402,7 @@ class L1LossFunction(_PointwiseLoss):
 
     @staticmethod
     def values(xp: Any, d: Any, **options: Any) -> tuple[Any, Any]:
-        return xp.abs(d), xp.sign(d)
+        return xp.abs(d), sign_nan_zero(xp, d)
 
 
 class HuberLossFunction(_PointwiseLoss):
@@ -421,7 +424,7 @@ class SmoothL1LossFunction(_PointwiseLoss):
     def values(xp: Any, d: Any, beta: float = 1.0, **options: Any) -> tuple[Any, Any]:
         ad = xp.abs(d)
         if beta == 0:
-            return ad, xp.sign(d)
+            return ad, sign_nan_zero(xp, d)  # torch hands beta = 0 to l1_loss
         small = ad < beta
         loss = xp.where(small, (0.5 / beta) * d * d, ad - 0.5 * beta)
         deriv = xp.where(small, d / d.dtype.type(beta), xp.sign(d))

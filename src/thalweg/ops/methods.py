@@ -19,12 +19,12 @@ from .. import dtypes
 from ..autograd import grad_mode
 from ..autograd.tensor import Tensor
 from .. import factories as F
-from .. import sparse
 from . import api
 from . import indexing as I
 from . import math_api as M
 from . import scan as C
 from . import sorting as O
+from . import extras as X
 from . import structure as S
 
 _FUNCTIONS: dict[str, Any] = {}
@@ -39,6 +39,9 @@ for _module, _names in (
     (O, "sort argsort msort topk kthvalue median nanmedian mode"),
     (I, "scatter scatter_add scatter_reduce index_select index_add index_copy index_fill masked_select "
         "masked_scatter take_along_dim nonzero argwhere"),
+    (X, "absolute clone cross diff fmax fmin heaviside inner logaddexp2 nanmean nansum negative ravel rot90 "
+        "sgn swapdims take tensordot unflatten unique unique_consecutive bincount isin vdot multiply subtract "
+        "divide true_divide"),
     (S, "tril triu diagonal diag diag_embed trace flip fliplr flipud roll narrow select unbind movedim moveaxis "
         "tile repeat_interleave mm bmm mv dot outer ger addmm"),
 ):
@@ -196,9 +199,16 @@ def _bind() -> None:
     if "random_" not in own:
         T.random_ = _random_
     if "to_sparse" not in own:
-        T.to_sparse = lambda self, sparse_dim=None: sparse.to_sparse(self, sparse_dim)
+        T.to_sparse = _to_sparse
     if "to_dense" not in own:
         T.to_dense = lambda self: self
+
+
+def _to_sparse(self: Tensor, sparse_dim: int | None = None) -> Any:
+    """The nonzero entries as a sparse COO tensor (``thalweg.sparse`` is loaded on first use)."""
+    from .. import sparse
+
+    return sparse.to_sparse(self, sparse_dim)
 
 
 def _bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:

@@ -557,3 +557,199 @@ class GRULayer(Function):
         dw_hh, db_hh = _hidden_grads(ctx, dA.reshape(T, B, 3 * H))
         give(dA, alive=(dx, dw_ih, dw_hh, db_ih, db_hh, dh))
         return dx, dw_ih, dw_hh, db_ih, db_hh, dh if need[5] else None
+
+
+# ------------------------------------------------------------- single-step cells
+# ``LSTMCell``/``GRUCell``/``RNNCell`` used step by step (a Python loop over time, as in
+# pytorch/examples' time-sequence prediction) pay the per-call costs of the layer
+# Functions above (gate-major weight copies, row reordering, packing the whole
+# sequence) once per *step*.  These Functions do one step with two matrix products
+# in torch's layout, straight from the weights, and a hand-written backward.  A
+# Function has one output, so the LSTM cell returns h' and c' stacked, (2, B, H).
+
+
+def _cell_pre(x: Any, h: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> tuple[Any, Any]:
+    """``(x W_ih^T + b_ih, h W_hh^T + b_hh)``; h may be None (zeros)."""
+    xp = get_array_module(x)
+    gi = x @ w_ih.T
+    if b_ih is not None:
+        gi += b_ih
+    if h is None:
+        gh = xp.zeros_like(gi) if b_hh is None else xp.broadcast_to(b_hh, gi.shape).copy()
+    else:
+        gh = h @ w_hh.T
+        if b_hh is not None:
+            gh += b_hh
+    return gi, gh
+
+
+def _cell_param_grads(ctx: Context, need: tuple[bool, ...], d_i: Any, d_h: Any) -> tuple[Any, ...]:
+    """dx, dh (through W_hh), dW_ih, dW_hh, db_ih, db_hh from the pre-activation gradients of the two products.
+
+    ``need``: needs_input_grad of (x, h, w_ih, w_hh, b_ih, b_hh).
+    """
+    x, h = ctx.x, ctx.h
+    dx = d_i @ ctx.w_ih if need[0] else None
+    dh = d_h @ ctx.w_hh if (need[1] and h is not None) else None
+    dw_ih = d_i.T @ x if need[2] else None
+    dw_hh = (d_h.T @ h if h is not None else get_array_module(d_h).zeros_like(ctx.w_hh)) if need[3] else None
+    db_ih = d_i.sum(axis=0) if need[4] else None
+    db_hh = d_h.sum(axis=0) if need[5] else None
+    return dx, dh, dw_ih, dw_hh, db_ih, db_hh
+
+
+class LSTMCellFunction(Function):
+    """One LSTM step, inputs ``(x, h, c, w_ih, w_hh, b_ih, b_hh)``, output ``[h', c']`` stacked (2, B, H).
+
+    ``A = x W_ih^T + b_ih + h W_hh^T + b_hh`` split as torch does into i, f, g, o;
+    ``i, f, o = sigmoid``, ``g = tanh``; ``c' = f c + i g``; ``h' = o tanh(c')``.
+    Backward, with ``dh, dc`` the gradients of ``h', c'``::
+
+        dc~ = dc + dh o (1 - tanh(c')^2)
+        dA = [dc~ g i(1-i),  dc~ c f(1-f),  dc~ i (1-g^2),  dh tanh(c') o(1-o)]
+        dx = dA W_ih;  dh_prev = dA W_hh;  dc_prev = dc~ f;  dW_ih = dA^T x;  dW_hh = dA^T h;  db = sum_B dA
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, h: Any, c: Any, w_ih: Any, w_hh: Any, b_ih: Any = None,
+                b_hh: Any = None) -> Any:
+        xp = get_array_module(x)
+        H = w_hh.shape[1]
+        a, gh = _cell_pre(x, h, w_ih, w_hh, b_ih, b_hh)
+        a += gh
+        # sigmoid(z) = (tanh(z/2) + 1) / 2: one tanh for all four gates
+        a[:, :2 * H] *= 0.5
+        a[:, 3 * H:] *= 0.5
+        xp.tanh(a, out=a)
+        for s in (a[:, :2 * H], a[:, 3 * H:]):
+            s *= 0.5
+            s += 0.5
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        out = xp.empty((2,) + i.shape, dtype=a.dtype)
+        cn = out[1]
+        xp.multiply(i, g, out=cn)
+        if c is not None:
+            cn += f * c
+        tc = xp.tanh(cn)
+        xp.multiply(o, tc, out=out[0])
+        if getattr(ctx, "needs_input_grad", None) is not None:
+            ctx.x, ctx.h, ctx.c, ctx.w_ih, ctx.w_hh, ctx.gates, ctx.tc = x, h, c, w_ih, w_hh, a, tc
+            ctx.b_ih, ctx.b_hh = b_ih, b_hh  # references, for a recorded (create_graph) backward
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
+        xp = get_array_module(grad)
+        a, tc, c = ctx.gates, ctx.tc, ctx.c
+        H = tc.shape[-1]
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        dh, dc = grad[0], grad[1]
+        k = tc * tc
+        xp.subtract(1, k, out=k)
+        k *= o
+        k *= dh
+        k += dc  # dc~
+        dA = xp.empty_like(a)
+        di, df, dg, do = dA[:, :H], dA[:, H:2 * H], dA[:, 2 * H:3 * H], dA[:, 3 * H:]
+        xp.multiply(dh, tc, out=do)
+        do *= o - o * o
+        xp.multiply(k, g, out=di)
+        di *= i - i * i
+        if c is not None:
+            xp.multiply(k, c, out=df)
+            df *= f - f * f
+        else:
+            df.fill(0)
+        xp.multiply(k, i, out=dg)
+        dg *= 1 - g * g
+        need = ctx.needs_input_grad
+        dx, dh_prev, dw_ih, dw_hh, db_ih, db_hh = _cell_param_grads(ctx, need[:2] + need[3:], dA, dA)
+        dc_prev = k * f if (ctx.needs_input_grad[2] and c is not None) else None
+        return dx, dh_prev, dc_prev, dw_ih, dw_hh, db_ih, db_hh
+
+
+class GRUCellFunction(Function):
+    """One GRU step, inputs ``(x, h, w_ih, w_hh, b_ih, b_hh)``, output h' (B, H); torch's gate order r, z, n.
+
+    ``gi = x W_ih^T + b_ih``, ``gh = h W_hh^T + b_hh``; ``r, z = sigmoid(gi_rz + gh_rz)``,
+    ``n = tanh(gi_n + r gh_n)``, ``h' = (1 - z) n + z h``.  Backward::
+
+        dn~ = dh (1-z)(1-n^2);   dz~ = dh (h - n) z(1-z);   dr~ = dn~ gh_n r(1-r)
+        d gi = [dr~, dz~, dn~];  d gh = [dr~, dz~, dn~ r];  dh_prev = d gh W_hh + dh z
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, h: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None) -> Any:
+        xp = get_array_module(x)
+        H = w_hh.shape[1]
+        gi, gh = _cell_pre(x, h, w_ih, w_hh, b_ih, b_hh)
+        rz = gi[:, :2 * H]
+        rz += gh[:, :2 * H]
+        rz *= 0.5
+        xp.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5
+        r, z = rz[:, :H], rz[:, H:]
+        n = r * gh[:, 2 * H:]
+        n += gi[:, 2 * H:]
+        xp.tanh(n, out=n)
+        out = n - z * n  # (1 - z) n
+        if h is not None:
+            out += z * h
+        if getattr(ctx, "needs_input_grad", None) is not None:
+            ctx.x, ctx.h, ctx.w_ih, ctx.w_hh, ctx.rz, ctx.n, ctx.ghn = x, h, w_ih, w_hh, rz, n, gh[:, 2 * H:]
+            ctx.b_ih, ctx.b_hh = b_ih, b_hh
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
+        xp = get_array_module(grad)
+        rz, n, h = ctx.rz, ctx.n, ctx.h
+        H = n.shape[-1]
+        r, z = rz[:, :H], rz[:, H:]
+        d_i = xp.empty(grad.shape[:-1] + (3 * H,), dtype=grad.dtype)
+        dr, dz, dn = d_i[:, :H], d_i[:, H:2 * H], d_i[:, 2 * H:]
+        xp.multiply(grad, 1 - z, out=dn)
+        dn *= 1 - n * n
+        if h is not None:
+            xp.subtract(h, n, out=dz)
+        else:
+            xp.negative(n, out=dz)
+        dz *= grad
+        dz *= z - z * z
+        xp.multiply(dn, ctx.ghn, out=dr)
+        dr *= r - r * r
+        d_h = d_i.copy()
+        d_h[:, 2 * H:] *= r
+        dx, dh_prev, dw_ih, dw_hh, db_ih, db_hh = _cell_param_grads(ctx, ctx.needs_input_grad, d_i, d_h)
+        if dh_prev is not None:
+            dh_prev += grad * z
+        return dx, dh_prev, dw_ih, dw_hh, db_ih, db_hh
+
+
+class RNNCellFunction(Function):
+    """One Elman step, inputs ``(x, h, w_ih, w_hh, b_ih, b_hh)``: ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``.
+
+    ``act`` is tanh (``dA = dh (1 - h'^2)``) or ReLU (``dA = dh [h' > 0]``).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, h: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None, *,
+                nonlinearity: str = "tanh") -> Any:
+        xp = get_array_module(x)
+        a, gh = _cell_pre(x, h, w_ih, w_hh, b_ih, b_hh)
+        a += gh
+        if nonlinearity == "tanh":
+            xp.tanh(a, out=a)
+        else:
+            xp.maximum(a, 0, out=a)
+        if getattr(ctx, "needs_input_grad", None) is not None:
+            ctx.x, ctx.h, ctx.w_ih, ctx.w_hh, ctx.out, ctx.tanh = x, h, w_ih, w_hh, a, nonlinearity == "tanh"
+            ctx.b_ih, ctx.b_hh = b_ih, b_hh
+        return a
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
+        y = ctx.out
+        dA = grad * (1 - y * y) if ctx.tanh else grad * (y > 0)
+        return _cell_param_grads(ctx, ctx.needs_input_grad, dA, dA)

@@ -51,6 +51,7 @@ MAX_BYTES = 256 * 2**20
 MIN_BYTES = 64 * 2**10  # smaller arrays come from the allocator's own free lists anyway
 
 _free: "OrderedDict[tuple, list[np.ndarray]]" = OrderedDict()
+_pooled: set[int] = set()  # id() of every array in _free: an O(1) "given back twice" test (they are alive there)
 _held = [0]
 misses = [0]  # fresh NumPy allocations made by take() (a steady training loop should make none)
 
@@ -98,6 +99,7 @@ def take(xp: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     if stack:
         try:
             a = stack.pop()
+            _pooled.discard(id(a))
             _held[0] -= a.nbytes
         except IndexError:  # another thread emptied it
             a = None
@@ -143,19 +145,22 @@ def give(*arrays: Any, alive: Iterable[Any] = ()) -> None:
             continue
         key = (a.shape, a.dtype.str)
         stack = _free.setdefault(key, [])
-        if any(x is a for x in stack):
+        if id(a) in _pooled:  # a linear scan of the stack here made long unrolled graphs quadratic
             raise RuntimeError(f"workspace.give: the buffer {a.shape} {a.dtype} was given back twice")
         stack.append(a)
+        _pooled.add(id(a))
         _free.move_to_end(key)
         _held[0] += a.nbytes
     while _held[0] > MAX_BYTES and _free:
         _, stack = _free.popitem(last=False)
         _held[0] -= sum(x.nbytes for x in stack)
+        _pooled.difference_update(id(x) for x in stack)
 
 
 def clear() -> None:
     """Drop every pooled array (frees the memory)."""
     _free.clear()
+    _pooled.clear()
     _held[0] = 0
 
 

@@ -20,11 +20,13 @@ from .base import GradientTransformation, chain
 from .clip import clip_grad_norm_, clip_grad_value_
 from .optimizer import Optimizer, default_decay_mask, param_groups_no_decay
 from .optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
-from .range_test import LRRangeTestResult, lr_range_test
+from .._lazy import lazy_names
 
-from . import line_search
-from .lbfgs import LBFGS
-from .line_search import GradientDescentLineSearch, backtracking_line_search
+# Imported on first use (PEP 562): the range test (it runs the training loop), L-BFGS and the line searches.
+__getattr__, __dir__ = lazy_names(__name__, {
+    "LRRangeTestResult": ".range_test", "lr_range_test": ".range_test", "range_test": ".", "LBFGS": ".lbfgs",
+    "lbfgs": ".", "line_search": ".", "GradientDescentLineSearch": ".line_search",
+    "backtracking_line_search": ".line_search", "registry": "."})
 
 __all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "GradientDescentLineSearch", "GradientTransformation",
            "LBFGS", "LRRangeTestResult", "NAdam", "Optimizer", "RAdam", "RMSprop", "SGD", "backtracking_line_search",

@@ -2,7 +2,8 @@
 
 Same names, arguments and results as ``torch.nn.utils``.  They act on the
 ``.grad`` arrays of all the given parameters together (the whole model), where
-the ``clip_by_*`` transforms act on one parameter group inside a chain.
+the ``clip_by_*`` transforms act on one parameter group inside a chain.  The math is theirs
+(``optim/transforms/clipping.py``); this file only gathers the gradients and checks the arguments.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from ..backend import get_array_module
+from .transforms.clipping import clip_values_, global_norm, scale_to_norm_
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
@@ -48,19 +49,11 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     grads = _grads(parameters)
     if not grads:
         return Tensor(np.zeros((), dtype=np.float32))
-    if math.isinf(q):
-        total = max(float(get_array_module(g).abs(g).max()) if g.size else 0.0 for g in grads)
-    elif q == 2.0:
-        total = math.sqrt(sum(float(get_array_module(g).vdot(g, g)) for g in grads))
-    else:
-        total = sum(float((get_array_module(g).abs(g) ** q).sum()) for g in grads) ** (1.0 / q)
+    total = global_norm(grads, q)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}; "
                            "set error_if_nonfinite=False to clip anyway")
-    coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
-        for g in grads:
-            g *= coef
+    scale_to_norm_(grads, max_norm, total)
     return Tensor(np.asarray(total, dtype=grads[0].dtype))
 
 
@@ -69,5 +62,4 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     c = float(clip_value)
     if c < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
-    for g in _grads(parameters):
-        get_array_module(g).clip(g, -c, c, out=g)
+    clip_values_(_grads(parameters), c)

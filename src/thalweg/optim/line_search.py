@@ -49,6 +49,18 @@ def _flat_array(v: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _check_armijo(step_name: str, step: float, rho: float, c: float, iters_name: str, iters: int) -> None:
+    """The backtracking search's arguments: a positive first step, 0 < rho < 1, 0 < c < 1, at least one trial."""
+    if not step > 0:
+        raise ValueError(f"Invalid {step_name}: {step}")
+    if not 0.0 < rho < 1.0:
+        raise ValueError(f"Invalid shrink factor rho: {rho} (need 0 < rho < 1)")
+    if not 0.0 < c < 1.0:
+        raise ValueError(f"Invalid sufficient-decrease constant c: {c} (need 0 < c < 1)")
+    if int(iters) < 1:
+        raise ValueError(f"Invalid {iters_name}: {iters}")
+
+
 def backtracking_line_search(f: Callable[[np.ndarray], Any], x: Any, direction: Any, grad: Any, *,
                              fx: float | None = None, alpha0: float = 1.0, rho: float = 0.5, c: float = 1e-4,
                              max_iter: int = 50) -> float:
@@ -65,14 +77,7 @@ def backtracking_line_search(f: Callable[[np.ndarray], Any], x: Any, direction: 
     Returns the accepted step, or ``0.0`` if none of ``max_iter`` trials
     passed (x is then optimal to working precision, or d is useless).
     """
-    if not alpha0 > 0:
-        raise ValueError(f"Invalid initial step alpha0: {alpha0}")
-    if not 0.0 < rho < 1.0:
-        raise ValueError(f"Invalid shrink factor rho: {rho} (need 0 < rho < 1)")
-    if not 0.0 < c < 1.0:
-        raise ValueError(f"Invalid sufficient-decrease constant c: {c} (need 0 < c < 1)")
-    if int(max_iter) < 1:
-        raise ValueError(f"Invalid max_iter: {max_iter}")
+    _check_armijo("initial step alpha0", alpha0, rho, c, "max_iter", max_iter)
     xa, da, ga = _flat_array(x, "x"), _flat_array(direction, "direction"), _flat_array(grad, "grad")
     if not (xa.shape == da.shape == ga.shape):
         raise ValueError(f"backtracking_line_search: x {xa.shape}, direction {da.shape} and grad {ga.shape} "
@@ -441,14 +446,7 @@ class GradientDescentLineSearch(ClosureOptimizer):
 
     def __init__(self, params: Any, lr: float = 1.0, *, rho: float = 0.5, c: float = 1e-4,
                  max_backtracks: int = 30) -> None:
-        if not lr > 0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 < rho < 1.0:
-            raise ValueError(f"Invalid shrink factor rho: {rho} (need 0 < rho < 1)")
-        if not 0.0 < c < 1.0:
-            raise ValueError(f"Invalid sufficient-decrease constant c: {c} (need 0 < c < 1)")
-        if int(max_backtracks) < 1:
-            raise ValueError(f"Invalid max_backtracks: {max_backtracks}")
+        _check_armijo("learning rate", lr, rho, c, "max_backtracks", max_backtracks)
         super().__init__(params, {"lr": lr, "rho": rho, "c": c, "max_backtracks": int(max_backtracks)})
         self.state = {"step": 0, "func_evals": 0, "step_size": 0.0}
 

@@ -34,6 +34,14 @@ __all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "
 Betas = tuple[float, float]
 
 
+
+def _with_weight_decay(scale: Any, weight_decay: float, lr: float, decoupled: bool) -> Any:
+    """``scale`` between its weight decay and the learning rate: L2 in the gradient before it (torch's
+    default), or decoupled decay after it (AdamW's), which is the whole difference between the two."""
+    if decoupled:
+        return chain(scale, add_decayed_weights(weight_decay), scale_by_learning_rate(lr))
+    return chain(add_l2(weight_decay), scale, scale_by_learning_rate(lr))
+
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay.
 
@@ -75,11 +83,7 @@ class Adam(Optimizer):
     def __init__(self, params: Any, lr: float = 1e-3, betas: Betas = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
                  decoupled_weight_decay: bool = False) -> None:
-        adam = scale_by_adam(betas, eps, amsgrad)
-        if decoupled_weight_decay:
-            transform = chain(adam, add_decayed_weights(weight_decay), scale_by_learning_rate(lr))
-        else:
-            transform = chain(add_l2(weight_decay), adam, scale_by_learning_rate(lr))
+        transform = _with_weight_decay(scale_by_adam(betas, eps, amsgrad), weight_decay, lr, decoupled_weight_decay)
         super().__init__(params, transform, {"maximize": maximize})
 
 
@@ -205,11 +209,8 @@ class NAdam(Optimizer):
     def __init__(self, params: Any, lr: float = 2e-3, betas: Betas = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False,
                  *, maximize: bool = False) -> None:
-        nadam = scale_by_nadam(betas, eps, momentum_decay)
-        if decoupled_weight_decay:
-            transform = chain(nadam, add_decayed_weights(weight_decay), scale_by_learning_rate(lr))
-        else:
-            transform = chain(add_l2(weight_decay), nadam, scale_by_learning_rate(lr))
+        transform = _with_weight_decay(scale_by_nadam(betas, eps, momentum_decay), weight_decay, lr,
+                                       decoupled_weight_decay)
         super().__init__(params, transform, {"maximize": maximize})
 
 

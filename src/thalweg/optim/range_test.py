@@ -19,11 +19,14 @@ loss, "improvement" meaning accuracy up or loss down):
 
 Both are ``None`` if the curve never improves.  The model's weights, training
 mode and gradients and the optimizer's state and learning rates are restored
-afterwards, so the test can be run before the real training.
+afterwards, so the test can be run before the real training.  The steps are
+the core's training loop (``thalweg.train.Trainer`` with ``max_steps``), with
+the sweep as a callback that sets each step's rate and stops at divergence.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -31,6 +34,10 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..autograd.tensor import Tensor
+# The range test runs the one training loop, so this file sits on the loop's floor although it lives in
+# ``optim`` (torch-like ``optim.lr_range_test``): ``optim`` loads it on first use, never at import.
+from ..train.callbacks import Callback
+from ..train.loop import Trainer
 
 __all__ = ["LRRangeTestResult", "lr_range_test"]
 
@@ -115,6 +122,47 @@ def _as_input(x: Any) -> Any:
     return Tensor(x) if isinstance(x, np.ndarray) else x
 
 
+class _Sweep(Callback):
+    """The range test as a callback of the training loop: set each step's rate, record, stop at divergence."""
+
+    def __init__(self, optimizer: Any, schedule: np.ndarray, ratios: list[float], smooth: float,
+                 diverge_threshold: float, accuracy_fn: Callable[[Any, Any], float] | None) -> None:
+        self.optimizer, self.schedule, self.ratios = optimizer, schedule, ratios
+        self.smooth, self.diverge_threshold, self.accuracy_fn = smooth, diverge_threshold, accuracy_fn
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self.accs: list[float] = []
+        self.diverged = False
+        self.best = math.inf
+        self.smoothed: float | None = None
+        self.last: tuple[Any, Any] | None = None
+
+    def run_batch(self, model: Any, batch: Any) -> tuple[Any, Any]:
+        x, y = batch
+        output, target = model(_as_input(x)), _as_input(y)
+        self.last = (output, target)
+        return output, target
+
+    def on_after_backward(self, trainer: Any) -> None:
+        lr = float(self.schedule[trainer.step])
+        for group, r in zip(self.optimizer.param_groups, self.ratios):
+            group["lr"] = lr * r
+
+    def on_train_batch_end(self, trainer: Any, logs: dict[str, Any]) -> None:
+        value = float(logs["loss"])
+        self.lrs.append(float(self.schedule[trainer.step - 1]))
+        self.losses.append(value)
+        if self.accuracy_fn is not None and self.last is not None:
+            self.accs.append(float(self.accuracy_fn(*self.last)))
+        s = self.smoothed
+        self.smoothed = value if s is None else self.smooth * value + (1.0 - self.smooth) * s
+        if not math.isfinite(self.smoothed) or self.smoothed > self.diverge_threshold * self.best:
+            self.diverged = True
+            trainer.stop("the smoothed loss diverged", now=True)
+        else:
+            self.best = min(self.best, self.smoothed)
+
+
 def lr_range_test(model: Any, loss_fn: Callable[[Any, Any], Tensor], optimizer: Any, data: Iterable[Any],
                   start_lr: float, end_lr: float, num_iters: int = 100, *, mode: str = "linear",
                   smooth: float = 0.05, diverge_threshold: float = 5.0,
@@ -159,38 +207,13 @@ def lr_range_test(model: Any, loss_fn: Callable[[Any, Any], Tensor], optimizer: 
     saved_opt = optimizer.state_dict()
     was_training = getattr(model, "training", None)
 
-    lrs: list[float] = []
-    losses: list[float] = []
-    accs: list[float] = []
-    diverged = False
+    sweep = _Sweep(optimizer, schedule, ratios, smooth, diverge_threshold, accuracy_fn)
+    if iter(data) is data:  # a one-shot iterator: take no more than the sweep needs
+        data = itertools.islice(data, len(schedule))
     try:
-        if was_training is not None:
-            model.train()
-        best = math.inf
-        smoothed = None
-        batches = _batches(data)
-        for lr in schedule:
-            try:
-                x, y = next(batches)
-            except StopIteration:
-                break
-            for group, r in zip(optimizer.param_groups, ratios):
-                group["lr"] = float(lr) * r
-            output = model(_as_input(x))
-            loss = loss_fn(output, _as_input(y))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            value = float(loss.item())
-            lrs.append(float(lr))
-            losses.append(value)
-            if accuracy_fn is not None:
-                accs.append(float(accuracy_fn(output, _as_input(y))))
-            smoothed = value if smoothed is None else smooth * value + (1.0 - smooth) * smoothed
-            if not math.isfinite(smoothed) or smoothed > diverge_threshold * best:
-                diverged = True
-                break
-            best = min(best, smoothed)
+        Trainer(model, optimizer, loss=loss_fn, metrics=(), restore_best=False, batch_fn=sweep.run_batch,
+                max_steps=len(schedule), stop_on_nonfinite=False, callbacks=[sweep], verbose=False,
+                progress=False).fit(data)
     finally:
         if saved_model is not None:
             model.load_state_dict(saved_model)
@@ -199,6 +222,7 @@ def lr_range_test(model: Any, loss_fn: Callable[[Any, Any], Tensor], optimizer: 
         optimizer.load_state_dict(saved_opt)
         if was_training is not None:
             model.train(was_training)
+    lrs, losses, accs, diverged = sweep.lrs, sweep.losses, sweep.accs, sweep.diverged
 
     lr_arr = np.asarray(lrs, dtype=np.float64)
     sm_loss = _smooth(losses, smooth)

@@ -142,16 +142,7 @@ class PruningMasks:
         if name not in params:
             raise ValueError(f"{op}: the model has no parameter {name!r}; parameters: {', '.join(params)}")
         p = params[name]
-        xp = get_array_module(p.array)
-        m = mask.array if isinstance(mask, Tensor) else mask
-        m = xp.asarray(m)
-        if m.shape != p.array.shape:
-            raise ValueError(f"{op}: the mask for {name!r} has shape {m.shape} but the parameter has shape "
-                             f"{p.array.shape}")
-        if m.dtype != bool:
-            if not bool(xp.isin(m, (0, 1)).all()):
-                raise ValueError(f"{op}: the mask for {name!r} must be boolean (or 0/1), got values outside {{0, 1}}")
-            m = m.astype(bool)
+        m = as_mask(mask, p, name, op)
         entry = self._entries.get(name)
         if entry is not None:
             revived = int((m & ~entry.mask).sum())
@@ -162,7 +153,7 @@ class PruningMasks:
             entry.mask[...] = m  # in place: the hook and any wrapper see the new mask
         else:
             self._entries[name] = _Entry(p, m.copy())
-        xp.multiply(p.array, self._entries[name].mask, out=p.array)
+        get_array_module(p.array).multiply(p.array, self._entries[name].mask, out=p.array)
 
     def apply(self) -> None:
         """Zero every pruned weight in place (``p.data *= mask``)."""
@@ -197,6 +188,20 @@ class PruningMasks:
 
 
 # ------------------------------------------------------------------ functions
+def as_mask(mask: Any, p: Tensor, name: str, op: str) -> Any:
+    """``mask`` as a boolean array of ``p``'s shape (0/1 values accepted); errors name the op and the layer."""
+    xp = get_array_module(p.array)
+    m = xp.asarray(mask.array if isinstance(mask, Tensor) else mask)
+    if m.shape != p.array.shape:
+        raise ValueError(f"{op}: the mask for {name!r} has shape {m.shape} but the parameter has shape "
+                         f"{p.array.shape}")
+    if m.dtype != bool:
+        if not bool(xp.isin(m, (0, 1)).all()):
+            raise ValueError(f"{op}: the mask for {name!r} must be boolean (or 0/1), got values outside {{0, 1}}")
+        m = m.astype(bool)
+    return m
+
+
 def masks_of(model: Any, *, create: bool = False) -> PruningMasks | None:
     """The model's ``PruningMasks`` (``None`` if it was never pruned, unless ``create``)."""
     masks = model.__dict__.get(_ATTR)

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..backend import get_array_module
-from .masks import PruningMasks, masks_of, resolve_layers
+from .masks import PruningMasks, as_mask, masks_of, resolve_layers
 
 __all__ = ["prune_by_std", "prune_layers", "prune_global", "prune_with_masks", "magnitude_mask", "check_sparsity"]
 
@@ -178,16 +178,7 @@ def prune_with_masks(model: Any, masks: Mapping[str, Any], *, op: str = "prune_w
     existing = masks_of(model)
     for key, m in masks.items():
         ((name, p),) = resolve_layers(model, [key], op).items()
-        m = m.array if isinstance(m, Tensor) else m
-        xp = get_array_module(p.array)
-        m = xp.asarray(m)
-        if m.shape != p.array.shape:
-            raise ValueError(f"{op}: the mask for {name!r} has shape {m.shape} but the parameter has shape "
-                             f"{p.array.shape}")
-        if m.dtype != bool:
-            if not bool(xp.isin(m, (0, 1)).all()):
-                raise ValueError(f"{op}: the mask for {name!r} must be boolean (or 0/1)")
-            m = m.astype(bool)
+        m = as_mask(m, p, name, op)
         if existing is not None and name in existing:
             revived = int((m & ~existing[name]).sum())
             if revived:

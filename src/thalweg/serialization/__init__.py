@@ -31,7 +31,8 @@ from typing import IO, Any
 
 from .errors import CheckpointError
 
-__all__ = ["CheckpointError", "RefusedGlobalError", "load", "save"]
+__all__ = ["CheckpointError", "RefusedGlobalError", "add_safe_globals", "get_safe_globals", "load", "safe_globals",
+           "save"]
 
 
 def __getattr__(name: str) -> Any:
@@ -132,3 +133,34 @@ def load(f: str | os.PathLike[str] | IO[bytes], map_location: Any = None, pickle
                               "because unpickling can run code -- re-save it with a recent torch.save "
                               "(the zip format) or as safetensors")
     raise CheckpointError(f"{name}: not a thalweg, safetensors or PyTorch (zip) file (it starts with {head[:8]!r})")
+
+
+_SAFE_GLOBALS: list[Any] = []
+
+
+def add_safe_globals(globals_: list[Any]) -> None:
+    """torch's allowlist for its ``weights_only`` unpickler, accepted so ported scripts run.
+
+    thalweg's loader rebuilds tensors, arrays, numbers, strings and containers only; it never builds an
+    object of a listed class from a file, so the list changes nothing about what ``load`` accepts.
+    """
+    _SAFE_GLOBALS.extend(globals_)
+
+
+def get_safe_globals() -> list[Any]:
+    """The classes given to :func:`add_safe_globals` (kept for torch's API; see there)."""
+    return list(_SAFE_GLOBALS)
+
+
+class safe_globals:  # noqa: N801 - torch's spelling
+    """``with tw.serialization.safe_globals([...]):`` as in torch; a no-op here (see :func:`add_safe_globals`)."""
+
+    def __init__(self, globals_: list[Any]) -> None:
+        self._globals = list(globals_)
+
+    def __enter__(self) -> None:
+        self._saved = list(_SAFE_GLOBALS)
+        _SAFE_GLOBALS.extend(self._globals)
+
+    def __exit__(self, *exc: object) -> None:
+        _SAFE_GLOBALS[:] = self._saved

@@ -18,11 +18,14 @@ from .callbacks import (Callback, EarlyStopping, GradientClipping, ModelCheckpoi
 from .io import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 from .loop import FitResult, Trainer, evaluate, fit
 from .metrics import LOSSES, METRICS, accuracy
-from .models import init_weights, lenet5, mlp
 from .plots import PlotsUnavailable, plot_compare, plot_lr_find, plot_run
 from .record import RunRecord, RunRecordError, read_run
-from .reuse import load_run
-from .integrations import MLflowLogger, TensorBoard
+from .._lazy import lazy_names
+
+# Imported on first use (PEP 562): the reference models, ``load_run`` and the TensorBoard/MLflow callbacks.
+__getattr__, __dir__ = lazy_names(__name__, {
+    "init_weights": ".models", "lenet5": ".models", "mlp": ".models", "load_run": ".reuse",
+    "MLflowLogger": ".integrations", "TensorBoard": ".integrations"})
 
 __all__ = ["Callback", "CheckpointError", "EarlyStopping", "FitResult", "GradientClipping", "LOSSES", "METRICS",
            "ModelCheckpoint", "MonitorCallback", "PlotsUnavailable", "ReduceLROnPlateau", "RunRecord",

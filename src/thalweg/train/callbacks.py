@@ -34,6 +34,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..optim.lr_scheduler.plateau import ReduceLROnPlateau as _PlateauSchedule
+from ..optim.lr_scheduler.plateau import improves
 
 if TYPE_CHECKING:  # pragma: no cover
     from .loop import Trainer
@@ -96,6 +98,8 @@ class MonitorCallback(Callback):
     ``improved(v)`` is ``v > best + min_delta`` in ``"max"`` mode and
     ``v < best - min_delta`` in ``"min"`` mode; ``"auto"`` picks ``"max"``
     for accuracies and scores and ``"min"`` otherwise.  NaN never improves.
+    The comparison is ``optim.lr_scheduler.plateau.improves``, the one the
+    plateau schedule uses (here with an absolute threshold, ``min_delta``).
     """
 
     def __init__(self, monitor: str = "dev_accuracy", *, mode: str = "auto", min_delta: float = 0.0) -> None:
@@ -115,13 +119,7 @@ class MonitorCallback(Callback):
         return float(logs[self.monitor])
 
     def improved(self, value: float) -> bool:
-        if math.isnan(value):
-            return False
-        if self.best is None:
-            return True
-        if self.mode == "max":
-            return value > self.best + self.min_delta
-        return value < self.best - self.min_delta
+        return improves(value, self.best, mode=self.mode, threshold=self.min_delta, threshold_mode="abs")
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}
@@ -177,8 +175,20 @@ class ReduceLROnPlateau(MonitorCallback):
     (epsilon <- alpha * epsilon, e.g. alpha = 0.1), then wait ``cooldown``
     epochs before watching again; never go below ``min_lr``.
 
-    For a schedule object (``optim.lr_scheduler.ReduceLROnPlateau``) pass it as
-    ``schedule=`` instead: the loop feeds it the monitored figure each epoch.
+    The rule itself is the schedule ``optim.lr_scheduler.ReduceLROnPlateau``;
+    this callback builds one on the loop's optimizer and feeds it the
+    monitored figure at each epoch end.  Its arguments keep Keras' meaning and
+    map onto torch's explicitly:
+
+    * ``min_delta`` is an *absolute* margin: ``threshold=min_delta,
+      threshold_mode="abs"`` (torch's default is a relative ``1e-4``);
+    * ``patience`` counts the flat epochs that trigger a reduction (Keras),
+      torch counts those it tolerates: ``patience=max(patience - 1, 0)``;
+    * ``cooldown`` counts the epochs after a reduction until the counting
+      restarts, that epoch included: torch's ``cooldown=max(cooldown - 1, 0)``;
+    * ``mode="auto"`` is resolved from the monitor's name; ``min_lr`` is the same.
+
+    To use the schedule directly, pass it as ``schedule=`` to the loop.
     """
 
     def __init__(self, monitor: str = "dev_accuracy", *, factor: float = 0.1, patience: int = 2,
@@ -189,41 +199,55 @@ class ReduceLROnPlateau(MonitorCallback):
         if patience < 0 or cooldown < 0 or min_lr < 0:
             raise ValueError("ReduceLROnPlateau: patience, cooldown and min_lr must be >= 0")
         self.factor, self.patience, self.cooldown, self.min_lr = float(factor), int(patience), int(cooldown), min_lr
-        self.wait = 0
-        self.cooldown_left = 0
+        self.schedule: _PlateauSchedule | None = None
+        self._pending: dict[str, Any] = {}
+        self.cooldown_left = 0  # in this callback's unit: torch's cooldown_counter is max(cooldown_left - 1, 0)
+
+    def _schedule_for(self, optimizer: Any) -> _PlateauSchedule:
+        if self.schedule is None or self.schedule.optimizer is not optimizer:
+            self.schedule = _PlateauSchedule(optimizer, mode=self.mode, factor=self.factor,  # type: ignore[arg-type]
+                                             patience=max(self.patience - 1, 0), threshold=self.min_delta,
+                                             threshold_mode="abs", cooldown=max(self.cooldown - 1, 0),
+                                             min_lr=self.min_lr, eps=1e-12)
+            self._load_into(self.schedule, self._pending)
+        return self.schedule
+
+    def _load_into(self, schedule: _PlateauSchedule, state: dict[str, Any]) -> None:
+        """This callback's saved state (``best``, ``wait``, ``cooldown_left``) as the schedule's counters."""
+        best = state.get("best", self.best)
+        schedule.best = (math.inf if self.mode == "min" else -math.inf) if best is None else float(best)
+        schedule.num_bad_epochs = int(state.get("wait", 0))
+        schedule.cooldown_counter = max(int(state.get("cooldown_left", 0)) - 1, 0)
+
+    @property
+    def wait(self) -> int:
+        """Flat epochs counted so far (the schedule's ``num_bad_epochs``)."""
+        return 0 if self.schedule is None else self.schedule.num_bad_epochs
 
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, Any]) -> None:
-        v = self.value(logs)
-        if self.cooldown_left > 0:
-            self.cooldown_left -= 1
-            self.wait = 0
-        if self.improved(v):
-            self.best, self.wait = v, 0
-            return
-        if self.cooldown_left > 0:
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            changed = []
-            for g in trainer.optimizer.param_groups:
-                old = float(g["lr"])
-                new = max(old * self.factor, self.min_lr)
-                if old - new > 1e-12 * max(old, 1.0):
-                    g["lr"] = new
-                    changed.append((old, new))
-            if changed:
-                trainer.log(f"  ReduceLROnPlateau: {self.monitor} flat for {self.wait} epochs, "
-                            f"lr {changed[0][0]:.3g} -> {changed[0][1]:.3g}")
-            self.wait = 0
-            self.cooldown_left = self.cooldown
+        schedule = self._schedule_for(trainer.optimizer)
+        value = self.value(logs)
+        before = [float(g["lr"]) for g in trainer.optimizer.param_groups]
+        reduces = (not schedule.is_better(value, schedule.best) and schedule.cooldown_counter == 0
+                   and schedule.num_bad_epochs + 1 > schedule.patience)
+        self.cooldown_left = self.cooldown if reduces else max(self.cooldown_left - 1, 0)
+        schedule.step(value)
+        self.best = None if math.isinf(schedule.best) else schedule.best
+        after = [float(g["lr"]) for g in trainer.optimizer.param_groups]
+        changed = [(old, new) for old, new in zip(before, after) if new != old]
+        if changed:
+            trainer.log(f"  ReduceLROnPlateau: {self.monitor} flat for {max(self.patience, 1)} epochs, "
+                        f"lr {changed[0][0]:.3g} -> {changed[0][1]:.3g}")
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "wait": self.wait, "cooldown_left": self.cooldown_left}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self.wait = int(state.get("wait", 0))
+        self._pending = dict(state)
         self.cooldown_left = int(state.get("cooldown_left", 0))
+        if self.schedule is not None:
+            self._load_into(self.schedule, self._pending)
 
 
 class ModelCheckpoint(MonitorCallback):

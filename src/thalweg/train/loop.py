@@ -24,8 +24,17 @@ are saved).
 
 Model selection is always on when there is a dev set: whatever ends training
 (the last epoch, early stopping, a divergence), the weights with the best
-monitored dev figure are restored, and the test set is evaluated once, with
-them.
+monitored dev figure are restored (``restore_best=False`` keeps the last), and
+the test set is evaluated once, with them.
+
+The same loop serves experiments that measure *during* training: a budget in
+optimizer steps (``max_steps``), dev evaluations every N steps
+(``eval_every``), a custom batch function (``batch_fn(model, batch) ->
+(output, target)``, for models that take several inputs or carry a state from
+batch to batch, with data given as iterables of raw batches or as functions of
+the epoch that return one), any loss callable, and callbacks that read the
+gradients between ``backward()`` and ``step()`` or stop the run at once
+(``trainer.stop(reason, now=True)``).
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..data.dataset import TensorDataset, as_array
 from ..data.loader import DataLoader, default_collate
+from ..optim.lr_scheduler.plateau import improves
 from .callbacks import (Callback, GradientClipping, ModelCheckpoint, MonitorCallback, ScheduleCallback,
                         _infer_mode, normalize_monitor)
 from . import distributed as _dist  # data-parallel runs: rank 0 writes, metrics averaged over ranks
@@ -91,6 +101,49 @@ def _to_loader(data: Any, *, batch_size: int, shuffle: bool, seed: int | None) -
     return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=gen)
 
 
+class _Batches:
+    """Raw batches for a custom ``batch_fn``: an iterable, or a function of the epoch that returns one.
+
+    Each epoch's batches are listed once, so the loop knows how many there are.
+    It holds no position of its own: a resumed run starts its epoch again.
+    """
+
+    def __init__(self, source: Any) -> None:
+        if not callable(source) and not hasattr(source, "__iter__"):
+            raise TypeError(f"with batch_fn, data must be an iterable of batches or a function of the epoch "
+                            f"returning one, got {type(source).__name__}")
+        self.source = source
+        self.epoch = 1
+        self.dataset = None
+
+    def batches(self) -> list[Any]:
+        return list(self.source(self.epoch) if callable(self.source) else self.source)
+
+    def __iter__(self) -> Any:
+        return iter(self.batches())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def _run_batch(model: Any, batch: Any, batch_fn: Callable[[Any, Any], Any] | None) -> tuple[Any, Any] | None:
+    """``(output, target)`` of one batch: ``batch_fn(model, batch)``, or ``model(x)`` on an ``(x, y)`` pair.
+
+    ``None`` (from a ``batch_fn``) means: skip this batch.
+    """
+    if batch_fn is not None:
+        return batch_fn(model, batch)
+    x, y = _split_batch(batch)
+    return model(x), y
+
+
+def _batch_size(out: Any, y: Any) -> int:
+    return len(y) if y is not None else (int(out.shape[0]) if getattr(out, "ndim", 0) else 1)
+
+
 def _split_batch(batch: Any) -> tuple[Any, Tensor]:
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         x, y = batch
@@ -122,8 +175,9 @@ def _peek(dataset: Any, n: int = 2) -> Any:
     return default_collate([dataset[int(i)] for i in idx])
 
 
-def _evaluate(model: Any, loader: DataLoader, loss_fn: Callable[..., Any],
-              metrics: Sequence[tuple[str, Callable[..., float]]]) -> dict[str, float]:
+def _evaluate(model: Any, loader: Any, loss_fn: Callable[..., Any],
+              metrics: Sequence[tuple[str, Callable[..., float]]],
+              batch_fn: Callable[[Any, Any], Any] | None = None) -> dict[str, float]:
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
@@ -131,12 +185,14 @@ def _evaluate(model: Any, loader: DataLoader, loss_fn: Callable[..., Any],
     try:
         with no_grad():
             for batch in loader:
-                x, y = _split_batch(batch)
-                out = model(x)
+                pair = _run_batch(model, batch, batch_fn)
+                if pair is None:
+                    continue
+                out, y = pair
                 figures = {"loss": float(loss_fn(out, y).array)}
                 for name, fn in metrics:
                     figures[name] = fn(out.array, y.array)
-                means.update(figures, len(y))
+                means.update(figures, _batch_size(out, y))
     finally:
         if was_training and hasattr(model, "train"):
             model.train()
@@ -172,7 +228,9 @@ class Trainer:
                  evals_per_epoch: int = 1, seed: int | None = None, clip_grad_norm: float | None = None,
                  run_dir: str | Path | None = None, config: dict[str, Any] | None = None, verbose: bool = True,
                  progress: bool | str = "auto", log: Callable[[str], None] | None = None, plots: bool = True,
-                 title: str = "") -> None:
+                 title: str = "", max_steps: int | None = None, eval_every: int | None = None,
+                 batch_fn: Callable[[Any, Any], tuple[Any, Any] | None] | None = None,
+                 stop_on_nonfinite: bool = True) -> None:
         self.model = model
         self.optimizer = optimizer
         self.loss_name, self.loss_fn = resolve_loss(loss)
@@ -186,6 +244,13 @@ class Trainer:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        for name, v in (("max_steps", max_steps), ("eval_every", eval_every)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0):
+                raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
+        self.max_steps = None if max_steps is None else int(max_steps)
+        self.eval_every = None if eval_every is None else int(eval_every)
+        self.batch_fn = batch_fn
+        self.stop_on_nonfinite = stop_on_nonfinite
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.evals_per_epoch = int(evals_per_epoch)
         self._monitor_arg, self._mode_arg, self.min_delta = monitor, mode, float(min_delta)
@@ -228,6 +293,7 @@ class Trainer:
         self.best_step: int | None = None
         self.best_state: dict[str, np.ndarray] | None = None
         self.should_stop = False
+        self._stop_now = False
         self.stop_reason: str | None = None
         self.status = "completed"
         self._in_epoch: dict[str, Any] | None = None
@@ -244,8 +310,9 @@ class Trainer:
         else:
             self._log(msg)
 
-    def stop(self, reason: str) -> None:
-        """Ask the loop to stop after the current epoch (callbacks call this)."""
+    def stop(self, reason: str, *, now: bool = False) -> None:
+        """Ask the loop to stop after the current epoch, or after the current step (``now=True``)."""
+        self._stop_now = self._stop_now or now
         if not self.should_stop:
             self.should_stop, self.stop_reason = True, reason
             if self.status == "completed":
@@ -368,6 +435,8 @@ class Trainer:
 
     def _check_model(self, dataset: Any) -> None:
         """One forward pass on two examples, in eval mode, before anything is written."""
+        if self.batch_fn is not None:
+            return  # raw batches: nothing to peek at without running the caller's batch function
         x, y = _split_batch(_peek(dataset))
         was_training = getattr(self.model, "training", True)
         self.model.eval()
@@ -385,19 +454,26 @@ class Trainer:
                                  f"make the last layer's output size {classes}")
 
     # -------------------------------------------------------------- fit
-    def fit(self, train: Any, dev: Any = None, *, epochs: int, test: Any = None,
+    def fit(self, train: Any, dev: Any = None, *, epochs: int | None = None, test: Any = None,
             resume: str | Path | None = None) -> FitResult:
-        """Train for ``epochs`` epochs in total (a resumed run counts the epochs already done)."""
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        """Train for ``epochs`` epochs in total (a resumed run counts the epochs already done).
+
+        With ``max_steps``, training also ends after that many optimizer steps; ``epochs`` may then be
+        left out (as many epochs as the steps need).
+        """
+        if epochs is None and self.max_steps is None:
+            raise ValueError("epochs must be a non-negative integer (or give max_steps), got None")
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer))
+                                   or epochs < 0):
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-        epochs = int(epochs)
+        epochs = math.inf if epochs is None else int(epochs)  # type: ignore[assignment]
         self._reset()
-        self.train_loader = _to_loader(train, batch_size=self.batch_size, shuffle=True, seed=self.seed)
+        self.train_loader = self._loader(train, batch_size=self.batch_size, shuffle=True, seed=self.seed)
         _dist.setup(self)  # under an MPI launcher: join the group, wrap the model in DDP, shard the batches
-        self.dev_loader = None if dev is None else _to_loader(dev, batch_size=self.eval_batch_size, shuffle=False,
-                                                              seed=None)
-        self.test_loader = None if test is None else _to_loader(test, batch_size=self.eval_batch_size,
+        self.dev_loader = None if dev is None else self._loader(dev, batch_size=self.eval_batch_size,
                                                                 shuffle=False, seed=None)
+        self.test_loader = None if test is None else self._loader(test, batch_size=self.eval_batch_size,
+                                                                  shuffle=False, seed=None)
         self._resolve_monitor(dev is not None)
         known = self._known_keys(dev is not None)
         watched = [(type(cb).__name__, cb.monitor) for cb in self.callbacks if isinstance(cb, MonitorCallback)
@@ -435,7 +511,12 @@ class Trainer:
                 e = self.epoch + 1
                 for cb in self.callbacks:
                     cb.on_epoch_start(self, e)
+                steps_before = self.step
                 if not self._train_epoch(e, epochs):
+                    break
+                if self.step == steps_before and not math.isfinite(epochs):  # the data ran out
+                    self._in_epoch = None
+                    self.stop(f"epoch {e} took no step (no batches left): max_steps cannot be reached")
                     break
                 self._end_epoch(e, epochs, record)
             return self._finish(epochs, record)
@@ -448,9 +529,16 @@ class Trainer:
                             keep=bool(self.history) or ckpt is not None)
             raise
 
+    def _loader(self, data: Any, *, batch_size: int, shuffle: bool, seed: int | None) -> Any:
+        if self.batch_fn is not None and not isinstance(data, DataLoader):
+            return _Batches(data)
+        return _to_loader(data, batch_size=batch_size, shuffle=shuffle, seed=seed)
+
     def _config(self, epochs: int) -> dict[str, Any]:
         cfg = dict(self.config or {})
-        cfg.setdefault("epochs", epochs)
+        cfg.setdefault("epochs", epochs if math.isfinite(epochs) else None)
+        if self.max_steps is not None:
+            cfg.setdefault("max_steps", self.max_steps)
         cfg.setdefault("batch_size", self.batch_size)
         cfg.setdefault("seed", self.seed)
         cfg.setdefault("loss", self.loss_name)
@@ -474,24 +562,31 @@ class Trainer:
 
     def _train_epoch(self, e: int, epochs: int) -> bool:
         loader, model, opt = self.train_loader, _dist.train_model(self), self.optimizer
+        if isinstance(loader, _Batches):
+            loader.epoch = e
+            loader = loader.batches()
         n_batches = len(loader)
         if self._in_epoch is None:
             self._in_epoch = {"batches": 0, "means": RunningMean(), "wall": 0.0, "cpu": 0.0}
         state = self._in_epoch
         eval_at = self._eval_points(n_batches)
         self._epoch_clock = (time.perf_counter(), time.process_time())
-        bar = progress_bar(n_batches, desc=f"epoch {e}/{epochs}", initial=state["batches"],
+        bar = progress_bar(n_batches, desc=f"epoch {e}/{epochs if math.isfinite(epochs) else '?'}",
+                           initial=state["batches"],
                            enabled=self.progress if _dist.is_main() else False)  # one bar, on rank 0
         self._bar = bar
         model.train()
         try:
             for batch in loader:
-                x, y = _split_batch(batch)
                 opt.zero_grad()
-                out = model(x)
+                pair = _run_batch(model, batch, self.batch_fn)
+                if pair is None:  # the batch function skipped this batch
+                    continue
+                out, y = pair
+                n = _batch_size(out, y)
                 loss = self.loss_fn(out, y)
-                value = _dist.global_loss(float(loss.array), len(y))
-                if not math.isfinite(value):
+                value = _dist.global_loss(float(loss.array), n)
+                if not math.isfinite(value) and self.stop_on_nonfinite:
                     self._diverged(e, value)
                     return False
                 loss.backward()
@@ -500,7 +595,6 @@ class Trainer:
                 lr = self.lr
                 opt.step()
                 self.step += 1
-                n = len(y)
                 figures = {"loss": value}
                 for name, fn in self.metrics:
                     figures[f"train_{name}"] = fn(out.array, y.array)
@@ -509,13 +603,19 @@ class Trainer:
                 self.trace["epoch"].append(e - 1 + state["batches"] / n_batches)
                 self.trace["loss"].append(value)
                 self.trace["lr"].append(lr)
-                if state["batches"] in eval_at:
+                if state["batches"] in eval_at or (self.eval_every and self.dev_loader is not None
+                                                   and self.step % self.eval_every == 0):
                     self._evaluate_mid(e, state["batches"] / n_batches)
                 logs = {"step": self.step, "epoch": e, "batch": state["batches"], "loss": value, "lr": lr}
                 for cb in self.callbacks:
                     cb.on_train_batch_end(self, logs)
                 bar.set_postfix_str(format_running(state["means"].means()), refresh=False)
                 bar.update(1)
+                if self.max_steps is not None and self.step >= self.max_steps and not self.should_stop:
+                    self.should_stop, self._stop_now = True, True
+                    self.stop_reason = f"completed {self.step} step{'s' if self.step != 1 else ''} (max_steps)"
+                if self._stop_now:
+                    break
         finally:
             bar.refresh()  # the epoch's final count and running figures, whatever tqdm's throttling skipped
             bar.close()
@@ -538,15 +638,8 @@ class Trainer:
         if self.monitor is None or self.monitor not in logs:
             return False
         v = float(logs[self.monitor])
-        if math.isnan(v):
+        if not improves(v, self.best_score, mode=self.mode, threshold=self.min_delta):
             return False
-        if self.best_score is not None:
-            if self.mode == "max":
-                better = v > self.best_score + self.min_delta
-            else:
-                better = v < self.best_score - self.min_delta
-            if not better:
-                return False
         self.best_score, self.best_epoch, self.best_step = v, epoch, self.step
         self.best_state = {k: np.array(a, copy=True) for k, a in self.model.state_dict().items()}
         return True
@@ -562,7 +655,7 @@ class Trainer:
 
     def _evaluate_dev(self) -> dict[str, float]:
         assert self.dev_loader is not None
-        ev = _evaluate(self.model, self.dev_loader, self.loss_fn, self.metrics)
+        ev = _evaluate(self.model, self.dev_loader, self.loss_fn, self.metrics, self.batch_fn)
         return {f"dev_{k}": v for k, v in ev.items()}
 
     def _end_epoch(self, e: int, epochs: int, record: RunRecord | None) -> None:
@@ -570,7 +663,7 @@ class Trainer:
         assert state is not None
         wall = state["wall"] + time.perf_counter() - self._epoch_clock[0]
         cpu = state["cpu"] + time.process_time() - self._epoch_clock[1]
-        row: dict[str, Any] = {"epoch": e, "step": self.step, **_dist.epoch_means(state["means"])}
+        row: dict[str, Any] = {"epoch": e, "step": self.step, "loss": math.nan, **_dist.epoch_means(state["means"])}
         if self.dev_loader is not None:
             row.update(self._evaluate_dev())
         row["lr"] = self.trace["lr"][-1] if self.trace["lr"] else self.lr
@@ -608,7 +701,7 @@ class Trainer:
             self.log("no test evaluation: the weights are not finite (training diverged) and no dev-selected "
                      "weights exist to restore")
         elif self.test_loader is not None:
-            test = _evaluate(self.model, self.test_loader, self.loss_fn, self.metrics)
+            test = _evaluate(self.model, self.test_loader, self.loss_fn, self.metrics, self.batch_fn)
             if self.status == "diverged" and not math.isfinite(test.get("loss", 0.0)):
                 test = None  # figures of weights that already give a NaN loss mean nothing
                 self.log("no test evaluation: training diverged and the weights give a non-finite loss")
@@ -620,7 +713,7 @@ class Trainer:
             "status": self.status,
             "stop_reason": self.stop_reason,
             "epochs_run": self.epoch,
-            "epochs_planned": epochs,
+            "epochs_planned": epochs if math.isfinite(epochs) else None,
             "steps": self.step,
             "monitor": self.monitor,
             "best_epoch": self.best_epoch,
@@ -650,7 +743,7 @@ class Trainer:
                          run_dir=None if record is None else record.path, summary=summary)
 
 
-def fit(model: Any, optimizer: Any, train: Any, dev: Any = None, *, epochs: int, test: Any = None,
+def fit(model: Any, optimizer: Any, train: Any, dev: Any = None, *, epochs: int | None = None, test: Any = None,
         resume: str | Path | None = None, **options: Any) -> FitResult:
     """Train ``model`` on ``train``, select on ``dev``, evaluate ``test`` once.
 
@@ -668,7 +761,13 @@ def fit(model: Any, optimizer: Any, train: Any, dev: Any = None, *, epochs: int,
       GradientClipping, or your own ``Callback``; ``clip_grad_norm=`` is a shortcut;
     * ``monitor="auto"`` (``dev_accuracy``, else ``dev_loss``), ``mode``,
       ``min_delta``, ``restore_best=True``: model selection on the dev set;
-    * ``evals_per_epoch=1``: evaluate the dev set that many times per epoch;
+    * ``evals_per_epoch=1``: evaluate the dev set that many times per epoch; ``eval_every``: also every
+      that many optimizer steps;
+    * ``max_steps``: stop after that many optimizer steps (``epochs`` may then be left out);
+      ``stop_on_nonfinite=True``: stop at a NaN or infinite loss, before the update;
+    * ``batch_fn(model, batch) -> (output, target)`` (or ``None`` to skip the batch): how one batch is
+      run; ``train``/``dev``/``test`` are then iterables of raw batches, or functions of the epoch
+      (1, 2, ...) that return one; ``loss(output, target)`` may ignore a ``None`` target;
     * ``seed``: seeds the run's generator (dropout) and the shuffling;
     * ``run_dir`` and ``config``: write a run record there;
     * ``resume``: a checkpoint file or a run directory (its ``checkpoints/last.npz``);

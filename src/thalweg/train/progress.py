@@ -47,15 +47,20 @@ def format_epoch_line(row: dict[str, Any], epochs: int, metric_names: list[str],
         k = f"train_{m}"
         if k in row:
             parts.append(f"{m.replace('accuracy', 'acc')} {_fmt(k, row[k])}")
-    if "dev_loss" in row:
-        parts.append(f"dev_loss {row['dev_loss']:.4f}")
-    for m in metric_names:
-        k = f"dev_{m}"
-        if k in row:
-            parts.append(f"dev_{m.replace('accuracy', 'acc')} {_fmt(k, row[k])}")
+    parts += _dev_parts(row, metric_names)
     parts.append(f"lr {row['lr']:.2e}")
     parts.append(format_seconds(row["time"]))
     return "  ".join(parts) + ("  *" if best else "")
+
+
+def _dev_parts(logs: dict[str, Any], metric_names: list[str]) -> list[str]:
+    """``dev_loss 0.1234  dev_acc 97.10%``: the dev figures of a row, as the epoch and evaluation lines show them."""
+    parts = [f"dev_loss {logs['dev_loss']:.4f}"] if "dev_loss" in logs else []
+    for m in metric_names:
+        k = f"dev_{m}"
+        if k in logs:
+            parts.append(f"dev_{m.replace('accuracy', 'acc')} {_fmt(k, logs[k])}")
+    return parts
 
 
 def format_running(means: dict[str, float]) -> str:
@@ -69,13 +74,7 @@ def format_running(means: dict[str, float]) -> str:
 
 def format_eval_line(logs: dict[str, Any], metric_names: list[str], *, best: bool = False) -> str:
     """The line of an evaluation in the middle of an epoch."""
-    parts = [f"  @ epoch {logs['epoch']:.2f}  step {logs['step']}"]
-    if "dev_loss" in logs:
-        parts.append(f"dev_loss {logs['dev_loss']:.4f}")
-    for m in metric_names:
-        k = f"dev_{m}"
-        if k in logs:
-            parts.append(f"dev_{m.replace('accuracy', 'acc')} {_fmt(k, logs[k])}")
+    parts = [f"  @ epoch {logs['epoch']:.2f}  step {logs['step']}", *_dev_parts(logs, metric_names)]
     return "  ".join(parts) + ("  *" if best else "")
 
 

@@ -46,6 +46,7 @@ from thalweg.nn.parameter import Parameter
 from thalweg.nn.recurrent import GRUCell
 from thalweg.nn.sparse import Embedding
 from thalweg.ops import api as _api
+from thalweg.train import Callback, Trainer
 from thalweg_lab.recsys.losses import RANKING_LOSSES
 
 __all__ = ["GRU4Rec", "GRU4RecRecommender", "train_epoch"]
@@ -117,29 +118,36 @@ def train_epoch(model: GRU4Rec, optimizer: Any, sessions: Sessions, *, loss: str
     """
     if loss not in RANKING_LOSSES:
         raise ValueError(f"train_epoch: loss must be one of {', '.join(RANKING_LOSSES)}, got {loss!r}")
-    loss_fn = RANKING_LOSSES[loss]
-    model.train()
-    h = model.init_hidden(batch_size)
-    losses: list[float] = []
-    for batch in session_parallel_batches(sessions, batch_size, shuffle=True, seed=seed):
-        if max_steps is not None and len(losses) >= max_steps:
-            break
+    if max_steps is not None and max_steps <= 0:
+        return []
+    ranking_loss = RANKING_LOSSES[loss]
+    carried = {"h": model.init_hidden(batch_size)}
+
+    def run_batch(model: GRU4Rec, batch: Any) -> tuple[Tensor, None] | None:
+        """One session-parallel step: reset the finished rows' state, advance it, score the active rows."""
+        h = carried["h"]
         if batch.reset.any():
             h.array[:, batch.reset] = 0.0
         rows = np.flatnonzero(batch.valid)
         out, h_new = model.step(batch.inputs, h)
-        h = h_new.detach()
+        carried["h"] = h_new.detach()
         if len(rows) < 2:
-            continue
-        scores = model.score(out[rows], batch.targets[rows])  # (n, n): row b's target on the diagonal
-        value = loss_fn(scores)
-        optimizer.zero_grad()
-        value.backward()
-        optimizer.step()
-        losses.append(float(value.array))
-        if not math.isfinite(losses[-1]):
-            break
-    return losses
+            return None  # no negatives to compare with: the loop skips the step
+        return model.score(out[rows], batch.targets[rows]), None  # (n, n): row b's target on the diagonal
+
+    trainer = Trainer(model, optimizer, loss=lambda scores, _: ranking_loss(scores), metrics=(),
+                      restore_best=False, batch_fn=run_batch, max_steps=max_steps, stop_on_nonfinite=False,
+                      callbacks=[_StopAfterNonFinite()], verbose=False, progress=False)
+    trainer.fit(session_parallel_batches(sessions, batch_size, shuffle=True, seed=seed), epochs=1)
+    return list(trainer.trace["loss"])
+
+
+class _StopAfterNonFinite(Callback):
+    """The paper's loop takes the step, records its loss, and stops at the first non-finite one."""
+
+    def on_train_batch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        if not math.isfinite(logs["loss"]):
+            trainer.stop(f"non-finite loss at step {trainer.step}", now=True)
 
 
 class GRU4RecRecommender:

@@ -23,8 +23,9 @@ Each loss is the mean over rows (``reduction="mean"``), or per row
 the form above is the published one.  Unlike the original Theano code, the
 positive's own column is left out of the BPR/TOP1 averages (the formulas sum
 over negatives only), so ``N_S = N - 1``.  The losses are compositions of
-differentiable ops (``softplus``, ``sigmoid``, ``log_softmax``), so their
-gradients come from the engine; the tests gradcheck them in float64.
+differentiable ops (``softplus``, ``sigmoid``; the sampled cross-entropy is the
+core's fused ``cross_entropy``), so their gradients come from the engine's rules;
+the tests gradcheck them in float64.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from typing import Any
 import numpy as np
 
 from thalweg.autograd.tensor import Tensor
+from thalweg.nn import functional as F
 from thalweg.ops import api as _api
+from thalweg.ops.loss import check_reduction
 
 __all__ = ["bpr_loss", "top1_loss", "sampled_cross_entropy", "RANKING_LOSSES"]
 
@@ -59,13 +62,10 @@ def _prepare(name: str, scores: Any, positive: Any) -> tuple[Tensor, np.ndarray,
 
 
 def _reduce(name: str, per_row: Tensor, reduction: str) -> Tensor:
+    check_reduction(reduction, name)  # the core's rule and message (ops/loss.py)
     if reduction == "mean":
         return per_row.mean()
-    if reduction == "sum":
-        return per_row.sum()
-    if reduction == "none":
-        return per_row
-    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return per_row.sum() if reduction == "sum" else per_row
 
 
 def _negative_mean(name: str, terms: Tensor, negatives: np.ndarray) -> Tensor:
@@ -97,10 +97,13 @@ def top1_loss(scores: Any, positive: Any = None, *, reduction: str = "mean") -> 
 
 
 def sampled_cross_entropy(scores: Any, positive: Any = None, *, reduction: str = "mean") -> Tensor:
-    """Cross-entropy of the softmax over the sampled columns: ``-log softmax(S)[b, positive[b]]``."""
+    """Cross-entropy of the softmax over the sampled columns: ``-log softmax(S)[b, positive[b]]``.
+
+    This is the core's fused ``cross_entropy`` with the positive columns as the class targets.
+    """
     s, pos, _ = _prepare("sampled_cross_entropy", scores, positive)
-    logp = _api.log_softmax(s, axis=1)
-    return _reduce("sampled_cross_entropy", -logp[np.arange(s.shape[0]), pos], reduction)
+    check_reduction(reduction, "sampled_cross_entropy")
+    return F.cross_entropy(s, Tensor(pos), reduction=reduction)
 
 
 RANKING_LOSSES = {"top1": top1_loss, "bpr": bpr_loss, "cross-entropy": sampled_cross_entropy}

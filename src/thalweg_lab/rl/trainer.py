@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -34,6 +35,7 @@ from thalweg import optim
 from thalweg.autograd import no_grad
 from thalweg.autograd.tensor import Tensor
 from thalweg.ops import api as ops
+from thalweg.train.record import RunRecord
 from thalweg_lab.rl.envs import GymVecEnv, VecEnv, make_env
 from thalweg_lab.rl.gae import check_discount, discounted_returns, gae, time_baseline
 from thalweg_lab.rl.policies import CategoricalPolicy, GaussianPolicy, Policy, ValueFunction
@@ -42,6 +44,8 @@ from thalweg_lab.rl.rollout import Batch, collect_episodes
 from thalweg_lab.rl.trpo import trpo_step
 
 __all__ = ["PGConfig", "PolicyGradientTrainer", "format_progress"]
+
+_NO_STEPS: dict[str, list[float]] = {"epoch": [], "loss": [], "lr": []}  # the run record's per-step trace: none
 
 
 @dataclass
@@ -274,15 +278,71 @@ class PolicyGradientTrainer:
         self.history.append(stats)
         return stats
 
-    def train(self, iterations: int, *, log: Callable[[str], Any] | None = None) -> list[dict[str, Any]]:
-        """Run ``iterations`` iterations; ``log`` (e.g. ``print``) receives one progress line each."""
+    def train(self, iterations: int, *, log: Callable[[str], Any] | None = None, callbacks: Sequence[Any] = (),
+              run_dir: str | Path | None = None) -> list[dict[str, Any]]:
+        """Run ``iterations`` iterations; ``log`` (e.g. ``print``) receives one progress line each.
+
+        The rollout loop is this class's own, but it speaks the core loop's language: ``callbacks`` are
+        ``thalweg.train`` callbacks (an iteration is their "epoch" and its statistics their logs, so
+        ``EarlyStopping("mean_return", mode="max")`` works, and ``stop(reason)`` ends the run after the
+        iteration), and ``run_dir`` writes the same run record as ``thalweg.train.fit`` (``config.json``,
+        ``metrics.jsonl`` with one row per iteration, ``summary.json``), which ``thalweg report`` reads.
+        """
         if not isinstance(iterations, (int, np.integer)) or iterations < 0:
             raise ValueError(f"train: iterations must be a non-negative integer, got {iterations!r}")
+        self.should_stop, self.stop_reason, self._log = False, None, log
+        self.callbacks = list(callbacks)
+        record = None if run_dir is None else RunRecord(run_dir)
+        if record is not None:
+            record.start(self.config_dict())
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
         for _ in range(int(iterations)):
+            i = len(self.history) + 1
+            for cb in self.callbacks:
+                cb.on_epoch_start(self, i)
             stats = self.step()
             if log is not None:
                 log(format_progress(stats))
+            if record is not None:
+                record.update(self.history, [], _NO_STEPS)
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, i, {**stats, "epoch": i})
+            if self.should_stop:
+                break
+        for cb in self.callbacks:
+            cb.on_fit_end(self)
+        if record is not None:
+            last = self.history[-1] if self.history else None
+            summary = {"status": "stopped" if self.should_stop else "completed",
+                       "stop_reason": self.stop_reason or f"completed {len(self.history)} iterations",
+                       "epochs_run": len(self.history), "final": last}
+            summary = record.finish(summary, self.history, [], _NO_STEPS, plots=False)
+            for cb in self.callbacks:
+                cb.on_summary(self, summary)
         return self.history
+
+    # what the core loop's callbacks ask of a trainer
+    @property
+    def model(self) -> Policy:
+        return self.policy
+
+    @property
+    def optimizer(self) -> Any:
+        return self.policy_optimizer
+
+    @property
+    def epoch(self) -> int:
+        return len(self.history)
+
+    def stop(self, reason: str, *, now: bool = False) -> None:
+        """Ask the loop to stop after the current iteration (callbacks call this)."""
+        if not getattr(self, "should_stop", False):
+            self.should_stop, self.stop_reason = True, reason
+
+    def log(self, msg: str) -> None:
+        if getattr(self, "_log", None) is not None:
+            self._log(msg)
 
     def evaluate(self) -> dict[str, float]:
         """Mean return and length of one fresh batch of episodes with the current policy (no update)."""

@@ -169,13 +169,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="print each run's output")
     args = parser.parse_args(argv)
     scripts = [s for s in load_corpus(args.names or None) if s.quick or not args.quick]
-    passed = 0
+    passed = semantic = 0
     print(f"{'script':22} {'result':6} {'thalweg s':>9} {'torch s':>8} {'ratio':>6}  detail")
     for s in scripts:
         control = run_script(s, "torch", args.keep)
         ours = run_script(s, "thalweg", args.keep)
         ok, why = judge(s, ours, control)
         passed += ok
+        if ok and any(e.get("kind") == "semantic" for e in s.spec.get("edit", [])):
+            semantic += 1
+            why += " [with a semantic edit, see port.toml]"
         ratio = ours.seconds / control.seconds if control.seconds else float("nan")
         print(f"{s.name:22} {'pass' if ok else 'FAIL':6} {ours.seconds:9.1f} {control.seconds:8.1f} {ratio:6.2f}  {why}",
               flush=True)
@@ -183,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             for run in (control, ours):
                 tail = "\n".join(run.output.strip().splitlines()[-12:])
                 print(f"  --- {run.backend} (exit {run.returncode}) ---\n" + "\n".join("  " + l for l in tail.splitlines()))
-    print(f"{passed}/{len(scripts)} pass")
+    print(f"{passed}/{len(scripts)} pass" + (f" ({semantic} with a semantic edit)" if semantic else ""))
     return 0 if passed == len(scripts) else 1
 
 

@@ -6,5 +6,5 @@ one gradient tensor (or ``None``) per positional input, computed with thalweg
 ops so that the result can be differentiated again.
 """
 
-from . import (activation, attention, conv_pool, elementwise, extras, loss, math_ops, nn_layers,  # noqa: F401
-               recurrent, reduce, shape)
+from . import (activation, attention, conv_pool, elementwise, extras, indexing, loss, math_ops,  # noqa: F401
+               nn_layers, recurrent, reduce, shape)

@@ -41,8 +41,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     leading dimensions broadcast.  ``scale`` defaults to 1 / sqrt(E).
     ``attn_mask`` broadcasts to (..., L, S): a boolean mask is True where a query
     *may* attend (False -> -inf), a float mask is added to the scores (and gets a
-    gradient if it requires one).  ``is_causal`` also hides the keys after each
-    query (the lower triangle of an L x S matrix of ones, top-left aligned).
+    gradient if it requires one).  ``is_causal`` instead hides the keys after each
+    query (the lower triangle of an L x S matrix of ones, top-left aligned);
+    giving both is an error, as in torch.
     ``dropout_p`` drops attention weights with the run's generator (always: like
     torch, this function has no ``training`` flag).  ``enable_gqa`` lets key and
     value have fewer heads (dimension -3) than the query (grouped-query attention:

@@ -79,6 +79,18 @@ def _batched(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tensor, bo
     return input, target, False
 
 
+def _class_index_batch(input: Tensor, target: Tensor, op: str, kinds: str,  # noqa: A002
+                       what: str) -> tuple[Tensor, Tensor, bool]:
+    """Check integer class targets of shape (N, d1, ...) against an (N, C, d1, ...) input; batch an unbatched pair."""
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold {kinds}, got dtype {target.dtype}")
+    expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.ndim > 1 else ()
+    if tuple(target.shape) != expected:
+        raise ValueError(f"{op}: for input of shape {tuple(input.shape)} the {what} must have shape {expected}, "
+                         f"got {tuple(target.shape)}")
+    return _batched(input, target, op)
+
+
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: Any = None,  # noqa: A002
                   ignore_index: int = -100, reduce: Any = None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
@@ -109,14 +121,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
         out = L.SoftCrossEntropyFunction.apply(x, q, weight=_class_weight(weight, x, op), reduction=reduction,
                                                label_smoothing=float(label_smoothing))
     else:
-        if target.dtype.kind not in "iu":
-            raise TypeError(f"{op}: target must hold class indices (integers) or probabilities (floats), "
-                            f"got dtype {target.dtype}")
-        expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.ndim > 1 else ()
-        if tuple(target.shape) != expected:
-            raise ValueError(f"{op}: for input of shape {tuple(input.shape)} the class-index target must have "
-                             f"shape {expected}, got {tuple(target.shape)}")
-        x, t, unbatched = _batched(input, target, op)
+        x, t, unbatched = _class_index_batch(input, target, op, "class indices (integers) or probabilities "
+                                             "(floats)", "class-index target")
         out = L.CrossEntropyFunction.apply(x, target=t.array, weight=_class_weight(weight, x, op),
                                            ignore_index=int(ignore_index), reduction=reduction,
                                            label_smoothing=float(label_smoothing))
@@ -136,13 +142,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, size_average: Any =
     L.check_reduction(reduction, op)
     input = _float_input(input, op)
     target = _tensor(target)
-    if target.dtype.kind not in "iu":
-        raise TypeError(f"{op}: target must hold class indices (integers), got dtype {target.dtype}")
-    expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.ndim > 1 else ()
-    if tuple(target.shape) != expected:
-        raise ValueError(f"{op}: for input of shape {tuple(input.shape)} the target must have shape {expected}, "
-                         f"got {tuple(target.shape)}")
-    x, t, unbatched = _batched(input, target, op)
+    x, t, unbatched = _class_index_batch(input, target, op, "class indices (integers)", "target")
     out = L.NLLLossFunction.apply(x, target=t.array, weight=_class_weight(weight, x, op),
                                   ignore_index=int(ignore_index), reduction=reduction)
     if unbatched and reduction == "none":
@@ -188,19 +188,24 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: Any = None, reduce:
                       _legacy_reduction(size_average, reduce, reduction), beta=float(beta))
 
 
+def _binary_args(op: str, input: Any, target: Any, weight: Any,  # noqa: A002
+                 reduction: str) -> tuple[Tensor, Tensor, Tensor | None, str]:
+    """The checked arguments of the two binary cross-entropies: input, target, weight (or None), reduction."""
+    L.check_reduction(reduction, op)
+    input = _float_input(input, op)
+    target = _like(target, input)
+    _same_shape(input, target, op)
+    return input, target, None if weight is None else _like(weight, input), reduction
+
+
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: Any = None,  # noqa: A002
                          reduce: Any = None, reduction: str = "mean") -> Tensor:
     """-w [y log x + (1 - y) log(1 - x)] for probabilities x in [0, 1] (logs clamped at -100, as torch).
 
     Prefer ``binary_cross_entropy_with_logits`` on raw scores: it is stable where this one saturates.
     """
-    op = "binary_cross_entropy"
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    L.check_reduction(reduction, op)
-    input = _float_input(input, op)
-    target = _like(target, input)
-    _same_shape(input, target, op)
-    w = None if weight is None else _like(weight, input)
+    input, target, w, reduction = _binary_args("binary_cross_entropy", input, target, weight,
+                                               _legacy_reduction(size_average, reduce, reduction))
     return L.BCEFunction.apply(input, target, w, reduction=reduction)
 
 
@@ -213,13 +218,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     positive examples: p > 1 raises recall, p < 1 precision.  Computed as
     (1 - y) x + (p y + 1 - y) softplus(-x), which is stable for any x.
     """
-    op = "binary_cross_entropy_with_logits"
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    L.check_reduction(reduction, op)
-    input = _float_input(input, op)
-    target = _like(target, input)
-    _same_shape(input, target, op)
-    w = None if weight is None else _like(weight, input)
+    input, target, w, reduction = _binary_args("binary_cross_entropy_with_logits", input, target, weight,
+                                               _legacy_reduction(size_average, reduce, reduction))
     pw = None if pos_weight is None else _like(pos_weight, input)
     return L.BCEWithLogitsFunction.apply(input, target, w, pw, reduction=reduction)
 

@@ -10,7 +10,7 @@ fused ``Resample`` op (``ops/resample.py``).
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

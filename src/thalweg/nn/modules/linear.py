@@ -3,5 +3,5 @@
 from ._alias import install
 
 install(__name__,
-        ("Identity", "Linear", "Bilinear", "LazyLinear"),
+        ("Identity", "Linear", "Bilinear", "LazyLinear", "NonDynamicallyQuantizableLinear"),
         ("thalweg.nn.linear", "thalweg.nn.basic"))

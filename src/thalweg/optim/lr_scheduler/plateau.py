@@ -5,6 +5,10 @@ a monitored metric, not only on the count, so its state also holds the best
 value seen and the counters.  It is still a scheduler like the others: it
 drives ``group["lr"]``, has ``get_last_lr()``, ``state_dict()`` and an
 ``interval`` (``"epoch"``), and ``step(metric)`` takes the metric.
+
+``improves`` is the project's one answer to "did it improve?": this schedule, and the training loop's
+``MonitorCallback`` (early stopping, checkpoints, the ``ReduceLROnPlateau`` callback, which wraps this
+schedule) all call it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,26 @@ from typing import Any, Literal, Mapping, SupportsFloat
 
 from .base import LRScheduler, check_interval, per_group
 
-__all__ = ["ReduceLROnPlateau"]
+__all__ = ["ReduceLROnPlateau", "improves"]
+
+
+def improves(value: float, best: float | None, *, mode: str, threshold: float = 0.0,
+             threshold_mode: str = "abs") -> bool:
+    """Whether ``value`` beats ``best`` by more than ``threshold`` in the direction ``mode`` says is better.
+
+    ``mode="min"``: ``value < best - threshold`` (``"abs"``) or ``value < best * (1 - threshold)``
+    (``"rel"``, torch's default for the schedule); ``mode="max"``: ``value > best + threshold`` or
+    ``value > best * (1 + threshold)``.  NaN never improves; anything that is not NaN improves on no
+    best yet (``None``).
+    """
+    if math.isnan(value):
+        return False
+    if best is None:
+        return True
+    rel = threshold_mode == "rel"
+    if mode == "min":
+        return value < (best * (1.0 - threshold) if rel else best - threshold)
+    return value > (best * (1.0 + threshold) if rel else best + threshold)
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -64,10 +87,8 @@ class ReduceLROnPlateau(LRScheduler):
         self._last_lr = [float(g["lr"]) for g in optimizer.param_groups]
 
     def is_better(self, a: float, best: float) -> bool:
-        """Whether ``a`` improves on ``best`` by more than the threshold."""
-        if self.mode == "min":
-            return a < (best * (1.0 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold)
-        return a > (best * (1.0 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold)
+        """Whether ``a`` improves on ``best`` by more than the threshold (``improves``)."""
+        return improves(a, best, mode=self.mode, threshold=self.threshold, threshold_mode=self.threshold_mode)
 
     def step(self, metrics: SupportsFloat | None = None, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record the monitored metric (e.g. the validation loss) and reduce the lr if it has plateaued."""

@@ -41,17 +41,7 @@ def add_l2(weight_decay: float = 0.0) -> GradientTransformation:
     Put it first in the chain, before any rescaling.  Hyperparameter:
     ``weight_decay`` (default 0).
     """
-    defaults = {"weight_decay": weight_decay}
-
-    def init(params: Sequence[Array]) -> State:
-        return {}
-
-    def update(updates: Updates, state: State, params: Sequence[Array] | None = None,
-               hyper: Hyper | None = None) -> tuple[Updates, State]:
-        wd = float(resolve(hyper, defaults)["weight_decay"])
-        return _add_scaled_params("add_l2", updates, params, wd), state
-
-    return make_link("add_l2", defaults, init, update)
+    return _weight_term_link("add_l2", weight_decay)
 
 
 def add_decayed_weights(weight_decay: float = 0.0) -> GradientTransformation:
@@ -62,6 +52,11 @@ def add_decayed_weights(weight_decay: float = 0.0) -> GradientTransformation:
     does (``theta <- theta * (1 - lr * wd)``).  Hyperparameter:
     ``weight_decay``.  Paper: Loshchilov & Hutter (2019).
     """
+    return _weight_term_link("add_decayed_weights", weight_decay)
+
+
+def _weight_term_link(name: str, weight_decay: float) -> GradientTransformation:
+    """The stateless link ``u <- u + weight_decay * theta``; its place in the chain (``name``) is its meaning."""
     defaults = {"weight_decay": weight_decay}
 
     def init(params: Sequence[Array]) -> State:
@@ -70,6 +65,6 @@ def add_decayed_weights(weight_decay: float = 0.0) -> GradientTransformation:
     def update(updates: Updates, state: State, params: Sequence[Array] | None = None,
                hyper: Hyper | None = None) -> tuple[Updates, State]:
         wd = float(resolve(hyper, defaults)["weight_decay"])
-        return _add_scaled_params("add_decayed_weights", updates, params, wd), state
+        return _add_scaled_params(name, updates, params, wd), state
 
-    return make_link("add_decayed_weights", defaults, init, update)
+    return make_link(name, defaults, init, update)
