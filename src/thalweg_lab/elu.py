@@ -189,7 +189,7 @@ def _setup(data: datasets.LabData, cfg: dict[str, Any], steps: int, seed: int) -
         f"- Training: plain SGD, learning rate {cfg['lr']}, minibatches of {cfg['batch']}, {cfg['epochs']} epochs "
         f"({steps:,} steps); {cfg['seeds']} seeds ({seed * 1000} to {seed * 1000 + cfg['seeds'] - 1}), the same "
         "initial weights (up to the activation) and data order for each activation.",
-        f"- Every 1/{cfg['evals_per_epoch']} epoch, on a fixed part of the training set ({len(yp):,} examples) in "
+        f"- Every 1/{cfg['evals_per_epoch']} epoch, on a fixed part of the training set ({min(cfg['n_probe'], len(data.y_train)):,} examples) in "
         "eval mode: the mean cross-entropy, "
         "and per hidden layer each unit's mean activation, summarised by the mean and the median over the units.",
         f"- Epochs to the target: the first evaluation with training loss <= {TARGET_LOSS}."])

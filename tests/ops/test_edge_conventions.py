@@ -315,6 +315,8 @@ FUZZER_FINDINGS = {
     "log_softmax_of_0d": (fn(lambda m, f, x: f.log_softmax(x, dim=-1)), [A(0.3)]),
     "gelu_of_0d": (fn(lambda m, f, x: f.gelu(x) + f.gelu(x, approximate="tanh")), [A(0.3)]),
     "cumprod_1d_with_a_zero": (fn(lambda m, f, x: x.cumprod(0)), [A([0.5, 0.0, 2.0])]),
+    "nan_upstream_gradient_of_max_all": (fn(lambda m, f, x: x.max().var()), [A([0.5, 2.0])]),
+    "nan_upstream_gradient_of_amax": (fn(lambda m, f, x: m.amax(x, dim=0).var()), [A([0.5, 2.0])]),
 }
 
 

@@ -147,7 +147,10 @@ class _Extreme(Function):
             mask |= xp.isnan(ctx.x) & xp.isnan(ctx.out_k)
         count = mask.sum(axis=ctx.axes, keepdims=True)
         g = _expand(grad, ctx.x.shape, ctx.axes, ctx.keepdims)
-        return mask * (g / count).astype(grad.dtype, copy=False)
+        share = (g / count).astype(grad.dtype, copy=False)
+        if getattr(ctx, "nan_ties", False):  # torch fills zeros at the chosen positions: elsewhere 0 even for a NaN g
+            return get_array_module(grad).where(mask, share, grad.dtype.type(0))
+        return mask * share  # amax/amin: grad * mask / count, so a NaN g reaches every element (as torch)
 
 
 class Max(_Extreme):

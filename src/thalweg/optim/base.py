@@ -40,8 +40,9 @@ Conventions (they make the links fast and the state easy to save):
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, MutableMapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, Mapping, MutableMapping, NamedTuple, Sequence
 
+from ..backend import get_array_module
 from ._validation import check_hyperparams
 
 Array = Any  # an np.ndarray (or a cupy.ndarray behind the backend seam)
@@ -74,6 +75,22 @@ class GradientTransformation(NamedTuple):
     update: Callable[..., tuple[Updates, State]]
     hyperparams: Mapping[str, Any] = MappingProxyType({})
     name: str = "transform"
+
+
+def present(updates: Updates) -> Iterator[tuple[int, Array, Any]]:
+    """``(i, u, xp)`` for each update that is not ``None``: the loop every stateful link runs."""
+    for i, u in enumerate(updates):
+        if u is not None:
+            yield i, u, get_array_module(u)
+
+
+def zeros_once(state: State, i: int, u: Array, *names: str) -> bool:
+    """Give parameter ``i`` zero buffers like ``u`` under ``names`` on its first update; True if just made."""
+    if state[names[0]][i] is not None:
+        return False
+    for name in names:
+        state[name][i] = get_array_module(u).zeros_like(u)
+    return True
 
 
 def make_link(name: str, defaults: Mapping[str, Any], init: Callable[..., State],

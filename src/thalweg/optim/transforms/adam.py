@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from ...backend import get_array_module
-from ..base import Array, GradientTransformation, Hyper, PerParam, State, Updates, make_link, resolve
+from ..base import (Array, GradientTransformation, Hyper, PerParam, State, Updates, make_link, present, resolve,
+                    zeros_once)
 
 __all__ = ["scale_by_adam", "scale_by_adamax", "scale_by_nadam", "scale_by_radam"]
 
@@ -56,12 +56,8 @@ def scale_by_adam(betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
         h = resolve(hyper, defaults)
         b1, b2 = (float(b) for b in h["betas"])
         eps, ams = float(h["eps"]), bool(h["amsgrad"])
-        for i, u in enumerate(updates):
-            if u is None:
-                continue
-            xp = get_array_module(u)
-            if state["exp_sum"][i] is None:
-                state["exp_sum"][i], state["exp_sum_sq"][i] = xp.zeros_like(u), xp.zeros_like(u)
+        for i, u, xp in present(updates):
+            if zeros_once(state, i, u, "exp_sum", "exp_sum_sq"):
                 state["beta1"][i], state["beta2"][i] = b1, b2
             state["step"][i] += 1
             t = state["step"][i]
@@ -118,12 +114,8 @@ def scale_by_adamax(betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
         h = resolve(hyper, defaults)
         b1, b2 = (float(b) for b in h["betas"])
         eps = float(h["eps"])
-        for i, u in enumerate(updates):
-            if u is None:
-                continue
-            xp = get_array_module(u)
-            if state["exp_avg"][i] is None:
-                state["exp_avg"][i], state["exp_inf"][i] = xp.zeros_like(u), xp.zeros_like(u)
+        for i, u, xp in present(updates):
+            zeros_once(state, i, u, "exp_avg", "exp_inf")
             state["step"][i] += 1
             t = state["step"][i]
             m, w = state["exp_avg"][i], state["exp_inf"][i]
@@ -167,12 +159,8 @@ def scale_by_nadam(betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
         h = resolve(hyper, defaults)
         b1, b2 = (float(b) for b in h["betas"])
         eps, psi = float(h["eps"]), float(h["momentum_decay"])
-        for i, u in enumerate(updates):
-            if u is None:
-                continue
-            xp = get_array_module(u)
-            if state["exp_avg"][i] is None:
-                state["exp_avg"][i], state["exp_avg_sq"][i] = xp.zeros_like(u), xp.zeros_like(u)
+        for i, u, xp in present(updates):
+            zeros_once(state, i, u, "exp_avg", "exp_avg_sq")
             state["step"][i] += 1
             t = state["step"][i]
             m, v = state["exp_avg"][i], state["exp_avg_sq"][i]
@@ -223,12 +211,8 @@ def scale_by_radam(betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8)
         b1, b2 = (float(b) for b in h["betas"])
         eps = float(h["eps"])
         rho_inf = 2.0 / (1.0 - b2) - 1.0
-        for i, u in enumerate(updates):
-            if u is None:
-                continue
-            xp = get_array_module(u)
-            if state["exp_avg"][i] is None:
-                state["exp_avg"][i], state["exp_avg_sq"][i] = xp.zeros_like(u), xp.zeros_like(u)
+        for i, u, xp in present(updates):
+            zeros_once(state, i, u, "exp_avg", "exp_avg_sq")
             state["step"][i] += 1
             t = state["step"][i]
             m, v = state["exp_avg"][i], state["exp_avg_sq"][i]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ...backend import get_array_module
-from ..base import Array, GradientTransformation, Hyper, PerParam, State, Updates, make_link, resolve
+from ..base import (Array, GradientTransformation, Hyper, PerParam, State, Updates, make_link, present, resolve,
+                    zeros_once)
 
 __all__ = ["scale_by_adadelta", "scale_by_adagrad", "scale_by_rms"]
 
@@ -42,10 +42,7 @@ def scale_by_adagrad(lr_decay: float = 0.0, initial_accumulator_value: float = 0
         h = resolve(hyper, defaults)
         decay, eps = float(h["lr_decay"]), float(h["eps"])
         steps, sums = state["step"], state["sum"]
-        for i, u in enumerate(updates):
-            if u is None:
-                continue
-            xp = get_array_module(u)
+        for i, u, xp in present(updates):
             steps[i] += 1
             if sums[i] is None:
                 sums[i] = xp.full_like(u, float(h["initial_accumulator_value"]))
@@ -86,14 +83,9 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
                hyper: Hyper | None = None) -> tuple[Updates, State]:
         h = resolve(hyper, defaults)
         r, eps = float(h["rho"]), float(h["eps"])
-        for i, u in enumerate(updates):
-            if u is None:
-                continue
-            xp = get_array_module(u)
+        for i, u, xp in present(updates):
             state["step"][i] += 1
-            if state["square_avg"][i] is None:
-                state["square_avg"][i] = xp.zeros_like(u)
-                state["acc_delta"][i] = xp.zeros_like(u)
+            zeros_once(state, i, u, "square_avg", "acc_delta")
             sq, acc = state["square_avg"][i], state["acc_delta"][i]
             sq *= r
             sq += (1.0 - r) * (u * u)
@@ -135,10 +127,7 @@ def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False)
                hyper: Hyper | None = None) -> tuple[Updates, State]:
         h = resolve(hyper, defaults)
         a, eps, centered_ = float(h["alpha"]), float(h["eps"]), bool(h["centered"])
-        for i, u in enumerate(updates):
-            if u is None:
-                continue
-            xp = get_array_module(u)
+        for i, u, xp in present(updates):
             state["step"][i] += 1
             if state["square_avg"][i] is None:
                 state["square_avg"][i] = xp.zeros_like(u)
