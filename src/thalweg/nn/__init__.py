@@ -5,6 +5,7 @@ Each family lives in its own file and lists its public names in ``__all__``.
 
 from . import functional, init  # noqa: F401
 from .activation import *  # noqa: F401,F403
+from .activation_extra import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .basic import *  # noqa: F401,F403
 from .container import *  # noqa: F401,F403

@@ -6,6 +6,9 @@ explicitly, so a reader finds where ``F.x`` lives with one search.
 """
 
 from ..ops.api import gelu, log_softmax, sigmoid, softmax, softplus, tanh
+from .functional_parts.activation import (bilinear, celu, glu, hardshrink, hardsigmoid, hardswish, hardtanh,
+                                          logsigmoid, mish, pairwise_distance, prelu, relu6, rrelu, selu, silu,
+                                          softmin, softshrink, softsign, tanhshrink, threshold)
 from .functional_parts.attention import scaled_dot_product_attention
 from .functional_parts.basic import (batch_norm, dropout, dropout1d, dropout2d, dropout3d, elu, flatten, layer_norm,
                                      leaky_relu, linear, normalize, one_hot, pad, relu, unflatten)
@@ -28,4 +31,7 @@ __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool
            "log_softmax", "margin_ranking_loss", "max_pool1d", "max_pool2d", "mse_loss", "nll_loss",
            "normalize", "one_hot", "pad", "pixel_shuffle", "pixel_unshuffle", "relu",
            "scaled_dot_product_attention", "sigmoid", "smooth_l1_loss", "softmax", "softplus", "tanh",
-           "transposed_output_padding", "unflatten", "upsample", "upsample_bilinear", "upsample_nearest"]
+           "transposed_output_padding", "unflatten", "upsample", "upsample_bilinear", "upsample_nearest",
+           "bilinear", "celu", "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "mish",
+           "pairwise_distance", "prelu", "relu6", "rrelu", "selu", "silu", "softmin", "softshrink", "softsign",
+           "tanhshrink", "threshold"]

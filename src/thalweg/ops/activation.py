@@ -123,7 +123,8 @@ class Softplus(Function):
     def forward(ctx: Context, x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
         xp = get_array_module(x)
         bx = x * x.dtype.type(beta)
-        soft = (xp.logaddexp(0, bx) / x.dtype.type(beta)).astype(x.dtype, copy=False)
+        with xp.errstate(invalid="ignore"):  # NaN in, NaN out, without NumPy's warning (torch gives none)
+            soft = (xp.logaddexp(0, bx) / x.dtype.type(beta)).astype(x.dtype, copy=False)
         linear = bx > threshold
         ctx.sig, ctx.linear, ctx.beta = sigmoid_array(bx), linear, beta
         return xp.where(linear, x, soft)

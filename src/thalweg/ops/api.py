@@ -384,7 +384,7 @@ def norm(x: Tensor, p: Any = 2, axis: Any = None, keepdims: bool = False, *, dim
         return amin(abs(x), ax, keep)
     xf = _float(x)
     if p == 0:  # the number of non-zero elements; no gradient (torch)
-        return Tensor._wrap(sum(ne(xf, 0).detach(), ax, keep).array.astype(xf.array.dtype), False)
+        return R.NonzeroCount.apply(xf, axis=ax, keepdims=keep)
     # (sum |x|^p)^(1/p) with torch's subgradients: 0 at x_i = 0 (|x|^(p-1) would be inf for p < 1) and
     # 0 where the norm is 0 (n^(1-p) would be inf for p > 1).  Masks keep 0 * inf out of the chain rule.
     zero = Tensor._wrap(xf.array == 0, False)

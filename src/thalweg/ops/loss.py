@@ -451,9 +451,11 @@ class KLDivFunction(Function):
             pos = t > 0
             log_p = xp.log(xp.where(pos, t, 1))
         diff = log_p - x
-        loss = p * diff
-        if not log_target:
-            loss = xp.where(pos, loss, 0).astype(loss.dtype, copy=False)
+        if log_target:
+            loss = p * diff
+        else:  # torch's xlogy(p, p) - p x: NaN for a negative target (log of it), and for p = 0 and x = -inf
+            with xp.errstate(invalid="ignore", divide="ignore"):
+                loss = (xp.where(t == 0, 0, t * xp.log(t)) - t * x).astype(x.dtype, copy=False)
         ctx.p, ctx.diff, ctx.log_target, ctx.reduction = p, diff, log_target, reduction
         if reduction == "batchmean":
             count = x.shape[0] if x.ndim else 1
@@ -466,11 +468,15 @@ class KLDivFunction(Function):
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
         s = _scale(grad, ctx.reduction, ctx.count)
+        xp = get_array_module(grad)
         gx = gt = None
         if ctx.needs_input_grad[0]:
             gx = -s * ctx.p
         if ctx.needs_input_grad[1]:
-            gt = s * (ctx.diff + 1) if not ctx.log_target else s * ctx.p * (ctx.diff + 1)
+            if ctx.log_target:
+                gt = s * ctx.p * (ctx.diff + 1)
+            else:  # torch: log p + 1 - x where p > 0; NaN at p = 0 (xlogy's p / p) and below (log p)
+                gt = s * xp.where(ctx.p > 0, ctx.diff + 1, xp.nan).astype(ctx.diff.dtype, copy=False)
         return gx, gt
 
 

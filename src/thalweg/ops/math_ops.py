@@ -134,7 +134,10 @@ class NanToNum(Function):
 
 # ------------------------------------------------------------------ binary
 class Atan2(Function):
-    """z = atan2(y, x);  dz/dy = x / (x^2 + y^2),  dz/dx = -y / (x^2 + y^2)."""
+    """z = atan2(y, x);  dz/dy = x / (x^2 + y^2),  dz/dx = -y / (x^2 + y^2).
+
+    At y = x = 0 both are 0, as torch (its 1 / (x^2 + y^2) is masked to 0 where infinite).
+    """
 
     @staticmethod
     def forward(ctx: Context, y: Any, x: Any) -> Any:
@@ -144,9 +147,11 @@ class Atan2(Function):
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
         y, x = ctx.y, ctx.x
+        xp = get_array_module(grad)
         with np.errstate(all="ignore"):
-            r2 = x * x + y * y
-            return grad * x / r2, -grad * y / r2
+            recip = 1 / (x * x + y * y)
+            recip = xp.where(xp.isinf(recip), recip.dtype.type(0), recip)
+            return grad * x * recip, -grad * y * recip
 
 
 class Hypot(Function):

@@ -47,6 +47,7 @@ for _module, _names in (
 ):
     for _name in _names.split():
         _FUNCTIONS[_name] = getattr(_module, _name)
+_FUNCTIONS["neg"] = api.neg  # ``x.neg()`` (and so ``x.neg_()``), torch's spelling of ``-x``
 
 _INPLACE = ("sin cos tan asin acos atan sinh cosh asinh acosh atanh log1p expm1 log2 log10 exp2 rsqrt reciprocal "
             "square floor ceil round trunc fix frac erf erfc erfinv lgamma digamma sinc nan_to_num clamp_min "

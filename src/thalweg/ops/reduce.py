@@ -147,10 +147,29 @@ class _Extreme(Function):
             mask |= xp.isnan(ctx.x) & xp.isnan(ctx.out_k)
         count = mask.sum(axis=ctx.axes, keepdims=True)
         g = _expand(grad, ctx.x.shape, ctx.axes, ctx.keepdims)
-        share = (g / count).astype(grad.dtype, copy=False)
-        if getattr(ctx, "nan_ties", False):  # torch fills zeros at the chosen positions: elsewhere 0 even for a NaN g
-            return get_array_module(grad).where(mask, share, grad.dtype.type(0))
-        return mask * share  # amax/amin: grad * mask / count, so a NaN g reaches every element (as torch)
+        xp = get_array_module(grad)
+        with xp.errstate(divide="ignore", invalid="ignore"):  # a NaN in an amax slice: count 0, NaN as torch
+            share = (g / count).astype(grad.dtype, copy=False)
+            if getattr(ctx, "nan_ties", False):  # torch fills zeros at the chosen positions: else 0 even for NaN g
+                return xp.where(mask, share, grad.dtype.type(0))
+            return mask * share  # amax/amin: grad * mask / count, so a NaN g reaches every element (as torch)
+
+
+class NonzeroCount(Function):
+    """z = the number of non-zero x_i over ``axis``, in x's float dtype: ``norm(x, p=0)``.
+
+    Part of the graph but piecewise constant: torch gives the input no gradient
+    (``x.grad`` stays None), and so does this backward.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+        axes = normalize_axis(axis, x.ndim, "norm")
+        return (x != 0).sum(axis=axes, keepdims=keepdims).astype(x.dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:
+        return None
 
 
 class Max(_Extreme):

@@ -114,7 +114,15 @@ def median(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noq
         nan = np.isnan(flat.array) if flat.array.dtype.kind == "f" else np.zeros(n, bool)
         k0 = int(np.argmax(nan)) if nan.any() else (n - 1) // 2
         idx = np.argsort(_key(flat.array, False), kind="stable")[k0] if not nan.any() else k0
-        return api.reshape(api.getitem(flat, np.asarray([idx])), ())
+        if flat.array.dtype.kind != "f":
+            return api.reshape(api.getitem(flat, np.asarray([idx])), ())
+        # torch's evenly_distribute_backward: the gradient is shared by every element equal to the median
+        # (every NaN, for a NaN median); the max over those ties (the rest set to -inf) has exactly that rule
+        a = flat.array
+        tied = (a == a[idx]) | (np.isnan(a) & np.isnan(a[idx]))
+        from .reduce import Max
+
+        return Max.apply(api.where(Tensor._wrap(tied, False), flat, float("-inf")), axis=None, nan_ties=True)
     d = _dim(dim, x.ndim, "median")
     n = x.shape[d] if x.ndim else 1
     if n == 0:

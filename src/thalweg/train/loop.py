@@ -104,8 +104,8 @@ def _to_loader(data: Any, *, batch_size: int, shuffle: bool, seed: int | None) -
 class _Batches:
     """Raw batches for a custom ``batch_fn``: an iterable, or a function of the epoch that returns one.
 
-    Each epoch's batches are listed once, so the loop knows how many there are.
-    It holds no position of its own: a resumed run starts its epoch again.
+    An epoch's batches are listed first when they come without a length (a generator), so the loop knows
+    how many there are.  It holds no position of its own: a resumed run starts its epoch again.
     """
 
     def __init__(self, source: Any) -> None:
@@ -116,8 +116,10 @@ class _Batches:
         self.epoch = 1
         self.dataset = None
 
-    def batches(self) -> list[Any]:
-        return list(self.source(self.epoch) if callable(self.source) else self.source)
+    def batches(self) -> Any:
+        """This epoch's batches: a sized iterable as it is (read lazily), anything else listed."""
+        data = self.source(self.epoch) if callable(self.source) else self.source
+        return data if hasattr(data, "__len__") else list(data)
 
     def __iter__(self) -> Any:
         return iter(self.batches())

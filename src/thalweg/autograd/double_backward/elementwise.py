@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ...ops import api as F
 from ...ops import elementwise as E
 from ..function import Context
@@ -98,30 +100,41 @@ def _abs(ctx: Context, g: Any) -> Any:
     return g * constant(F.sign(constant(ctx.x)).array.astype(g.dtype, copy=False))
 
 
+def _weigh(g: Any, w: Any) -> Any:
+    """g * w with a weight of 0 giving 0 even for an inf/NaN g (the first-order ``_weigh``, torch's masked_fill)."""
+    w = np.broadcast_to(np.asarray(w), g.shape) if np.ndim(w) < g.ndim else np.asarray(w)
+    out = g * constant(w.astype(g.dtype))
+    if (w == 0).any():
+        out = F.where(constant(w != 0), out, 0.0)
+    return out
+
+
 @register(E.Sign)
 def _sign(ctx: Context, g: Any) -> Any:
-    return g * 0.0
+    """0 everywhere, also for an inf/NaN g (the first-order rule is zeros_like)."""
+    return F.where(constant(np.zeros(g.shape, dtype=bool)), g, 0.0)
 
 
 @register(E.Clamp)
 def _clamp(ctx: Context, g: Any) -> Any:
-    return g * constant(ctx.mask)
+    return F.where(constant(ctx.mask), g, 0.0)  # torch: a NaN g stops outside the bounds
 
 
-def _tie_weights(ctx: Context, g: Any, winner: Any) -> tuple[Any, Any]:
-    wx = (winner + 0.5 * (ctx.x == ctx.y)).astype(g.dtype)
+def _tie_weights(ctx: Context, g: Any, x_loses: Any, y_loses: Any) -> tuple[Any, Any]:
+    """torch's weights: 1/2 at a tie, 0 on the losing side, 1 on both sides where a NaN leaves no order."""
+    tie = 0.5 * (ctx.x == ctx.y)
     nx, ny = ctx.needs_input_grad
-    return (g * constant(wx) if nx else None), (g * constant(1 - wx) if ny else None)
+    return (_weigh(g, 1 - x_loses - tie) if nx else None), (_weigh(g, 1 - y_loses - tie) if ny else None)
 
 
 @register(E.Maximum)
 def _maximum(ctx: Context, g: Any) -> tuple[Any, Any]:
-    return _tie_weights(ctx, g, ctx.x > ctx.y)
+    return _tie_weights(ctx, g, ctx.x < ctx.y, ctx.x > ctx.y)
 
 
 @register(E.Minimum)
 def _minimum(ctx: Context, g: Any) -> tuple[Any, Any]:
-    return _tie_weights(ctx, g, ctx.x < ctx.y)
+    return _tie_weights(ctx, g, ctx.x > ctx.y, ctx.x < ctx.y)
 
 
 @register(E.Where)

@@ -143,8 +143,12 @@ def _kl_div(ctx: Context, g: Any) -> tuple[Any, Any]:
         if log_target:
             loss = F.exp(t) * (t - x)
         else:
-            on = constant(pos)
-            loss = F.where(on, t * (F.log(F.where(on, t, 1.0)) - x), 0.0)
+            # torch's xlogy(p, p) - p x; its p-gradient is NaN at p = 0 (p / p) and below (log p): the
+            # term t * nan there adds exactly that NaN to the t-gradient and nothing to the x-gradient
+            zero = constant(ctx.p == 0)
+            loss = F.where(zero, 0.0, t * F.log(F.where(zero, 1.0, t))) - t * x
+            if tin is not None and (ctx.p <= 0).any():
+                loss = loss + t * constant(xp.where(ctx.p <= 0, xp.nan, 0.0).astype(ctx.p.dtype))
         return _reduce(loss, ctx.reduction, ctx.count)
 
     return decompose(ctx, g, build, (x_arr, t_arr))

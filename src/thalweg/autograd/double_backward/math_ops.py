@@ -105,7 +105,9 @@ def _atan2(ctx: Context, g: Any) -> tuple[Any, Any]:
     yv = y if y is not None else constant(ctx.y)
     xv = x if x is not None else constant(ctx.x)
     r2 = xv * xv + yv * yv
-    return (g * xv / r2 if y is not None else None), (-(g * yv) / r2 if x is not None else None)
+    inf = constant(r2.array == 0)  # 1 / r2 is infinite there: masked to 0, as the first-order rule (torch)
+    recip = F.where(inf, 0.0, 1.0 / F.where(inf, 1.0, r2))
+    return (g * xv * recip if y is not None else None), (-(g * yv) * recip if x is not None else None)
 
 
 @register(M.Lerp)

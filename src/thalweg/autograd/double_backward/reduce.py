@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...backend import get_array_module
 from ...ops import api as F
 from ...ops import reduce as R
 from ...ops import shape as S
@@ -32,16 +33,33 @@ def _sum(ctx: Context, g: Any) -> Any:
 
 @register(R.Mean)
 def _mean(ctx: Context, g: Any) -> Any:
-    g = _expand(g, ctx.shape, ctx.axes, ctx.keepdims) * (1.0 / ctx.count)
+    # a count of 0: the input is empty, and so is its gradient (scaled by 0, not 1/0)
+    g = _expand(g, ctx.shape, ctx.axes, ctx.keepdims) * (1.0 / ctx.count if ctx.count else 0.0)
     return S.BroadcastTo.apply(g, shape=ctx.shape)
 
 
 @register(R._Extreme)
 def _extreme(ctx: Context, g: Any) -> Any:
-    """Ties share the gradient: dz/dx = mask / count, piecewise constant."""
+    """Ties share the gradient: dz/dx = mask / count, piecewise constant.
+
+    As the first-order rule: with ``nan_ties`` a NaN result is tied with every
+    NaN input, and the positions not chosen get 0 even for a NaN g; otherwise a
+    NaN in the slice (no position equals the result) makes the slice NaN.
+    """
+    xp = get_array_module(ctx.x)
     mask = ctx.x == ctx.out_k
-    share = (mask / mask.sum(axis=ctx.axes, keepdims=True)).astype(g.dtype)
-    return _expand(g, ctx.x.shape, ctx.axes, ctx.keepdims) * constant(share)
+    nan_ties = getattr(ctx, "nan_ties", False)
+    if nan_ties:
+        mask |= xp.isnan(ctx.x) & xp.isnan(ctx.out_k)
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        share = (mask / mask.sum(axis=ctx.axes, keepdims=True)).astype(g.dtype)
+    out = _expand(g, ctx.x.shape, ctx.axes, ctx.keepdims) * constant(share)
+    return F.where(constant(mask), out, 0.0) if nan_ties else out
+
+
+@register(R.NonzeroCount)
+def _nonzero_count(ctx: Context, g: Any) -> Any:
+    return None  # piecewise constant: no gradient, as torch's norm(p=0)
 
 
 @register(R.Var)

@@ -35,12 +35,21 @@ def _broadcast(ctx: Context, g: Any) -> Any:
 
 @register(S.Concatenate)
 def _concatenate(ctx: Context, g: Any) -> tuple[Any, ...]:
+    # torch's legacy rule skips 1-d empty inputs: ``ctx.sizes`` lists the kept ones only
+    skipped = getattr(ctx, "skipped", None) or [False] * len(ctx.inputs)
+    sizes = iter(ctx.sizes)
     out = []
     start = 0
     index = [slice(None)] * g.ndim
-    for n, t in zip(ctx.sizes, ctx.inputs):
-        index[ctx.axis] = slice(start, start + n)
-        out.append(S.GetItem.apply(g, index=tuple(index)) if t is not None else None)
+    for t, skip in zip(ctx.inputs, skipped):
+        n = 0 if skip and len(ctx.sizes) < len(ctx.inputs) else next(sizes)
+        if t is None:
+            out.append(None)
+        elif skip and len(ctx.sizes) < len(ctx.inputs):
+            out.append(S.GetItem.apply(S.Reshape.apply(g, shape=(-1,)), index=(slice(0, 0),)))  # shape (0,)
+        else:
+            index[ctx.axis] = slice(start, start + n)
+            out.append(S.GetItem.apply(g, index=tuple(index)))
         start += n
     return tuple(out)
 

@@ -305,6 +305,10 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
         return out
     if value not in (None, 0, 0.0):
         raise ValueError(f"pad: a fill value is only used with mode='constant', got value={value} with mode={mode!r}")
+    if input.ndim not in (len(pads) // 2 + 1, len(pads) // 2 + 2):  # torch's supported combinations
+        raise NotImplementedError(
+            f"pad: padding size {len(pads)} is not supported for {input.ndim}D input with mode={mode!r}; "
+            "non-constant padding takes 2 numbers for 2D/3D input, 4 for 3D/4D, 6 for 4D/5D")
     out = input
     for d, (lo, hi) in enumerate(width):
         if not lo and not hi:

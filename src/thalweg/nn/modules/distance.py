@@ -4,4 +4,4 @@ from ._alias import install
 
 install(__name__,
         ("PairwiseDistance", "CosineSimilarity"),
-        ("thalweg.nn.loss",))
+        ("thalweg.nn.loss", "thalweg.nn.activation_extra"))

@@ -4,4 +4,4 @@ from ._alias import install
 
 install(__name__,
         ("Identity", "Linear", "Bilinear", "LazyLinear", "NonDynamicallyQuantizableLinear"),
-        ("thalweg.nn.linear", "thalweg.nn.basic"))
+        ("thalweg.nn.linear", "thalweg.nn.basic", "thalweg.nn.activation_extra"))
