@@ -80,3 +80,15 @@ def _leaf(a: Any) -> tw.Tensor:
 ])
 def test_gradgradcheck_edges(fn: Callable[..., Any], inputs: Callable[[], list[tw.Tensor]]) -> None:
     assert gradgradcheck(fn, inputs(), atol=1e-5, rtol=1e-3)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_prod_all_with_two_zeros_gives_zeros_even_for_a_nan_grad(create_graph: bool) -> None:
+    """torch's all-elements prod backward is zeros_like with two or more zeros (found by the fuzzer, seed 21486)."""
+    a = np.array([0.0, 1.0, 0.0, 2.0])
+    for fn, tfn in ((lambda t: t.prod(), lambda t: t.prod()), (lambda t: t.prod(0), lambda t: t.prod(0))):
+        x, xt = tw.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        (g,) = tw.autograd.grad(fn(x), [x], tw.tensor(np.array(nan)), create_graph=create_graph)
+        (gt,) = torch.autograd.grad(tfn(xt), [xt], torch.tensor(nan, dtype=torch.float64))
+        np.testing.assert_array_equal(np.asarray(getattr(g, "array", g)), gt.numpy())
+    assert gradgradcheck(lambda t: t.prod() * t, [tw.tensor(np.array([0.0, 0.5, 0.0, 2.0]), requires_grad=True)])

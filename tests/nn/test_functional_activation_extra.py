@@ -187,3 +187,27 @@ def test_pad_non_constant_size_must_fit_the_input_rank_as_torch() -> None:
         F.pad(x, (1, 1), mode="reflect")
     assert F.pad(x, (1, 1), mode="constant").shape == (2, 3, 4, 7)
     assert F.pad(x, (1, 1, 1, 1), mode="circular").shape == (2, 3, 6, 7)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("geom", [(5, 6, 2, 1, 0, 1), (7, 6, (3, 2), (2, 1), (1, 2), (2, 3)), (4, 4, 3, 1, 1, 2)])
+def test_unfold_fold_parity_and_gradgradcheck(dt: Any, geom: tuple[Any, ...]) -> None:
+    h, w, k, d, p, s = geom
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(2, 3, h, w)).astype(dt)
+    x, xt = tw.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, yt = nn.Unfold(k, d, p, s)(x), TF.unfold(xt, k, d, p, s)
+    c = rng.normal(size=tuple(yt.shape)).astype(dt)
+    ct, cw = torch.tensor(c, requires_grad=True), tw.tensor(c, requires_grad=True)
+    z, zt = nn.Fold((h, w), k, d, p, s)(cw), TF.fold(ct, (h, w), k, d, p, s)
+    (y * y).sum().backward()
+    (yt * yt).sum().backward()
+    (z * z).sum().backward()
+    (zt * zt).sum().backward()
+    for mine, theirs in ((y, yt), (x.grad, xt.grad), (z, zt), (cw.grad, ct.grad)):
+        assert mine.dtype == dt
+        np.testing.assert_allclose(mine.array, theirs.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(F.unfold(x[0], k, d, p, s).array, yt[0].detach().numpy(), rtol=1e-5, atol=1e-6)
+    a64, c64 = a[:1, :1].astype(np.float64), c[:1, : c.shape[1] // 3].astype(np.float64)
+    assert gradgradcheck(lambda t: F.unfold(t, k, d, p, s) ** 2, [tw.tensor(a64, requires_grad=True)])
+    assert gradgradcheck(lambda t: F.fold(t, (h, w), k, d, p, s) ** 2, [tw.tensor(c64, requires_grad=True)])

@@ -8,7 +8,7 @@ explicitly, so a reader finds where ``F.x`` lives with one search.
 from ..ops.api import gelu, log_softmax, sigmoid, softmax, softplus, tanh
 from .functional_parts.activation import (bilinear, celu, glu, hardshrink, hardsigmoid, hardswish, hardtanh,
                                           logsigmoid, mish, pairwise_distance, prelu, relu6, rrelu, selu, silu,
-                                          softmin, softshrink, softsign, tanhshrink, threshold)
+                                          softmin, softshrink, softsign, tanhshrink, threshold, unfold, fold)
 from .functional_parts.attention import scaled_dot_product_attention
 from .functional_parts.basic import (batch_norm, dropout, dropout1d, dropout2d, dropout3d, elu, flatten, layer_norm,
                                      leaky_relu, linear, normalize, one_hot, pad, relu, unflatten)
@@ -34,4 +34,4 @@ __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool
            "transposed_output_padding", "unflatten", "upsample", "upsample_bilinear", "upsample_nearest",
            "bilinear", "celu", "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "mish",
            "pairwise_distance", "prelu", "relu6", "rrelu", "selu", "silu", "softmin", "softshrink", "softsign",
-           "tanhshrink", "threshold"]
+           "tanhshrink", "threshold", "unfold", "fold"]

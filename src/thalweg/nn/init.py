@@ -94,6 +94,7 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write ``values`` into ``tensor.data`` in its own dtype (no gradient is recorded)."""
     tensor.array[...] = values
+    tensor._bump_version()
     return tensor
 
 

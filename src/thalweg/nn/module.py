@@ -365,6 +365,7 @@ class Module:
                     key = f"{mprefix}.{name}" if mprefix else name
                     if t is not None and key in arrays:
                         t.array[...] = arrays[key].astype(t.array.dtype, copy=False)
+                        t._bump_version()  # a saved copy of this tensor is now stale
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------- repr

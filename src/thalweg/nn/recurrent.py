@@ -90,6 +90,7 @@ def _init_uniform(params: Sequence[Parameter], hidden_size: int, generator: Any)
     rng = _random.get_generator(generator)
     for p in params:
         p.array[...] = rng.uniform(-bound, bound, p.array.shape)
+        p._bump_version()
 
 
 # ------------------------------------------------------------ packed batches

@@ -76,6 +76,7 @@ class Embedding(Module):
         """weight ~ N(0, 1), with the ``padding_idx`` row set to zeros (PyTorch's default)."""
         rng = _random.get_generator(self.generator)
         self.weight.array[...] = rng.standard_normal(self.weight.array.shape)
+        self.weight._bump_version()
         if self.padding_idx is not None:
             self.weight.array[self.padding_idx] = 0
 

@@ -245,6 +245,7 @@ class Prod(Function):
     def forward(ctx: Context, x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
         axes = normalize_axis(axis, x.ndim, "prod")
         ctx.x, ctx.axes, ctx.keepdims = x, axes, keepdims
+        ctx.whole = axis is None  # x.prod(): torch's all-elements backward (zeros for two or more zeros)
         return x.prod(axis=axes, keepdims=keepdims)
 
     @staticmethod
@@ -252,6 +253,8 @@ class Prod(Function):
         xp = get_array_module(grad)
         x, axes = ctx.x, ctx.axes
         if x.size == 0:  # an empty input has an empty gradient
+            return xp.zeros(x.shape, dtype=grad.dtype)
+        if getattr(ctx, "whole", False) and int((x == 0).sum()) > 1:  # torch: zeros_like, even for a NaN grad
             return xp.zeros(x.shape, dtype=grad.dtype)
         kept = [i for i in range(x.ndim) if i not in axes]
         moved = x.transpose(kept + list(axes))  # reduced axes last, flattened into one

@@ -154,11 +154,13 @@ class PruningMasks:
         else:
             self._entries[name] = _Entry(p, m.copy())
         get_array_module(p.array).multiply(p.array, self._entries[name].mask, out=p.array)
+        p._bump_version()
 
     def apply(self) -> None:
         """Zero every pruned weight in place (``p.data *= mask``)."""
         for e in self._entries.values():
             get_array_module(e.param.array).multiply(e.param.array, e.mask, out=e.param.array)
+            e.param._bump_version()
 
     def mask_grads(self) -> None:
         """Zero the gradient of every pruned weight (``p.grad *= mask``, out of place)."""

@@ -91,8 +91,10 @@ def sensitivity_analysis(model: Any, evaluate: Callable[[Any], float], *,
                 if current is not None:
                     n_prune = max(n_prune, int(current.size - current.sum()))
                 p.array[...] = original * magnitude_mask(original, n_prune, current)
+                p._bump_version()
                 vals.append(float(evaluate(model)))
         finally:
             p.array[...] = original
+            p._bump_version()
         scores[name] = np.asarray(vals)
     return Sensitivity(fr, baseline, scores, metric)

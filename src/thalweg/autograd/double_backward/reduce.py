@@ -107,7 +107,15 @@ def _prod(ctx: Context, g: Any) -> Any:
     inverse = [0] * x.ndim
     for i, a in enumerate(perm):
         inverse[a] = i
-    return ge * F.permute(stacked, *inverse)
+    out = ge * F.permute(stacked, *inverse)
+    if getattr(ctx, "whole", False) and int((ctx.x == 0).sum()) > 1:
+        # the first-order rule (torch's) gives 0 even for a NaN/inf g; for a finite g the value here is 0
+        # too, and the products keep the true second derivatives (d2z/dx_i dx_j with the zeros at i and j)
+        xp = get_array_module(ctx.x)
+        finite = xp.broadcast_to(xp.isfinite(ge.array), ctx.x.shape)
+        if not finite.all():
+            out = F.where(constant(finite), out, 0.0)
+    return out
 
 
 @register(R.VectorNorm2)

@@ -22,7 +22,7 @@ from ...ops.activation import ELU, LeakyReLU, Softplus
 
 __all__ = ["celu", "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "mish", "prelu",
            "relu6", "rrelu", "selu", "silu", "softmin", "softshrink", "softsign", "tanhshrink", "threshold",
-           "pairwise_distance", "bilinear"]
+           "pairwise_distance", "bilinear", "unfold", "fold"]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -242,3 +242,84 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
 
     out = einsum("...i,oij,...j->...o", x1, weight, x2)
     return out if bias is None else out + bias
+
+
+# ------------------------------------------------------------------ im2col / col2im
+def _pair(v: Any, name: str, what: str) -> tuple[int, int]:
+    t = tuple(int(a) for a in v) if isinstance(v, (tuple, list)) else (int(v), int(v))
+    if len(t) != 2:
+        raise ValueError(f"{name}: {what} must be an int or a pair, got {v!r}")
+    return t
+
+
+def _blocks(name: str, size: tuple[int, int], kernel_size: Any, dilation: Any, padding: Any,
+            stride: Any) -> tuple[tuple[int, int], ...]:
+    k, d, p, s = (_pair(kernel_size, name, "kernel_size"), _pair(dilation, name, "dilation"),
+                  _pair(padding, name, "padding"), _pair(stride, name, "stride"))
+    if min(k) <= 0 or min(d) <= 0 or min(s) <= 0 or min(p) < 0:
+        raise ValueError(f"{name}: kernel_size, dilation and stride must be positive and padding non-negative, "
+                         f"got kernel_size={k}, dilation={d}, padding={p}, stride={s}")
+    out = tuple((size[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2))
+    if min(out) <= 0:
+        raise RuntimeError(f"{name}: the padded input {tuple(size[i] + 2 * p[i] for i in range(2))} is too small "
+                           f"for kernel_size={k} with dilation={d}")
+    return k, d, p, s, out
+
+
+def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> Tensor:  # noqa: A002
+    """im2col: the sliding (kh, kw) blocks of a (N, C, H, W) or (C, H, W) input as columns,
+    (N, C kh kw, L), channel-major as torch.  Built from pad, strided slices and stack."""
+    x = _check(input, "unfold")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"unfold: expected a 3-D (unbatched) or 4-D (batched) input, got shape {tuple(x.shape)}")
+    batched = x.ndim == 4
+    if not batched:
+        x = _api.unsqueeze(x, 0)
+    k, d, p, s, (oh, ow) = _blocks("unfold", tuple(x.shape[2:]), kernel_size, dilation, padding, stride)
+    if p[0] or p[1]:
+        x = _api.pad(x, [(0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])])
+    parts = [_api.getitem(x, (slice(None), slice(None),
+                              slice(i * d[0], i * d[0] + s[0] * (oh - 1) + 1, s[0]),
+                              slice(j * d[1], j * d[1] + s[1] * (ow - 1) + 1, s[1])))
+             for i in range(k[0]) for j in range(k[1])]
+    n, c = x.shape[0], x.shape[1]
+    out = _api.reshape(_api.stack(parts, dim=2), (n, c * k[0] * k[1], oh * ow))
+    return out if batched else _api.squeeze(out, 0)
+
+
+def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,  # noqa: A002
+         stride: Any = 1) -> Tensor:
+    """col2im, the adjoint of :func:`unfold`: sums the columns (N, C kh kw, L) back into (N, C, H, W),
+    overlapping blocks adding up.  Built from reshape, zero-interleaving pads and slices."""
+    x = _check(input, "fold")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"fold: expected a 2-D (unbatched) or 3-D (batched) input, got shape {tuple(x.shape)}")
+    batched = x.ndim == 3
+    if not batched:
+        x = _api.unsqueeze(x, 0)
+    size = _pair(output_size, "fold", "output_size")
+    k, d, p, s, (oh, ow) = _blocks("fold", size, kernel_size, dilation, padding, stride)
+    n, ck, length = x.shape
+    kk = k[0] * k[1]
+    if ck % kk or length != oh * ow:
+        raise RuntimeError(f"fold: expected size of input's dimension 1 to be divisible by the product of "
+                           f"kernel_size ({kk}) and dimension 2 to match the number of blocks ({oh * ow}), "
+                           f"got shape {tuple(x.shape)}")
+    c = ck // kk
+    hp, wp = size[0] + 2 * p[0], size[1] + 2 * p[1]
+    cols = _api.reshape(x, (n, c, kk, oh, 1, ow, 1))
+    total = None
+    for i in range(k[0]):
+        for j in range(k[1]):
+            block = _api.getitem(cols, (slice(None), slice(None), i * k[1] + j))  # (n, c, oh, 1, ow, 1)
+            if s[0] > 1 or s[1] > 1:  # interleave stride - 1 zeros after each row and column
+                block = _api.pad(block, [(0, 0), (0, 0), (0, 0), (0, s[0] - 1), (0, 0), (0, s[1] - 1)])
+            block = _api.reshape(block, (n, c, oh * s[0], ow * s[1]))
+            block = _api.getitem(block, (slice(None), slice(None), slice(0, s[0] * (oh - 1) + 1),
+                                         slice(0, s[1] * (ow - 1) + 1)))
+            top, left = i * d[0], j * d[1]
+            placed = _api.pad(block, [(0, 0), (0, 0), (top, hp - top - block.shape[2]),
+                                      (left, wp - left - block.shape[3])])
+            total = placed if total is None else total + placed
+    out = _api.getitem(total, (slice(None), slice(None), slice(p[0], p[0] + size[0]), slice(p[1], p[1] + size[1])))
+    return out if batched else _api.squeeze(out, 0)
