@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
+from ...backend import get_array_module
 from ...ops import api as F
 from ...ops import elementwise as E
 from ..function import Context
@@ -102,7 +101,8 @@ def _abs(ctx: Context, g: Any) -> Any:
 
 def _weigh(g: Any, w: Any) -> Any:
     """g * w with a weight of 0 giving 0 even for an inf/NaN g (the first-order ``_weigh``, torch's masked_fill)."""
-    w = np.broadcast_to(np.asarray(w), g.shape) if np.ndim(w) < g.ndim else np.asarray(w)
+    xp = get_array_module(g.array)
+    w = xp.broadcast_to(xp.asarray(w), g.shape)
     out = g * constant(w.astype(g.dtype))
     if (w == 0).any():
         out = F.where(constant(w != 0), out, 0.0)
@@ -112,7 +112,7 @@ def _weigh(g: Any, w: Any) -> Any:
 @register(E.Sign)
 def _sign(ctx: Context, g: Any) -> Any:
     """0 everywhere, also for an inf/NaN g (the first-order rule is zeros_like)."""
-    return F.where(constant(np.zeros(g.shape, dtype=bool)), g, 0.0)
+    return F.where(constant(get_array_module(g.array).zeros(g.shape, dtype=bool)), g, 0.0)
 
 
 @register(E.Clamp)
