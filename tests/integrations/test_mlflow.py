@@ -56,6 +56,8 @@ def test_mlflow_logger_to_a_sqlite_store(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     logger = _run(tmp_path, uri, log_checkpoints=False)
     _check(MlflowClient(tracking_uri=uri), logger)
+    assert any((tmp_path / "mlartifacts").rglob("summary.json")), "artifacts belong beside the database"
+    assert not Path("mlruns").exists(), "nothing may be written into the working directory"
 
 
 def test_a_resumed_run_continues_the_same_mlflow_run(tmp_path):

@@ -64,6 +64,13 @@ def _store_uri(uri: str | os.PathLike[str] | None) -> str | None:
     return text
 
 
+def _artifact_location(uri: str | None) -> str | None:
+    """Beside an SQLite database, not in the working directory (MLflow's default ``./mlruns`` for databases)."""
+    if uri is None or not uri.startswith("sqlite:///"):
+        return None  # a file store keeps artifacts inside itself
+    return (Path(uri[len("sqlite:///"):]).expanduser().resolve().parent / "mlartifacts").as_uri()
+
+
 class MLflowLogger(Callback):
     """Log parameters, per-epoch metrics and the run record to MLflow (see the module docstring)."""
 
@@ -95,7 +102,8 @@ class MLflowLogger(Callback):
             except Exception:  # noqa: BLE001 - another store, or the run was deleted: start a new one
                 self.run_id = None
         exp = self.client.get_experiment_by_name(self.experiment_name)
-        exp_id = exp.experiment_id if exp is not None else self.client.create_experiment(self.experiment_name)
+        exp_id = exp.experiment_id if exp is not None else self.client.create_experiment(
+            self.experiment_name, artifact_location=_artifact_location(_store_uri(self.tracking_uri)))
         name = self.run_name or (Path(trainer.run_dir).name if trainer.run_dir is not None else None)
         run = self.client.create_run(exp_id, run_name=name, tags={"framework": "thalweg", **self.tags})
         self.run_id = run.info.run_id
