@@ -102,20 +102,25 @@ class _ConvNd(Module):
         return _conv(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups, n, op)
 
     def extra_repr(self) -> str:
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if isinstance(self.padding, str):
-            s += f", padding={self.padding}"
-        elif any(self.padding):
-            s += f", padding={self.padding}"
-        if any(d != 1 for d in self.dilation):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
+        return conv_repr(self, padding_mode=self.padding_mode)
+
+
+def conv_repr(m: Module, output_padding: Any = None, padding_mode: str = "zeros") -> str:
+    """torch's ``extra_repr`` of a convolution or transposed convolution: the options that differ from defaults."""
+    s = f"{m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size}, stride={m.stride}"
+    if isinstance(m.padding, str) or any(m.padding):
+        s += f", padding={m.padding}"
+    if output_padding is not None and any(output_padding):
+        s += f", output_padding={output_padding}"
+    if any(d != 1 for d in m.dilation):
+        s += f", dilation={m.dilation}"
+    if m.groups != 1:
+        s += f", groups={m.groups}"
+    if m.bias is None:
+        s += ", bias=False"
+    if padding_mode != "zeros":
+        s += f", padding_mode={padding_mode}"
+    return s
 
 
 class Conv1d(_ConvNd):

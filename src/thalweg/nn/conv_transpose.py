@@ -16,6 +16,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd.tensor import Tensor
 from . import init
+from .conv import conv_repr
 from .functional_parts.conv import to_tuple
 from .functional_parts.conv_transpose import _conv_transpose, transposed_output_padding
 from .module import Module
@@ -84,18 +85,7 @@ class _ConvTransposeNd(Module):
                                self.dilation, n, name)
 
     def extra_repr(self) -> str:
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if any(self.padding):
-            s += f", padding={self.padding}"
-        if any(self.output_padding):
-            s += f", output_padding={self.output_padding}"
-        if any(d != 1 for d in self.dilation):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return conv_repr(self, output_padding=self.output_padding)
 
 
 class ConvTranspose1d(_ConvTransposeNd):

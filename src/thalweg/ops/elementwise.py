@@ -220,38 +220,46 @@ def _weigh(grad: Any, w: Any) -> Any:
     return out
 
 
-class Maximum(Function):
+class _Extremum(Function):
+    """z = max(x, y) (``Maximum``) or min(x, y) (``Minimum``) elementwise; ties split the gradient equally.
+
+    torch's weights: the winning side gets 1, the losing side 0, a tie 1/2 each, and a NaN (no order) gives
+    both sides 1.  ``_wins(x, y)`` is where x strictly beats y.
+    """
+
+    _pick: str  # the NumPy function; subclasses also define ``_wins(x, y)``
+
+    @classmethod
+    def forward(cls, ctx: Context, x: Any, y: Any) -> Any:
+        ctx.x, ctx.y = x, y
+        return getattr(get_array_module(x), cls._pick)(x, y)
+
+    @classmethod
+    def backward(cls, ctx: Context, grad: Any) -> tuple[Any, Any]:
+        x, y = ctx.x, ctx.y
+        tie = 0.5 * (x == y)
+        wx, wy = 1 - cls._wins(y, x) - tie, 1 - cls._wins(x, y) - tie
+        return _weigh(grad, wx), _weigh(grad, wy)
+
+
+class Maximum(_Extremum):
     """z = max(x, y) elementwise; ties split the gradient equally (as torch does)."""
 
-    @staticmethod
-    def forward(ctx: Context, x: Any, y: Any) -> Any:
-        ctx.x, ctx.y = x, y
-        return get_array_module(x).maximum(x, y)
+    _pick = "maximum"
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
-        x, y = ctx.x, ctx.y
-        # torch's weights: where(x == y, 1/2, 1), zeroed on the losing side; a NaN (no order) gives both 1
-        tie = 0.5 * (x == y)
-        wx, wy = 1 - (x < y) - tie, 1 - (x > y) - tie
-        return _weigh(grad, wx), _weigh(grad, wy)
+    def _wins(x: Any, y: Any) -> Any:
+        return x > y
 
 
-class Minimum(Function):
+class Minimum(_Extremum):
     """z = min(x, y) elementwise; ties split the gradient equally (as torch does)."""
 
-    @staticmethod
-    def forward(ctx: Context, x: Any, y: Any) -> Any:
-        ctx.x, ctx.y = x, y
-        return get_array_module(x).minimum(x, y)
+    _pick = "minimum"
 
     @staticmethod
-    def backward(ctx: Context, grad: Any) -> tuple[Any, Any]:
-        x, y = ctx.x, ctx.y
-        # torch's weights: where(x == y, 1/2, 1), zeroed on the losing side; a NaN (no order) gives both 1
-        tie = 0.5 * (x == y)
-        wx, wy = 1 - (x > y) - tie, 1 - (x < y) - tie
-        return _weigh(grad, wx), _weigh(grad, wy)
+    def _wins(x: Any, y: Any) -> Any:
+        return x < y
 
 
 class Where(Function):
