@@ -119,3 +119,24 @@ def check_grad(case: Case, seed: int = 0) -> None:
         return [o for o in _list(case.ours(*xs)) if isinstance(o, tw.Tensor) and o.dtype.kind == "f"]
 
     tw.autograd.gradcheck(fn, inputs)
+
+
+def parity_tests(torch: Any, cases: list[Case]) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The two tests every fidelity file runs over its cases: torch parity (float32, float64) and gradcheck.
+
+    Use as ``test_matches_torch, test_gradcheck = parity_tests(torch, CASES)`` at module level.
+    """
+    import pytest
+
+    ids = [c.name for c in cases]
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+    @pytest.mark.parametrize("case", cases, ids=ids)
+    def test_matches_torch(case: Case, dtype: type) -> None:
+        check_torch(torch, case, dtype)
+
+    @pytest.mark.parametrize("case", cases, ids=ids)
+    def test_gradcheck(case: Case) -> None:
+        check_grad(case)
+
+    return test_matches_torch, test_gradcheck

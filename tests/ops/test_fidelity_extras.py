@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import thalweg as tw
-from fidelity_cases import Case, check_grad, check_torch, distinct, normal
+from fidelity_cases import Case, distinct, normal, parity_tests
 
 torch = pytest.importorskip("torch")
 
@@ -49,15 +49,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_matches_torch(case: Case, dtype: type) -> None:
-    check_torch(torch, case, dtype)
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_gradcheck(case: Case) -> None:
-    check_grad(case)
+test_matches_torch, test_gradcheck = parity_tests(torch, CASES)
 
 
 def test_integer_utilities_match_torch() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import thalweg as tw
-from fidelity_cases import Case, check_grad, check_torch, distinct, normal, with_zeros
+from fidelity_cases import Case, distinct, normal, parity_tests, with_zeros
 
 torch = pytest.importorskip("torch")
 
@@ -42,15 +42,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_matches_torch(case: Case, dtype: type) -> None:
-    check_torch(torch, case, dtype)
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_gradcheck(case: Case) -> None:
-    check_grad(case)
+test_matches_torch, test_gradcheck = parity_tests(torch, CASES)
 
 
 def test_stable_sort_with_ties_matches_torch() -> None:
