@@ -37,6 +37,7 @@ import numpy as np
 
 from ..autograd.function import Context, Function
 from ..autograd.tensor import Tensor
+from ..ops.nn_ops import apply_affine
 from ..distributed import process_group as _pg
 from ..distributed.backends import ReduceOp
 from .module import Module
@@ -79,10 +80,7 @@ class SyncBatchNormFunction(Function):
         xhat = xc
         xhat *= rstd
         ctx.xhat, ctx.rstd, ctx.weight, ctx.axes, ctx.M, ctx.group = xhat, rstd, weight, axes, M, group
-        out = xhat * weight.reshape(view) if weight is not None else xhat.copy()
-        if bias is not None:
-            out += bias.reshape(view)
-        return out
+        return apply_affine(xhat, weight, bias, view)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:

@@ -83,6 +83,14 @@ def _channel_view(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (1, shape[1]) + (1,) * (len(shape) - 2)
 
 
+def apply_affine(xhat: Any, weight: Any, bias: Any, view: tuple[int, ...]) -> Any:
+    """y = gamma * xhat + beta per channel (either may be None), as a new array: ``xhat`` stays saved."""
+    out = xhat * weight.reshape(view) if weight is not None else xhat.copy()
+    if bias is not None:
+        out += bias.reshape(view)
+    return out
+
+
 class BatchNormFunction(Function):
     """Batch normalization (Ioffe and Szegedy 2015, arXiv 1502.03167), channels on axis 1.
 
@@ -130,13 +138,7 @@ class BatchNormFunction(Function):
         xhat = xc
         xhat *= rstd  # xc is ours: normalise in place
         ctx.xhat, ctx.rstd, ctx.weight, ctx.axes, ctx.training, ctx.m = xhat, rstd, weight, axes, training, m
-        if weight is None:
-            out = xhat.copy() if bias is None else xhat + bias.reshape(view)
-            return out
-        out = xhat * weight.reshape(view)
-        if bias is not None:
-            out += bias.reshape(view)
-        return out
+        return apply_affine(xhat, weight, bias, view)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
