@@ -27,6 +27,7 @@ holds it (aliasing).
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Sequence
 
 import numpy as np
@@ -49,10 +50,14 @@ def backpropagate(root: Context, seed: Any, walk: "BackwardPass") -> None:
             continue  # no path from the loss reaches this node
         grad = arrive(node, grad)  # checks, hooks, retain_grad, autograd.grad's wanted set
         in_grads = node.fn.backward(node, grad)  # 4. local chain rule: dL/d(each input)
-        for inp, g in zip(node.inputs, one_per_input(node, in_grads)):
+        if type(in_grads) is not tuple or len(in_grads) != len(node.inputs):
+            in_grads = one_per_input(node, in_grads)  # a bare gradient or a list, as a tuple (or an error)
+        for inp, g in zip(node.inputs, in_grads):
             if g is None or inp is None:
                 continue  # a constant, or an input that needs no gradient
-            g = fit(g, inp.array, node)  # 5. un-broadcast to the input's shape (and dtype)
+            like = inp.array
+            if type(g) is not type(like) or g.shape != like.shape or g.dtype != like.dtype:
+                g = fit(g, like, node)  # 5. un-broadcast to the input's shape (and cast to its dtype)
             pnode = inp._ctx
             if pnode is None:  # 6. accumulate: a leaf adds it into .grad ...
                 leaf(inp, g)
@@ -62,33 +67,41 @@ def backpropagate(root: Context, seed: Any, walk: "BackwardPass") -> None:
         leave(node)  # free the node's saved buffers (unless retain_graph)
 
 
-def topological_order(root: Context, leaf_uses: dict[int, int] | None = None) -> list[Context]:
-    """Nodes reachable from ``root``, each after all of its inputs (iterative depth-first search).
+def topological_order(roots: Context | Sequence[Context], leaf_uses: dict[int, int] | None = None,
+                      stop: set[int] | frozenset[int] = frozenset()) -> list[Context]:
+    """The nodes reachable from ``roots``, each after all of its inputs.
+
+    ``Function.apply`` numbers the nodes as it creates them (``node.seq``), and
+    an op's node is created after the nodes of its inputs, so creation order is
+    a topological order: find every node the roots reach (an explicit stack, so
+    a chain of 100,000 nodes needs no recursion), then sort them by number.
 
     With ``leaf_uses``, also counts how many times the graph uses each leaf (a
     leaf used twice by one node counts twice): the engine knows a leaf's
-    gradient is final when that many uses have been visited.
+    gradient is final when that many uses have been visited.  Nodes whose id is
+    in ``stop`` are reached but not expanded (``autograd.grad`` with inputs
+    inside the graph, for a recorded backward).
     """
-    order: list[Context] = []
-    seen = {id(root)}
-    stack = [(root, iter(root.inputs))]
+    if isinstance(roots, Context):
+        roots = (roots,)
+    reached = {id(r): r for r in roots}
+    stack = [r for r in reached.values() if id(r) not in stop]
     while stack:
-        node, parents = stack[-1]
-        for parent in parents:
+        for parent in stack.pop().inputs:
             if parent is None:
                 continue
             pnode = parent._ctx
             if pnode is None:
                 if leaf_uses is not None:
                     leaf_uses[id(parent)] = leaf_uses.get(id(parent), 0) + 1
-            elif id(pnode) not in seen:
-                seen.add(id(pnode))
-                stack.append((pnode, iter(pnode.inputs)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
+            elif id(pnode) not in reached:
+                reached[id(pnode)] = pnode
+                if id(pnode) not in stop:
+                    stack.append(pnode)
+    return sorted(reached.values(), key=_creation_number)
+
+
+_creation_number = operator.attrgetter("seq")
 
 
 def one_per_input(node: Context, in_grads: Any) -> tuple[Any, ...]:
@@ -188,7 +201,6 @@ def run_backward(root_tensor: Any, seed: Any, retain_graph: bool = False,
     walk = BackwardPass(retain_graph, inputs)
     root = root_tensor._ctx
     if root is None:  # backward on a leaf: its gradient is the seed itself
-        walk.leaf_uses[id(root_tensor)] = 1
         walk.leaf(root_tensor, seed)
     else:
         backpropagate(root, seed, walk)
@@ -213,7 +225,8 @@ class BackwardPass:
 
     def __init__(self, retain_graph: bool, inputs: Sequence[Any] | None) -> None:
         self.retain_graph = retain_graph
-        self.leaf_uses: dict[int, int] = {}  # leaf id -> uses of it not yet visited
+        # leaf id -> uses of it not yet visited; counted only when some leaf may need to know (hooks, autograd.grad)
+        self.leaf_uses: dict[int, int] | None = {} if inputs is not None or _hooks_exist() else None
         self.pending: dict[int, list[Any]] = {}  # leaf id -> [tensor, summed gradient]
         self.owned: dict[int, bool] = {}  # leaf id -> whether its .grad array is exclusively ours
         self.handed: set[int] = set()  # ids of gradient arrays already given to a leaf in this pass
@@ -225,7 +238,7 @@ class BackwardPass:
 
     def arrive(self, node: Context, grad: Any) -> Any:
         """The checks and observers run when the walk reaches ``node`` with its complete gradient."""
-        if node.freed:
+        if node.saved_versions is None:  # freed
             raise RuntimeError(
                 f"Trying to backward through the graph a second time ({node!r}): its saved "
                 "buffers were freed after the first backward. Pass retain_graph=True to the "
@@ -255,8 +268,9 @@ class BackwardPass:
             entry = self.pending[key] = [t, g]
         else:
             entry[1] = add(entry[1], g)
-        uses = self.leaf_uses.get(key, 1) - 1
-        self.leaf_uses[key] = uses
+        uses = self.leaf_uses.get(key, 1) - 1 if self.leaf_uses is not None else 0
+        if self.leaf_uses is not None:
+            self.leaf_uses[key] = uses
         if uses <= 0:
             self._finalize(self.pending.pop(key))
 
@@ -274,12 +288,9 @@ class BackwardPass:
             self.results[self.wanted[id(t)]] = g
 
     def leave(self, node: Context) -> None:
+        """Free what ``node`` saved for backward (its ``__dict__``, and the arguments its version check keeps)."""
         if not self.retain_graph:
-            node.freed = True
-            node.inputs = ()
-            node.saved_tensors = ()
-            node.saved_versions = None
-            node.__dict__.clear()
+            node.free()
 
     def finish(self, inputs: Sequence[Any] | None, allow_unused: bool) -> list[Any] | None:
         """Finalize the leaves whose last uses sent no gradient; return ``autograd.grad``'s results."""
@@ -297,6 +308,10 @@ class BackwardPass:
                     )
         return [None if r is None else r.copy() for r in self.results]
 
+
+def _hooks_exist() -> bool:
+    """Whether any tensor hook was ever registered in this process (else no leaf needs its uses counted)."""
+    return function.Tensor._hooks_registered
 
 def check_versions(node: Context) -> None:
     """Raise if a tensor ``node`` saved for backward was changed in place after the forward (torch's check)."""

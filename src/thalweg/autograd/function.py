@@ -33,6 +33,8 @@ arrays it keeps: the engine may store a returned array as a leaf's ``.grad``.
 
 from __future__ import annotations
 
+import itertools
+from operator import is_not
 from typing import Any
 
 from ..backend import as_array, ndarray
@@ -44,16 +46,28 @@ class Context:
 
     Attributes set by the engine: ``fn`` (the Function class), ``inputs`` (the
     positional arguments, ``None`` for non-tensors), ``needs_input_grad`` (one
-    bool per positional argument), ``freed`` (set after a backward pass that
-    did not retain the graph), ``retained`` (the output tensor, kept only
-    when it asked to see its gradient through ``retain_grad`` or a hook) and
-    ``saved_versions`` (see :func:`record_saved_versions`).  Ops may store
+    bool per positional argument), ``retained`` (the output tensor, kept only
+    when it asked to see its gradient through ``retain_grad`` or a hook),
+    ``seq`` (numbered in creation order, which backward sorts by) and
+    ``saved_versions`` (see :func:`changed_saved_tensors`; ``None`` once a
+    backward pass that did not retain the graph has freed the node).  Ops may store
     anything else on it in ``forward`` (``ctx.mask = ...``) or use
     ``save_for_backward``.
     """
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "freed", "retained", "saved_versions", "out_vc", "__dict__")
+    __slots__ = ("fn", "inputs", "needs_input_grad", "retained", "saved_versions", "out_vc", "seq", "__dict__")
     saved_tensors: tuple[Any, ...] = ()  # set by save_for_backward (in __dict__, with the op's other saved values)
+
+    @property
+    def freed(self) -> bool:
+        """Whether a backward pass that did not retain the graph has freed what this node saved."""
+        return self.saved_versions is None
+
+    def free(self) -> None:
+        """Drop what the node keeps for backward: its inputs, saved arrays and the arguments of its version check."""
+        self.inputs = ()
+        self.saved_versions = None
+        self.__dict__.clear()
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays needed by ``backward`` (freed after the backward pass)."""
@@ -83,6 +97,8 @@ class _Changes:
 
 
 IN_PLACE = _Changes()
+_next_node_number = itertools.count().__next__
+_NONE = itertools.repeat(None)  # numbers the graph's nodes in the order they are created
 _DISABLED = grad_mode.DISABLED
 _STATE = grad_mode.STATE
 
@@ -130,38 +146,40 @@ class Function:
         # recording (thread-local, read only while some thread has it off) and some input requires grad
         requires = (_DISABLED.threads == 0 or _STATE.enabled) and inputs.count(None) != len(inputs)
         if requires:
-            ctx.needs_input_grad = tuple(i is not None for i in inputs)
+            ctx.needs_input_grad = tuple(map(is_not, inputs, _NONE))  # (i is not None for i in inputs)
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is not ndarray:  # NumPy turns full reductions into scalars
             out = as_array(out)
         result = Tensor._wrap(out, requires)
+        out_version = 0  # a new array; a counter is made for it only if it is ever changed in place
         if out.base is not None:  # a view (reshape, slice, transpose...): in-place changes are shared
-            _share_version_with_base(result, out.base, args)
+            out_version = _share_version_with_base(result, ctx, out.base, args)
         if not requires:
             return result
         ctx.fn = cls
         ctx.inputs = tuple(inputs)
-        ctx.freed = False
         ctx.retained = None
-        vc = result._vc  # a view already shares its input's counter; others get one only when needed
-        if vc is not None:
-            ctx.out_vc = vc
-        ctx.saved_versions = (args, _versions(args) if changed else None, 0 if vc is None else vc.value, id(out),
-                              IN_PLACE.count)
+        ctx.saved_versions = (args, _versions(args) if changed else None, out_version, id(out), IN_PLACE.count)
+        ctx.seq = _next_node_number()  # after the inputs' nodes: creation order is a topological order
         result._ctx = ctx
         return result
 
 
-def _share_version_with_base(result: Any, base: Any, args: tuple[Any, ...]) -> None:
-    """Give ``result`` (a view of ``base``) the version counter of the input whose memory it views."""
+def _share_version_with_base(result: Any, ctx: Context, base: Any, args: tuple[Any, ...]) -> int:
+    """Give ``result`` (a view of ``base``) the version counter of the input whose memory it views.
+
+    The node learns of the counter too (``ctx.out_vc``); returns its version now (0 if no input owns ``base``).
+    """
     for a in args:
         if isinstance(a, Tensor) and (a.array is base or a.array.base is base):
-            result._vc = a._version_counter()
-            return
+            vc = result._vc = ctx.out_vc = a._version_counter()
+            return vc.value
+    return 0
 
 
 def _versions(args: tuple[Any, ...]) -> tuple[int, ...]:
-    return tuple(a._vc.value if isinstance(a, Tensor) and a._vc is not None else 0 for a in args)
+    """The version of each argument now (0 for constants and tensors never changed in place)."""
+    return tuple([a._vc.value if isinstance(a, Tensor) and a._vc is not None else 0 for a in args])
 
 
 def changed_saved_tensors(ctx: Context) -> list[tuple[str, int, int, Any]]:

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..backend import as_array, get_array_module
 from . import function
+from .engine import topological_order
 from .function import Context, Function
 from .grad_mode import enable_grad
 
@@ -193,31 +194,6 @@ def _as_tensor_grad(g: Any, like: Any, op: str) -> Any:
     return g
 
 
-def topological_order(roots: Sequence[Context], stop: set[int]) -> list[Context]:
-    """Nodes reachable from ``roots``, each after all of its inputs; nodes in ``stop`` are not expanded."""
-    order: list[Context] = []
-    seen: set[int] = set()
-    for root in roots:
-        if id(root) in seen:
-            continue
-        seen.add(id(root))
-        stack = [(root, iter(() if id(root) in stop else root.inputs))]
-        while stack:
-            node, parents = stack[-1]
-            for parent in parents:
-                if parent is None:
-                    continue
-                pnode = parent._ctx
-                if pnode is not None and id(pnode) not in seen:
-                    seen.add(id(pnode))
-                    stack.append((pnode, iter(() if id(pnode) in stop else pnode.inputs)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
-
-
 def _needed(order: list[Context], targets: set[int], leaves: set[int]) -> set[int]:
     """Ids of the nodes with a path to a wanted tensor (a wanted node, or a wanted leaf among their inputs)."""
     need: set[int] = set()
@@ -300,7 +276,7 @@ def walk(roots: Sequence[Any], seeds: Sequence[Any], retain_graph: bool = True,
             grads[key] = s if key not in grads else Add.apply(grads[key], s)
             root_nodes.append(r._ctx)
     stop = set(wanted) if stop_at_inputs else set()
-    order = topological_order(root_nodes, stop)
+    order = topological_order(root_nodes, stop=stop)
     need = _needed(order, set(wanted), leaf_wanted) if inputs is not None else None
     handed: set[int] = {id(s) for s in seeds}  # a caller's gradient tensor is never stored as a .grad itself
     for node in reversed(order):
@@ -353,10 +329,7 @@ def walk(roots: Sequence[Any], seeds: Sequence[Any], retain_graph: bool = True,
                 else:
                     entry[1] = Add.apply(entry[1], g)
         if not retain_graph:
-            node.freed = True
-            node.inputs = ()
-            node.saved_tensors = ()
-            node.__dict__.clear()
+            node.free()
     for leaf, g in pending.values():
         if leaf._hooks is not None:
             g = _run_hooks(leaf, g)

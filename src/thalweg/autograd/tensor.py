@@ -192,6 +192,7 @@ class Tensor:
     __hash__ = object.__hash__  # by identity: tensors are dict keys although == is elementwise
     _hooks: dict[int, Any] | None = None  # gradient hooks (register_hook), rarely set
     _post_hooks: dict[int, Any] | None = None  # register_post_accumulate_grad_hook, rarely set
+    _hooks_registered = False  # set once any tensor gets a hook: only then does backward count each leaf's uses
     _retains_grad = False  # a non-leaf that called retain_grad()
 
     def __init__(self, *data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -457,6 +458,7 @@ class Tensor:
             raise RuntimeError("register_hook(): cannot register a hook on a tensor that does not require grad")
         if self._hooks is None:
             self._hooks = {}
+        Tensor._hooks_registered = True
         handle = RemovableHandle(self._hooks)
         self._hooks[handle.id] = hook
         if self._ctx is not None:
@@ -478,6 +480,7 @@ class Tensor:
             raise RuntimeError("register_post_accumulate_grad_hook(): only leaf tensors have an accumulated .grad")
         if self._post_hooks is None:
             self._post_hooks = {}
+        Tensor._hooks_registered = True
         handle = RemovableHandle(self._post_hooks)
         self._post_hooks[handle.id] = hook
         return handle

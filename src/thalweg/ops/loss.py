@@ -37,6 +37,8 @@ def _reduce(xp: Any, loss: Any, reduction: str, count: Any = None) -> Any:
     if reduction == "sum":
         return xp.asarray(total)
     n = loss.size if count is None else count
+    if n:
+        return xp.asarray(total / n, dtype=loss.dtype)
     with _quiet(xp):  # every target ignored: 0 / 0 = nan, as in torch
         return xp.asarray(total / n, dtype=loss.dtype)
 
@@ -54,10 +56,13 @@ def _quiet(xp: Any) -> Any:
 
 
 def _scale(grad: Any, reduction: str, count: Any) -> Any:
-    """dL/d(elementwise loss): g itself for none/sum, g / count for mean."""
-    if reduction == "mean":
+    """dL/d(elementwise loss): g itself for none/sum, g / count for mean (NaN, quietly, for a count of 0)."""
+    if reduction != "mean":
+        return grad
+    if count:
         return grad / grad.dtype.type(count)
-    return grad
+    with _quiet(get_array_module(grad)):  # every target ignored in a mean: the loss is nan, as in torch
+        return grad / grad.dtype.type(count)
 
 
 # ----------------------------------------------------------- cross-entropy
@@ -160,9 +165,7 @@ class CrossEntropyFunction(Function):
     def backward(ctx: Context, grad: Any) -> Any:
         e, S, tgt, valid, wt, weight, eps = ctx.e, ctx.S, ctx.tgt, ctx.valid, ctx.wt, ctx.weight, ctx.eps
         xp = get_array_module(e)
-        with _quiet(xp):  # every target ignored in a mean: count 0 (the loss is nan)
-            s = _scale(grad, ctx.reduction, ctx.count)
-        s = xp.broadcast_to(s, S.shape)
+        s = xp.broadcast_to(_scale(grad, ctx.reduction, ctx.count), S.shape)
         if valid is not None:  # ignored targets get exactly 0 (torch), not 0 * (g / 0) = nan
             s = xp.where(valid, s, s.dtype.type(0))
         b = s if wt is None else s * wt  # s w_t
@@ -255,8 +258,7 @@ class NLLLossFunction(Function):
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
         xp = get_array_module(grad)
-        with _quiet(xp):  # every target ignored in a mean: count 0 (the loss is nan)
-            s = xp.broadcast_to(_scale(grad, ctx.reduction, ctx.count), ctx.tgt.shape)
+        s = xp.broadcast_to(_scale(grad, ctx.reduction, ctx.count), ctx.tgt.shape)
         if ctx.valid is not None:  # ignored targets get exactly 0 (torch), not 0 * (g / 0) = nan
             s = xp.where(ctx.valid, s, s.dtype.type(0))
         if ctx.wt is not None:
