@@ -23,7 +23,7 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 __all__ = ["main", "build_parser"]
 
@@ -94,41 +94,44 @@ _NOT_CONFIG = {"debug", "func", "command", "config", "progress", "quiet", "resum
                "inits", "min_lr", "max_lr", "steps", "mode", "run_dir", "all", "nproc"}
 
 
+def _training_command(sub: Any, name: str, func: Callable[[argparse.Namespace], Any], *, help: str,  # noqa: A002
+                      description: str) -> argparse.ArgumentParser:
+    """A subcommand that trains a model: the common and the training options, run by ``func``."""
+    p = sub.add_parser(name, help=help, description=description)
+    _add_common(p)
+    _add_training_options(p)
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="thalweg", description="Train, compare and inspect neural networks with thalweg.")
     _add_common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("train", help="train a model and write a run record",
-                       description="Train a model (default: an MLP on the embedded 8x8 digits).")
-    _add_common(p)
-    _add_training_options(p)
+    p = _training_command(sub, "train", cmd_train, help="train a model and write a run record",
+                          description="Train a model (default: an MLP on the embedded 8x8 digits).")
     _flag(p, "--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint (same trajectory)")
     _flag(p, "--nproc", metavar="N", type=int, help="data-parallel on N processes: starts mpiexec itself "
                                                      "(needs pip install 'thalweg[mpi]')")
-    p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("compare", help="same model and init, several optimizers/schedules/inits, one plot",
-                       description="Train the same model from the same initialization with several optimizers "
-                                   "(or schedules, or initializations); write one plot and a table.")
-    _add_common(p)
-    _add_training_options(p)
+    p = _training_command(sub, "compare", cmd_compare,
+                          help="same model and init, several optimizers/schedules/inits, one plot",
+                          description="Train the same model from the same initialization with several optimizers "
+                                      "(or schedules, or initializations); write one plot and a table.")
     _flag(p, "--optimizers", nargs="+", metavar="SPEC", help="e.g. sgd 'sgd:momentum=0.9' adam:lr=3e-3")
     _flag(p, "--schedules", nargs="+", metavar="SPEC", help="e.g. none step cosine plateau")
     _flag(p, "--inits", nargs="+", metavar="NAME", help="e.g. default xavier-uniform kaiming-normal")
-    p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("lr-find", help="LR range test: loss against a rising learning rate, suggested bounds",
-                       description="The LR range test of Smith's cyclical learning rates paper: train while the "
-                                   "learning rate rises from --min-lr to --max-lr, plot, suggest base and max LR.")
-    _add_common(p)
-    _add_training_options(p)
+    p = _training_command(sub, "lr-find", cmd_lr_find,
+                          help="LR range test: loss against a rising learning rate, suggested bounds",
+                          description="The LR range test of Smith's cyclical learning rates paper: train while the "
+                                      "learning rate rises from --min-lr to --max-lr, plot, suggest base and max LR.")
     _flag(p, "--min-lr", type=float, help="start of the range (default 1e-5)")
     _flag(p, "--max-lr", type=float, help="end of the range (default 1.0)")
     _flag(p, "--steps", type=int, help="number of steps (default: --epochs passes, 2 if not given; at least 100)")
     _flag(p, "--mode", metavar="exp|linear", help="exponential sweep (default) or linear, as in the paper")
-    p.set_defaults(func=cmd_lr_find)
 
     p = sub.add_parser("predict", help="predict with a trained run's model on a .npy, .csv or image file",
                        description="Rebuild a `thalweg train` run's model with its best weights and print one "

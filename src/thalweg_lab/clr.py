@@ -232,4 +232,4 @@ DIFFERENCES = (
 
 EXPERIMENT = register(Experiment(
     name="clr", paper="1506.01186", title="Cyclical Learning Rates for Training Neural Networks (Smith 2017): "
-    "policies against a fixed rate", claim=CLAIM, run=run, judge=judge, quick_seconds=8, full_minutes=15, differences=DIFFERENCES))
+    "policies against a fixed rate", claim=CLAIM, run=run, judge=judge, quick_seconds=8, full_minutes=3, differences=DIFFERENCES))

@@ -261,4 +261,4 @@ DIFFERENCES = (
 EXPERIMENT = register(Experiment(
     name="data-dependent-init", paper="1511.06856",
     title="Data-dependent Initializations of Convolutional Neural Networks", claim=CLAIM, run=run, judge=judge,
-    quick_seconds=10, full_minutes=15, differences=DIFFERENCES))
+    quick_seconds=10, full_minutes=4, differences=DIFFERENCES))

@@ -267,4 +267,4 @@ DIFFERENCES = (
 
 EXPERIMENT = register(Experiment(
     name="depth", paper="lecture-004", title="Depth and vanishing gradients in sigmoid MLPs (lecture 4)",
-    claim=CLAIM, run=run, judge=judge, quick_seconds=6, full_minutes=25, differences=DIFFERENCES))
+    claim=CLAIM, run=run, judge=judge, quick_seconds=6, full_minutes=6, differences=DIFFERENCES))

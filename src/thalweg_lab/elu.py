@@ -283,4 +283,4 @@ DIFFERENCES = (
 EXPERIMENT = register(Experiment(
     name="elu", paper="1511.07289",
     title="Fast and Accurate Deep Network Learning by Exponential Linear Units (ELUs)", claim=CLAIM, run=run,
-    judge=judge, quick_seconds=6, full_minutes=12, differences=DIFFERENCES))
+    judge=judge, quick_seconds=6, full_minutes=3, differences=DIFFERENCES))

@@ -307,4 +307,4 @@ DIFFERENCES = (
 
 EXPERIMENT = register(Experiment(
     name="esim", paper="1609.06038", title="Enhanced LSTM for Natural Language Inference",
-    claim=CLAIM, run=run, judge=judge, quick_seconds=10, full_minutes=12, differences=DIFFERENCES))
+    claim=CLAIM, run=run, judge=judge, quick_seconds=10, full_minutes=11, differences=DIFFERENCES))

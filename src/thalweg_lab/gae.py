@@ -335,4 +335,4 @@ DIFFERENCES = (
 EXPERIMENT = register(Experiment(
     name="gae", paper="1506.02438",
     title="High-Dimensional Continuous Control Using Generalized Advantage Estimation (cart-pole lambda/gamma study)",
-    claim=CLAIM, run=run, judge=judge, quick_seconds=6, full_minutes=8, differences=DIFFERENCES))
+    claim=CLAIM, run=run, judge=judge, quick_seconds=6, full_minutes=3, differences=DIFFERENCES))

@@ -269,4 +269,4 @@ DIFFERENCES = (
 
 EXPERIMENT = register(Experiment(
     name="lr-range-test", paper="1506.01186", title="Cyclical Learning Rates for Training Neural Networks "
-    "(Smith 2017): the LR range test", claim=CLAIM, run=run, judge=judge, quick_seconds=6, full_minutes=6, differences=DIFFERENCES))
+    "(Smith 2017): the LR range test", claim=CLAIM, run=run, judge=judge, quick_seconds=6, full_minutes=1, differences=DIFFERENCES))

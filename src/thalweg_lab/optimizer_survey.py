@@ -207,4 +207,4 @@ DIFFERENCES = (
 EXPERIMENT = register(Experiment(
     name="optimizer-survey", paper="1609.04747",
     title="An overview of gradient descent optimization algorithms (Ruder 2016): twelve optimizers on "
-          "Fashion-MNIST", claim=CLAIM, run=run, judge=judge, quick_seconds=15, full_minutes=25, differences=DIFFERENCES))
+          "Fashion-MNIST", claim=CLAIM, run=run, judge=judge, quick_seconds=15, full_minutes=5, differences=DIFFERENCES))

@@ -405,4 +405,4 @@ DIFFERENCES = (
 EXPERIMENT = register(Experiment(
     name="pruning", paper="1506.02626",
     title="Learning both Weights and Connections for Efficient Neural Networks (Han et al. 2015)",
-    claim=CLAIM, run=run, judge=judge, quick_seconds=15, full_minutes=20, differences=DIFFERENCES))
+    claim=CLAIM, run=run, judge=judge, quick_seconds=15, full_minutes=6, differences=DIFFERENCES))

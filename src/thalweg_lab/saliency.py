@@ -584,4 +584,4 @@ DIFFERENCES = (
 
 EXPERIMENT = register(Experiment(
     name="saliency", paper="1506.01066", title="Visualizing and Understanding Neural Models in NLP",
-    claim=CLAIM, run=run, judge=judge, quick_seconds=15, full_minutes=4, differences=DIFFERENCES))
+    claim=CLAIM, run=run, judge=judge, quick_seconds=15, full_minutes=1, differences=DIFFERENCES))

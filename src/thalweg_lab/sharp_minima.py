@@ -246,10 +246,11 @@ def judge(m: Mapping[str, Any]) -> Verdict:
         Check.at_least(f"sharpness LB / SB in a random {SUBSPACE_DIM}-dim subspace (means)",
                        m[f"ratio_sharpness_subspace/{e1}"], 2.0, primary=False),
     ]
-    return verdict_from_checks(checks, context="The network is narrower than F1, training stops after a fixed number "
-                                               "of epochs, and sharpness is measured on a subset of the training "
-                                               "set; the paper's 0.22-point accuracy gap is within seed noise at "
-                                               "this scale.")
+    return verdict_from_checks(checks, context="The network is F1 at half its width (256), training stops when the "
+                                               "training loss stops improving or after 40 epochs (the large batch "
+                                               "runs reach that cap), and sharpness is measured on a subset of the "
+                                               "training set; the paper's 0.22-point accuracy gap is within seed "
+                                               "noise at this scale.")
 
 
 def _plot_curve(path: Path, curve: Any) -> None:
@@ -300,4 +301,4 @@ DIFFERENCES = (
 EXPERIMENT = register(Experiment(
     name="sharp-minima", paper="1609.04836",
     title="On Large-Batch Training for Deep Learning: Generalization Gap and Sharp Minima", claim=CLAIM, run=run,
-    judge=judge, quick_seconds=8, full_minutes=25, differences=DIFFERENCES))
+    judge=judge, quick_seconds=8, full_minutes=7, differences=DIFFERENCES))

@@ -192,4 +192,4 @@ DIFFERENCES = (
 EXPERIMENT = register(Experiment(
     name="weight-decay", paper="lecture-004",
     title="Weight decay versus L2 under Adam (lecture 4, after Loshchilov and Hutter 2019)",
-    claim=CLAIM, run=run, judge=judge, quick_seconds=5, full_minutes=6, differences=DIFFERENCES))
+    claim=CLAIM, run=run, judge=judge, quick_seconds=5, full_minutes=1.5, differences=DIFFERENCES))

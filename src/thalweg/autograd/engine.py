@@ -4,8 +4,9 @@ Read :func:`backpropagate` first: it is the lecture's ``Backward(nodes, L)``
 procedure, top to bottom:
 
 1. sort the graph so that every node comes after the nodes it uses
-   (*topological order*; iterative, so a chain of 100,000 nodes needs no
-   recursion);
+   (*topological order*: the order in which the forward pass created the
+   nodes is one; found with an explicit stack, so a chain of 100,000 nodes
+   needs no recursion);
 2. *seed*: the gradient of the loss with respect to itself is 1;
 3. *visit* the nodes in reverse order, so a node's gradient is complete (all
    its consumers have contributed) before it is used;

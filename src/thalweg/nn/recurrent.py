@@ -84,6 +84,22 @@ def _as_lengths(name: str, lengths: Any, batch: int, steps: int) -> np.ndarray:
     return arr
 
 
+def _check_rnn_input(name: str, x: Any, ranks: tuple[int, int], shapes: str, input_size: int, size_note: str,
+                     dtype: Any) -> None:
+    """Check the input of a recurrent module or cell: a Tensor, of a rank in ``ranks`` (``shapes`` names
+    them in the error), with ``input_size`` features last, and the parameters' ``dtype``."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor input, got {type(x).__name__}")
+    if x.ndim not in ranks:
+        raise ValueError(f"{name}: expected {shapes}, got shape {tuple(x.shape)}")
+    if x.shape[-1] != input_size:
+        expected = tuple(x.shape[:-1]) + (input_size,)
+        raise ValueError(f"{name}: expected input of shape {expected} (input_size={input_size}{size_note}), "
+                         f"got shape {tuple(x.shape)}")
+    if x.dtype != dtype:
+        raise TypeError(f"{name}: input dtype {x.dtype} does not match the parameters' dtype {dtype}")
+
+
 def _init_uniform(params: Sequence[Parameter], hidden_size: int, generator: Any) -> None:
     """PyTorch's default for recurrent layers: every parameter ~ U(-1/sqrt(H), 1/sqrt(H))."""
     bound = 1.0 / math.sqrt(hidden_size)
@@ -250,20 +266,10 @@ class RNNBase(Module):
 
     def _check_input(self, x: Tensor) -> bool:
         """Check rank, feature size and dtype; return whether the input is batched."""
-        name = type(self).__name__
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{name}: expected a Tensor input, got {type(x).__name__}")
         layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
-        if x.ndim not in (2, 3):
-            raise ValueError(f"{name}: expected a 3-D input {layout} or a 2-D unbatched (seq_len, input_size), "
-                             f"got shape {tuple(x.shape)}")
-        if x.shape[-1] != self.input_size:
-            expected = tuple(x.shape[:-1]) + (self.input_size,)
-            raise ValueError(f"{name}: expected input of shape {expected} (input_size={self.input_size} features "
-                             f"in the last dimension), got shape {tuple(x.shape)}")
-        wdtype = self._parameters["weight_ih_l0"].dtype
-        if x.dtype != wdtype:
-            raise TypeError(f"{name}: input dtype {x.dtype} does not match the parameters' dtype {wdtype}")
+        _check_rnn_input(type(self).__name__, x, (2, 3),
+                         f"a 3-D input {layout} or a 2-D unbatched (seq_len, input_size)", self.input_size,
+                         " features in the last dimension", self._parameters["weight_ih_l0"].dtype)
         return x.ndim == 3
 
     def _check_state(self, h: Any, expected: tuple[int, ...], what: str) -> Tensor:
@@ -464,18 +470,9 @@ class RNNCellBase(Module):
     def _prepare(self, input: Any, states: Sequence[Any]) -> tuple[Tensor, list[Any], bool]:  # noqa: A002
         """Check shapes; return the input as a (B, F) batch, the (B, H) states, batched?"""
         name = type(self).__name__
-        if not isinstance(input, Tensor):
-            raise TypeError(f"{name}: expected a Tensor input, got {type(input).__name__}")
-        if input.ndim not in (1, 2):
-            raise ValueError(f"{name}: expected a 2-D input (batch, {self.input_size}) or a 1-D unbatched "
-                             f"({self.input_size},), got shape {tuple(input.shape)}")
-        if input.shape[-1] != self.input_size:
-            expected = tuple(input.shape[:-1]) + (self.input_size,)
-            raise ValueError(f"{name}: expected input of shape {expected} (input_size={self.input_size}), "
-                             f"got shape {tuple(input.shape)}")
-        if input.dtype != self.weight_ih.dtype:
-            raise TypeError(f"{name}: input dtype {input.dtype} does not match the parameters' dtype "
-                            f"{self.weight_ih.dtype}")
+        _check_rnn_input(name, input, (1, 2),
+                         f"a 2-D input (batch, {self.input_size}) or a 1-D unbatched ({self.input_size},)",
+                         self.input_size, "", self.weight_ih.dtype)
         batched = input.ndim == 2
         x = input if batched else input.reshape(1, self.input_size)
         batch = x.shape[0]

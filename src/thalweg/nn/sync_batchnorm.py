@@ -37,7 +37,7 @@ import numpy as np
 
 from ..autograd.function import Context, Function
 from ..autograd.tensor import Tensor
-from ..ops.nn_ops import apply_affine
+from ..ops.nn_ops import apply_affine, update_running_stats
 from ..distributed import process_group as _pg
 from ..distributed.backends import ReduceOp
 from .module import Module
@@ -72,10 +72,7 @@ class SyncBatchNormFunction(Function):
         group.allreduce(sq, ReduceOp.SUM)
         var = (sq / M).astype(acc)
         if running_mean is not None:
-            running_mean *= 1 - momentum
-            running_mean += momentum * mean.astype(running_mean.dtype, copy=False)
-            running_var *= 1 - momentum
-            running_var += (momentum * M / max(M - 1, 1)) * var.astype(running_var.dtype, copy=False)
+            update_running_stats(running_mean, running_var, mean, var, momentum, M)
         rstd = (1 / np.sqrt(var + eps)).astype(x.dtype).reshape(view)
         xhat = xc
         xhat *= rstd

@@ -8,7 +8,7 @@ these functions at import time (bottom of this file).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -185,28 +185,23 @@ def _float(x: Tensor) -> Tensor:
 
 
 # ------------------------------------------------------------------ comparisons
-def eq(x: Tensor, y: Any) -> Tensor:
-    return _compare(np.equal, x, y)
+def _comparison(ufunc: Any, name: str, symbol: str) -> Callable[[Tensor, Any], Tensor]:
+    """The comparison ``name(x, y)``: x ``symbol`` y elementwise, broadcast, a bool tensor without gradient."""
+
+    def op(x: Tensor, y: Any) -> Tensor:
+        return _compare(ufunc, x, y)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"x {symbol} y elementwise (broadcast): a bool tensor, no gradient."
+    return op
 
 
-def ne(x: Tensor, y: Any) -> Tensor:
-    return _compare(np.not_equal, x, y)
-
-
-def lt(x: Tensor, y: Any) -> Tensor:
-    return _compare(np.less, x, y)
-
-
-def le(x: Tensor, y: Any) -> Tensor:
-    return _compare(np.less_equal, x, y)
-
-
-def gt(x: Tensor, y: Any) -> Tensor:
-    return _compare(np.greater, x, y)
-
-
-def ge(x: Tensor, y: Any) -> Tensor:
-    return _compare(np.greater_equal, x, y)
+eq = _comparison(np.equal, "eq", "==")
+ne = _comparison(np.not_equal, "ne", "!=")
+lt = _comparison(np.less, "lt", "<")
+le = _comparison(np.less_equal, "le", "<=")
+gt = _comparison(np.greater, "gt", ">")
+ge = _comparison(np.greater_equal, "ge", ">=")
 
 
 def isnan(x: Tensor) -> Tensor:

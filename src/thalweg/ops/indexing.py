@@ -302,25 +302,27 @@ def index_select(input: Tensor, dim: int, index: Any) -> Tensor:  # noqa: A002
     return api.getitem(input, (slice(None),) * d + (idx,))
 
 
-def index_add(input: Tensor, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Tensor:  # noqa: A002
-    """out = input with alpha * source[i] added to slice index[i] along ``dim``."""
-    d = _dim(dim, input.ndim, "index_add")
-    idx = _index1d(index, input.shape[d], "index_add")
+def _index_source(input: Tensor, dim: int, index: Any, source: Any, op: str) -> tuple[int, Any, Any]:  # noqa: A002
+    """Check the arguments of ``index_add``/``index_copy``: the dimension, the 1-D index, and a source
+    with the input's shape but ``len(index)`` along ``dim``."""
+    d = _dim(dim, input.ndim, op)
+    idx = _index1d(index, input.shape[d], op)
     source = _src(source, input)
     expected = input.shape[:d] + (idx.size,) + input.shape[d + 1:]
     if source.shape != expected:
-        raise RuntimeError(f"index_add: source has shape {source.shape}, expected {expected}")
+        raise RuntimeError(f"{op}: source has shape {source.shape}, expected {expected}")
+    return d, idx, source
+
+
+def index_add(input: Tensor, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Tensor:  # noqa: A002
+    """out = input with alpha * source[i] added to slice index[i] along ``dim``."""
+    d, idx, source = _index_source(input, dim, index, source, "index_add")
     return IndexAdd.apply(input, source, index=idx, dim=d, alpha=alpha)
 
 
 def index_copy(input: Tensor, dim: int, index: Any, source: Any) -> Tensor:  # noqa: A002
     """out = input with slice index[i] along ``dim`` replaced by source[i]."""
-    d = _dim(dim, input.ndim, "index_copy")
-    idx = _index1d(index, input.shape[d], "index_copy")
-    source = _src(source, input)
-    expected = input.shape[:d] + (idx.size,) + input.shape[d + 1:]
-    if source.shape != expected:
-        raise RuntimeError(f"index_copy: source has shape {source.shape}, expected {expected}")
+    d, idx, source = _index_source(input, dim, index, source, "index_copy")
     return IndexCopy.apply(input, source, index=idx, dim=d)
 
 

@@ -91,6 +91,16 @@ def apply_affine(xhat: Any, weight: Any, bias: Any, view: tuple[int, ...]) -> An
     return out
 
 
+def update_running_stats(running_mean: Any, running_var: Any, mean: Any, var: Any, momentum: float,
+                         m: Any) -> None:
+    """In place: running = (1 - momentum) running + momentum batch, per channel, for the batch ``mean``
+    and biased ``var`` over m values; the variance enters unbiased, var m / (m - 1), as torch does."""
+    running_mean *= 1 - momentum
+    running_mean += momentum * mean.astype(running_mean.dtype, copy=False)
+    running_var *= 1 - momentum
+    running_var += (momentum * m / max(m - 1, 1)) * var.astype(running_var.dtype, copy=False)
+
+
 class BatchNormFunction(Function):
     """Batch normalization (Ioffe and Szegedy 2015, arXiv 1502.03167), channels on axis 1.
 
@@ -125,11 +135,7 @@ class BatchNormFunction(Function):
             xc = x - mean
             var = xp.square(xc).mean(axis=axes, keepdims=True)
             if running_mean is not None:
-                rm, rv = running_mean, running_var
-                rm *= 1 - momentum
-                rm += momentum * mean.reshape(-1).astype(rm.dtype, copy=False)
-                rv *= 1 - momentum
-                rv += (momentum * m / max(m - 1, 1)) * var.reshape(-1).astype(rv.dtype, copy=False)
+                update_running_stats(running_mean, running_var, mean.reshape(-1), var.reshape(-1), momentum, m)
         else:
             mean = running_mean.reshape(view).astype(x.dtype, copy=False)
             var = running_var.reshape(view).astype(x.dtype, copy=False)

@@ -598,6 +598,12 @@ def _cell_param_grads(ctx: Context, need: tuple[bool, ...], d_i: Any, d_h: Any) 
     return dx, dh, dw_ih, dw_hh, db_ih, db_hh
 
 
+def _lstm_gates(a: Any) -> tuple[Any, Any, Any, Any]:
+    """Views of the four H-wide column blocks of a (B, 4H) gate array, in torch's order i, f, g, o."""
+    H = a.shape[-1] // 4
+    return a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+
+
 class LSTMCellFunction(Function):
     """One LSTM step, inputs ``(x, h, c, w_ih, w_hh, b_ih, b_hh)``, output ``[h', c']`` stacked (2, B, H).
 
@@ -624,7 +630,7 @@ class LSTMCellFunction(Function):
         for s in (a[:, :2 * H], a[:, 3 * H:]):
             s *= 0.5
             s += 0.5
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        i, f, g, o = _lstm_gates(a)
         out = xp.empty((2,) + i.shape, dtype=a.dtype)
         cn = out[1]
         xp.multiply(i, g, out=cn)
@@ -641,8 +647,7 @@ class LSTMCellFunction(Function):
     def backward(ctx: Context, grad: Any) -> tuple[Any, ...]:
         xp = get_array_module(grad)
         a, tc, c = ctx.gates, ctx.tc, ctx.c
-        H = tc.shape[-1]
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        i, f, g, o = _lstm_gates(a)
         dh, dc = grad[0], grad[1]
         k = tc * tc
         xp.subtract(1, k, out=k)
@@ -650,7 +655,7 @@ class LSTMCellFunction(Function):
         k *= dh
         k += dc  # dc~
         dA = xp.empty_like(a)
-        di, df, dg, do = dA[:, :H], dA[:, H:2 * H], dA[:, 2 * H:3 * H], dA[:, 3 * H:]
+        di, df, dg, do = _lstm_gates(dA)
         xp.multiply(dh, tc, out=do)
         do *= o - o * o
         xp.multiply(k, g, out=di)

@@ -58,6 +58,17 @@ def _expand(grad: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: 
     return grad
 
 
+def _root_backward(ctx: Context, grad: Any, v: Any, denom: Any = None) -> Any:
+    """Backward of a root r = sqrt(sum_i v_i^2 / denom) over ``ctx.axes``, saved as ``ctx.out``:
+    dr/dv_i = v_i / (denom r), and 0 where r = 0 (torch's choice for the 0/0); ``denom`` None is 1."""
+    xp = get_array_module(grad)
+    out = _expand(ctx.out, v.shape, ctx.axes, ctx.keepdims)
+    g = _expand(grad, v.shape, ctx.axes, ctx.keepdims)
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        scale = xp.where(out == 0, 0, g / (out if denom is None else denom * out))
+    return scale * v
+
+
 class Sum(Function):
     """z = sum_i x_i over ``axis``;  dz/dx_i = 1."""
 
@@ -224,13 +235,8 @@ class Std(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
-        xp = get_array_module(grad)
-        out = _expand(ctx.out, ctx.centered.shape, ctx.axes, ctx.keepdims)
-        g = _expand(grad, ctx.centered.shape, ctx.axes, ctx.keepdims)
         denom = grad.dtype.type(ctx.denom) if ctx.denom else grad.dtype.type("nan")
-        with xp.errstate(divide="ignore", invalid="ignore"):
-            scale = xp.where(out == 0, 0, g / (denom * out))
-        return scale * ctx.centered
+        return _root_backward(ctx, grad, ctx.centered, denom)
 
 
 class Prod(Function):
@@ -282,12 +288,7 @@ class VectorNorm2(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
-        xp = get_array_module(grad)
-        out = _expand(ctx.out, ctx.x.shape, ctx.axes, ctx.keepdims)
-        g = _expand(grad, ctx.x.shape, ctx.axes, ctx.keepdims)
-        with xp.errstate(divide="ignore", invalid="ignore"):
-            scale = xp.where(out == 0, 0, g / out)
-        return scale * ctx.x
+        return _root_backward(ctx, grad, ctx.x)
 
 
 class LogSumExp(Function):

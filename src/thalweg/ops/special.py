@@ -14,7 +14,7 @@ for x < 1/2.  erfinv starts from Giles' single-precision approximation and takes
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -47,22 +47,34 @@ def lgamma(x: Any) -> Any:
     return np.asarray(_LGAMMA(x), dtype=x.dtype)
 
 
+def _shift_up(x64: Any, term: Callable[[Any], Any]) -> tuple[Any, Any, Any]:
+    """The first step shared by digamma and trigamma: reflect, then recur up to the asymptotic range.
+
+    ``reflect`` marks x < 1/2, where the recurrence starts from y0 = 1 - x instead of y0 = x; the
+    result is ``(reflect, y0 + n, sum_{k<n} term(y0 + k))`` with n the fewest steps that reach
+    y0 + n >= 10: term(y) = 1/y for psi (subtracted), 1/y^2 for psi1 (added).  Call it inside
+    ``np.errstate(all="ignore")``.
+    """
+    reflect = x64 < 0.5
+    y = np.where(reflect, 1.0 - x64, x64)
+    acc = np.zeros_like(y)
+    while True:
+        small = y < 10.0
+        if not small.any():
+            break
+        acc += np.where(small, term(y), 0.0)
+        y = np.where(small, y + 1.0, y)
+    return reflect, y, acc
+
+
 def digamma(x: Any) -> Any:
     """psi(x) = d/dx ln Gamma(x); -inf at 0 and NaN at negative integers (as torch)."""
     x64 = np.asarray(x, dtype=np.float64)
     with np.errstate(all="ignore"):
-        reflect = x64 < 0.5
-        y = np.where(reflect, 1.0 - x64, x64)
-        acc = np.zeros_like(y)
-        while True:
-            small = y < 10.0
-            if not small.any():
-                break
-            acc -= np.where(small, 1.0 / y, 0.0)
-            y = np.where(small, y + 1.0, y)
+        reflect, y, acc = _shift_up(x64, lambda v: 1.0 / v)
         inv2 = 1.0 / (y * y)
         series = inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 * (1 / 132)))))
-        out = np.log(y) - 0.5 / y - series + acc
+        out = np.log(y) - 0.5 / y - series - acc
         out = np.where(reflect, out - np.pi / np.tan(np.pi * x64), out)
         out = np.where(x64 == 0, -np.inf, out)
         out = np.where((x64 < 0) & (x64 == np.floor(x64)), np.nan, out)
@@ -73,15 +85,7 @@ def trigamma(x: Any) -> Any:
     """psi1(x) = d/dx psi(x), the derivative torch uses for digamma's gradient."""
     x64 = np.asarray(x, dtype=np.float64)
     with np.errstate(all="ignore"):
-        reflect = x64 < 0.5
-        y = np.where(reflect, 1.0 - x64, x64)
-        acc = np.zeros_like(y)
-        while True:
-            small = y < 10.0
-            if not small.any():
-                break
-            acc += np.where(small, 1.0 / (y * y), 0.0)
-            y = np.where(small, y + 1.0, y)
+        reflect, y, acc = _shift_up(x64, lambda v: 1.0 / (v * v))
         inv2 = 1.0 / (y * y)
         series = (1.0 / y + 0.5 * inv2
                   + inv2 / y * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 * (1 / 30)))))

@@ -78,24 +78,24 @@ for _name, _derivative in DERIVATIVES.items():
         register(_cls)(_unary_rule(_derivative))
 
 
-@register(M.LogAddExp)
-def _logaddexp(ctx: Context, g: Any) -> tuple[Any, Any]:
-    """z = log(e^x + e^y);  dz/dx = e^(x - z), dz/dy = e^(y - z)."""
-    x, y = ctx.inputs
-    xv = x if x is not None else constant(ctx.x)
-    yv = y if y is not None else constant(ctx.y)
-    z = M.LogAddExp.apply(xv, yv)
-    return (g * F.exp(xv - z) if x is not None else None), (g * F.exp(yv - z) if y is not None else None)
+def _symmetric_rule(fn: type, partial: Callable[[Any, Any, Any], Any]) -> Callable[[Context, Any], Any]:
+    """The rule of z = f(x, y) symmetric in x and y, whose dz/dx is a formula in (x, z), and dz/dy
+    the same formula in (y, z): ``partial(g, v, z)`` gives g dz/dv.  z is computed again as a tensor."""
+
+    def rule(ctx: Context, g: Any) -> tuple[Any, Any]:
+        x, y = ctx.inputs
+        xv = x if x is not None else constant(ctx.x)
+        yv = y if y is not None else constant(ctx.y)
+        z = fn.apply(xv, yv)
+        return (partial(g, xv, z) if x is not None else None), (partial(g, yv, z) if y is not None else None)
+
+    return rule
 
 
-@register(M.Hypot)
-def _hypot(ctx: Context, g: Any) -> tuple[Any, Any]:
-    """z = sqrt(x^2 + y^2);  dz/dx = x / z, dz/dy = y / z."""
-    x, y = ctx.inputs
-    xv = x if x is not None else constant(ctx.x)
-    yv = y if y is not None else constant(ctx.y)
-    z = M.Hypot.apply(xv, yv)
-    return (g * xv / z if x is not None else None), (g * yv / z if y is not None else None)
+# z = log(e^x + e^y);  dz/dx = e^(x - z), dz/dy = e^(y - z)
+register(M.LogAddExp)(_symmetric_rule(M.LogAddExp, lambda g, v, z: g * F.exp(v - z)))
+# z = sqrt(x^2 + y^2);  dz/dx = x / z, dz/dy = y / z
+register(M.Hypot)(_symmetric_rule(M.Hypot, lambda g, v, z: g * v / z))
 
 
 @register(M.Atan2)

@@ -266,15 +266,23 @@ def _blocks(name: str, size: tuple[int, int], kernel_size: Any, dilation: Any, p
     return k, d, p, s, out
 
 
+def _batched(input: Any, name: str, ndim: int) -> tuple[Tensor, bool]:  # noqa: A002
+    """The input as a batch of rank ``ndim`` (an unbatched one, of rank ndim - 1, gets a batch of one),
+    and whether it was batched."""
+    x = _check(input, name)
+    if x.ndim not in (ndim - 1, ndim):
+        raise ValueError(f"{name}: expected a {ndim - 1}-D (unbatched) or {ndim}-D (batched) input, "
+                         f"got shape {tuple(x.shape)}")
+    batched = x.ndim == ndim
+    if not batched:
+        x = _api.unsqueeze(x, 0)
+    return x, batched
+
+
 def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> Tensor:  # noqa: A002
     """im2col: the sliding (kh, kw) blocks of a (N, C, H, W) or (C, H, W) input as columns,
     (N, C kh kw, L), channel-major as torch.  Built from pad, strided slices and stack."""
-    x = _check(input, "unfold")
-    if x.ndim not in (3, 4):
-        raise ValueError(f"unfold: expected a 3-D (unbatched) or 4-D (batched) input, got shape {tuple(x.shape)}")
-    batched = x.ndim == 4
-    if not batched:
-        x = _api.unsqueeze(x, 0)
+    x, batched = _batched(input, "unfold", 4)
     k, d, p, s, (oh, ow) = _blocks("unfold", tuple(x.shape[2:]), kernel_size, dilation, padding, stride)
     if p[0] or p[1]:
         x = _api.pad(x, [(0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])])
@@ -291,12 +299,7 @@ def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, p
          stride: Any = 1) -> Tensor:
     """col2im, the adjoint of :func:`unfold`: sums the columns (N, C kh kw, L) back into (N, C, H, W),
     overlapping blocks adding up.  Built from reshape, zero-interleaving pads and slices."""
-    x = _check(input, "fold")
-    if x.ndim not in (2, 3):
-        raise ValueError(f"fold: expected a 2-D (unbatched) or 3-D (batched) input, got shape {tuple(x.shape)}")
-    batched = x.ndim == 3
-    if not batched:
-        x = _api.unsqueeze(x, 0)
+    x, batched = _batched(input, "fold", 3)
     size = _pair(output_size, "fold", "output_size")
     k, d, p, s, (oh, ow) = _blocks("fold", size, kernel_size, dilation, padding, stride)
     n, ck, length = x.shape
