@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 __all__ = ["REPRODUCED", "PARTLY", "NOT_REPRODUCED", "OUTCOMES", "MIN_SEEDS", "Check", "Verdict", "Table",
-           "LabResult", "verdict_from_checks", "fmt_value", "spread"]
+           "LabResult", "verdict_from_checks", "fmt_value", "spread", "per_seed", "lowest", "highest"]
 
 MIN_SEEDS = 3  # every figure a verdict rests on comes from at least this many seeds in a full run
 
@@ -64,6 +64,26 @@ def spread(values: Sequence[float], spec: str = ".4g") -> str:
         return f"{format(mean, spec)} (n=1)"
     std = math.sqrt(sum((v - mean) ** 2 for v in x) / (len(x) - 1))
     return f"{format(mean, spec)} ± {format(std, spec)} ({format(min(x), spec)} to {format(max(x), spec)}, n={len(x)})"
+
+
+def per_seed(v: Any) -> "np.ndarray":
+    """Per-seed figures as a float64 array (a single number counts as one seed; "inf"/"nan" strings from a
+    ``result.json`` are read back as numbers)."""
+    import numpy as np
+
+    items = v if isinstance(v, (list, tuple)) or hasattr(v, "ndim") else [v]
+    return np.asarray([float(x) for x in items], dtype=np.float64)
+
+
+def lowest(v: "np.ndarray") -> float:
+    """The smallest per-seed figure, for a criterion that must hold on every seed; NaN (a failing value) when
+    there is none or one is NaN."""
+    return float(v.min()) if v.size and not math.isnan(float(v.sum())) else math.nan
+
+
+def highest(v: "np.ndarray") -> float:
+    """The largest per-seed figure (see :func:`lowest`)."""
+    return float(v.max()) if v.size and not math.isnan(float(v.sum())) else math.nan
 
 
 def _finite(v: float) -> bool:

@@ -201,3 +201,25 @@ class _LabHooks(Callback):
 def seed_everything(seed: int) -> None:
     """Seed the library's default generator (initializations, dropout)."""
     _random.manual_seed(int(seed))
+
+
+def over_seeds(cfg: dict[str, Any], seed: int, runs_per_seed: int, desc: str,
+               one_seed: Callable[[dict[str, Any], int, dict[str, Any], Any], tuple[Any, Any]]
+               ) -> tuple[list[int], dict[str, Any], Any, list[Any]]:
+    """Run ``one_seed(cfg, s, measured, bar)`` for ``cfg["seeds"]`` seeds ``seed * 1000 + k`` under one progress bar.
+
+    ``one_seed`` appends its figures to the shared ``measured`` dict (one list entry per seed) and ticks the
+    bar once per run (``runs_per_seed`` runs).  Returns the seeds, ``measured``, the last seed's data and every
+    seed's logs.
+    """
+    seeds = [seed * 1000 + k for k in range(cfg["seeds"])]
+    measured: dict[str, Any] = {"seeds": len(seeds)}
+    all_logs: list[Any] = []
+    bar = progress_bar(len(seeds) * runs_per_seed, desc=desc, unit="run")
+    data = None
+    for s in seeds:
+        data, logs = one_seed(cfg, s, measured, bar)
+        all_logs.append(logs)
+    bar.close()
+    return seeds, measured, data, all_logs
+

@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 import thalweg_lab as lab
-from thalweg_lab import datasets
+from thalweg_lab import datasets, dropout, memorization
 from thalweg_lab.plotting import plots_available
 from thalweg_lab.report import REPORT_SECTIONS
-from thalweg_lab.result import OUTCOMES
+from thalweg_lab.result import MIN_SEEDS, OUTCOMES
 
 ISSUE_8 = ("depth", "memorization", "weight-decay", "dropout", "optimizer-paths", "optimizer-survey",
            "lr-range-test", "clr")
@@ -46,12 +47,30 @@ def _check_run(name: str, out: Path, result: lab.LabResult) -> None:
         assert "Plots skipped" in text
 
 
+# experiments whose figures are per-seed lists: some of the lists the verdict is read from
+PER_SEED = {"dropout": ("gap_reduction", "dev_difference_se", "dev_accuracy/with dropout"),
+            "memorization": ("train_accuracy/random", "dev_accuracy/random", "chance_bound", "epochs_to_95/true")}
+
+
 @pytest.mark.parametrize("name", ISSUE_8)
 def test_quick_run_writes_a_judged_report(name: str, tmp_path: Path) -> None:
     result = lab.run_experiment(name, quick=True, out_dir=tmp_path, seed=0, echo=None)
     _check_run(name, tmp_path, result)
     numbers = [v for v in result.measured.values() if isinstance(v, float)]
     assert numbers and any(math.isfinite(v) for v in numbers)
+    if name in PER_SEED:  # one figure per seed, and the report gives the spread and the per-seed table
+        n = result.n_seeds
+        assert n == result.measured["seeds"] >= 2
+        for key in PER_SEED[name]:
+            assert len(result.measured[key]) == n, key
+        text = (tmp_path / "report.md").read_text()
+        assert f"n={n})" in text and "Per seed" in text
+        assert f"lowest of {n} seeds" in text
+
+
+@pytest.mark.parametrize("module", [dropout, memorization])
+def test_full_runs_rest_on_enough_seeds(module: Any) -> None:
+    assert module._settings(quick=False)["seeds"] >= MIN_SEEDS
 
 
 @pytest.fixture

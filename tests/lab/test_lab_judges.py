@@ -27,9 +27,15 @@ def _depth(ratio_sig: float = 0.005, ratio_fix: float = 1.0, acc4: float = 0.958
 
 
 def _memorization(train_random: float = 1.0, dev_random: float = 0.1, dev_true: float = 0.9,
-                  epochs: tuple[float, float] = (10.0, 30.0)) -> dict[str, Any]:
-    return {"train_accuracy/random": train_random, "dev_accuracy/random": dev_random, "chance_bound": 0.13,
-            "dev_accuracy/true": dev_true, "epochs_to_95/true": epochs[0], "epochs_to_95/random": epochs[1]}
+                  epochs: tuple[float, float] = (10.0, 30.0), seeds: int = 3) -> dict[str, Any]:
+    """Per-seed lists; the first seed gets the given figures, the others clearly reproducing ones."""
+    def per_seed(first: float, others: float) -> list[float]:
+        return [first] + [others] * (seeds - 1)
+
+    return {"seeds": seeds, "train_accuracy/random": per_seed(train_random, 1.0),
+            "dev_accuracy/random": per_seed(dev_random, 0.1), "chance_bound": per_seed(0.13, 0.14),
+            "dev_accuracy/true": per_seed(dev_true, 0.92), "epochs_to_95/true": per_seed(epochs[0], 4.0),
+            "epochs_to_95/random": per_seed(epochs[1], 16.0)}
 
 
 def _weight_decay(adam: float = 0.3, sgd: float = 0.0, dev: float = 0.01) -> dict[str, Any]:
@@ -37,9 +43,12 @@ def _weight_decay(adam: float = 0.3, sgd: float = 0.0, dev: float = 0.01) -> dic
             "adamw_minus_adam_l2_dev": dev, "adamw_minus_adam_l2_dev_se": 0.002}
 
 
-def _dropout(reduction: float = 0.05, se: float = 0.005, dev_with: float = 0.92) -> dict[str, Any]:
-    return {"gap_reduction": reduction, "dev_difference_se": se, "dev_accuracy/with dropout": dev_with,
-            "dev_accuracy/without dropout": 0.90}
+def _dropout(reduction: float = 0.05, se: float = 0.005, dev_with: float = 0.92, seeds: int = 3) -> dict[str, Any]:
+    """Per-seed lists; the first seed gets the given figures, the others clearly reproducing ones."""
+    return {"seeds": seeds, "gap_reduction": [reduction] + [0.03] * (seeds - 1),
+            "dev_difference_se": [se] + [0.003] * (seeds - 1),
+            "dev_accuracy/with dropout": [dev_with] + [0.94] * (seeds - 1),
+            "dev_accuracy/without dropout": [0.90] + [0.91] * (seeds - 1)}
 
 
 def _paths(n_slower: int, sgd: float = 3000.0) -> dict[str, Any]:
@@ -102,6 +111,36 @@ def test_each_outcome_can_come_out_of_the_figures(name: str) -> None:
         assert v.checks and v.reason
         if expected != REPRODUCED:
             assert any(not c.passed for c in v.checks)
+
+
+def test_dropout_needs_the_gap_reduction_beyond_two_standard_errors_on_every_seed() -> None:
+    m = _dropout(reduction=0.005)  # one seed of three within its noise: the mean over seeds would still pass
+    assert sum(m["gap_reduction"]) / 3 - 2 * 0.003 > 0
+    v = dropout.judge(m)
+    assert v.outcome == NOT_REPRODUCED
+    assert "lowest of 3 seeds = -0.50%" in v.reason.split("Holds:")[0]
+    assert dropout.judge(_dropout(reduction=0.01, se=0.005)).outcome == REPRODUCED  # exactly two s.e.: holds
+    m = _dropout()
+    m["dev_difference_se"][2] = math.nan  # a seed without a noise level is no evidence
+    assert dropout.judge(m).outcome == NOT_REPRODUCED
+    # the verdict reads the same from a result.json written by the framework, where NaN is a string
+    m = _dropout()
+    m["dev_difference_se"] = [str(v) for v in m["dev_difference_se"]]
+    assert dropout.judge(m).outcome == REPRODUCED
+
+
+def test_memorization_needs_every_threshold_on_every_seed() -> None:
+    v = memorization.judge(_memorization(train_random=0.9))  # one seed did not memorise its random labels
+    assert v.outcome == PARTLY and "random labels: training accuracy, lowest of 3 seeds" in v.reason.split("Holds:")[0]
+    v = memorization.judge(_memorization(dev_random=0.135))  # one seed above its own chance bound (0.13)
+    assert v.outcome == PARTLY and "chance bound" in v.reason.split("Holds:")[0]
+    assert memorization.judge(_memorization(dev_random=0.135, seeds=1)).outcome == PARTLY
+    v = memorization.judge(_memorization(epochs=(math.inf, math.inf)))  # neither reached 95%: no evidence
+    assert v.outcome == PARTLY and "epochs to 95%" in v.reason.split("Holds:")[0]
+    # random labels never reaching 95% while true labels do counts as slower ("inf" as in a result.json)
+    m = _memorization(epochs=(10.0, math.inf))
+    m["epochs_to_95/random"] = [str(v) for v in m["epochs_to_95/random"]]
+    assert memorization.judge(m).outcome == REPRODUCED
 
 
 def test_optimizer_paths_needs_strictly_fewer_steps_than_sgd() -> None:
