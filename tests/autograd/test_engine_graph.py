@@ -212,7 +212,7 @@ def test_retain_grad_and_hooks() -> None:
     h = x * 3.0
     h.retain_grad()
     seen = []
-    handle = x.register_hook(lambda g: seen.append(g.copy()))
+    handle = x.register_hook(lambda g: seen.append(g.clone()))
     doubled = h.register_hook(lambda g: g * 2)  # replaces h's gradient on its way down
     (h * h).sum().backward()
     np.testing.assert_array_equal(h.grad, 2 * h.numpy() * 2)  # retained after its hook ran

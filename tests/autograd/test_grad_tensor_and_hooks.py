@@ -196,3 +196,25 @@ def test_tensor_owns_its_operators() -> None:
 def test_the_lecture_algorithm_is_one_short_function() -> None:
     lines = [ln for ln in inspect.getsource(engine.backpropagate).splitlines() if ln.strip()]
     assert len(lines) <= 30
+
+
+def test_hooks_receive_tensors_as_in_torch() -> None:
+    """A hook gets the gradient as a tensor (``clone``, ``norm``, ``clamp`` work) and its result replaces it."""
+    import torch
+
+    seen = []
+
+    def clip(g):
+        seen.append(type(g))
+        return g.clamp(-0.5, 0.5) * (1.0 / max(1.0, float(g.norm())))
+
+    x = tw.tensor([[1.0, -2.0], [0.25, 3.0]], dtype=tw.float64, requires_grad=True)
+    h = x * 2.0
+    h.register_hook(clip)
+    (h * h).sum().backward()
+    xt = torch.tensor([[1.0, -2.0], [0.25, 3.0]], dtype=torch.float64, requires_grad=True)
+    ht = xt * 2.0
+    ht.register_hook(lambda g: g.clamp(-0.5, 0.5) * (1.0 / max(1.0, float(g.norm()))))
+    (ht * ht).sum().backward()
+    assert seen == [tw.Tensor]
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)

@@ -326,13 +326,14 @@ def check_versions(node: Context) -> None:
 
 
 def _run_hooks(t: Any, grad: Any) -> Any:
-    """Call ``t``'s hooks in order; a hook returning an array replaces the gradient.
+    """Call ``t``'s hooks in order with the gradient as a tensor (as torch does); a returned tensor or array
+    replaces the gradient.
 
-    A returned array is copied: the engine may store it as ``.grad`` and add
+    A returned value is copied: the engine may store it as ``.grad`` and add
     into it later, and must never write into an array the hook's caller holds.
     """
     for hook in list(t._hooks.values()):
-        new = hook(grad)
+        new = hook(function.Tensor._wrap(grad, False))
         if new is not None:
             if isinstance(new, function.Tensor):
                 new = new.array

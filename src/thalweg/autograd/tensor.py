@@ -445,7 +445,7 @@ class Tensor:
             self._retains_grad = True
 
     def register_hook(self, hook: Any) -> "RemovableHandle":
-        """Call ``hook(grad)`` with this tensor's gradient (an ndarray) during ``backward``.
+        """Call ``hook(grad)`` with this tensor's gradient (a tensor outside the graph) during ``backward``.
 
         The hook sees the tensor's total gradient of the pass, before it is
         accumulated into ``.grad`` (for a leaf) or sent on to the inputs (for a
