@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from thalweg import optim
-from thalweg.train import MLflowLogger, fit
+from thalweg.train import Callback, MLflowLogger, fit
 
 pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient  # noqa: E402
@@ -81,3 +81,29 @@ def test_a_resumed_run_continues_the_same_mlflow_run(tmp_path):
     assert [m.step for m in client.get_metric_history(first.run_id, "loss")] == [1, 2, 3]
     assert client.get_run(first.run_id).info.status == "FINISHED"
     assert len(client.search_runs([client.get_experiment_by_name("resume").experiment_id])) == 1
+
+
+class _Boom(Callback):
+    """A callback that raises ``exc`` when the second epoch starts, as a bug in user code (or Ctrl-C) would."""
+
+    def __init__(self, exc):
+        self.exc = exc
+
+    def on_epoch_start(self, trainer, epoch):
+        if epoch == 2:
+            raise self.exc("boom in epoch 2") if self.exc is ValueError else self.exc()
+
+
+@pytest.mark.parametrize("exc, status", [(ValueError, "FAILED"), (KeyboardInterrupt, "KILLED")])
+def test_mlflow_run_is_closed_when_training_fails(tmp_path, exc, status):
+    train, dev, _ = small_digits(128)
+    model = mlp()
+    logger = MLflowLogger(tmp_path / "mlruns", experiment_name="digits")
+    with pytest.raises(exc):
+        fit(model, optim.SGD(model.parameters(), lr=0.1), train, dev, epochs=3, batch_size=32, seed=0,
+            run_dir=tmp_path / "run", callbacks=[logger, _Boom(exc)], verbose=False, plots=False)
+    run = MlflowClient(tracking_uri=(tmp_path / "mlruns").resolve().as_uri()).get_run(logger.run_id)
+    assert run.info.status == status, "a failed fit must not leave the MLflow run RUNNING"
+    assert run.data.tags["status"] == ("interrupted" if exc is KeyboardInterrupt else "failed")
+    if exc is ValueError:
+        assert "boom in epoch 2" in run.data.tags["error"]

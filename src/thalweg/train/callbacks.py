@@ -85,6 +85,10 @@ class Callback:
         """After the test evaluation and the run record's ``summary.json``: the run's final figures."""
         pass
 
+    def on_exception(self, trainer: "Trainer", exc: BaseException) -> None:
+        """``fit`` is ending with ``exc`` (an error, or ``KeyboardInterrupt``), which propagates afterwards."""
+        pass
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 

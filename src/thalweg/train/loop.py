@@ -529,6 +529,8 @@ class Trainer:
                 record.fail({"status": status, "error": f"{type(exc).__name__}: {exc}", "epochs_run": self.epoch,
                              "steps": self.step, "wall_time_s": wall, "cpu_time_s": cpu},
                             keep=bool(self.history) or ckpt is not None)
+            for cb in self.callbacks:  # loggers close their runs (MLflow marks it FAILED or KILLED)
+                cb.on_exception(self, exc)
             raise
 
     def _loader(self, data: Any, *, batch_size: int, shuffle: bool, seed: int | None) -> Any:

@@ -166,3 +166,12 @@ class MLflowLogger(Callback):
                 for f in sorted((root / "checkpoints").glob("*.npz")):
                     self.client.log_artifact(self.run_id, str(f), artifact_path="run/checkpoints")
         self.client.set_terminated(self.run_id, _STATUS.get(str(summary.get("status")), "FINISHED"))
+
+    def on_exception(self, trainer: "Trainer", exc: BaseException) -> None:
+        """The run ends with an error: tag it and mark it FAILED (KILLED for Ctrl-C), so it is not left RUNNING."""
+        if self.client is None:
+            return
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        self.client.set_tag(self.run_id, "status", "interrupted" if interrupted else "failed")
+        self.client.set_tag(self.run_id, "error", f"{type(exc).__name__}: {exc}"[:5000])
+        self.client.set_terminated(self.run_id, "KILLED" if interrupted else "FAILED")

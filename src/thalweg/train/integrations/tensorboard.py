@@ -125,6 +125,9 @@ class TensorBoard(Callback):
         if self.writer is not None:
             self.writer.flush()
 
+    def on_exception(self, trainer: "Trainer", exc: BaseException) -> None:
+        self.close()  # what was logged up to the error stays readable
+
     def close(self) -> None:
         """Flush and close the event file (done at the end of ``fit``)."""
         if self.writer is not None:
