@@ -55,7 +55,7 @@ def test_dropout_plot_zooms_on_the_effect_and_plots_the_gap_in_points(monkeypatc
     ramp = 1.0 - 0.9 * np.exp(-np.arange(n))  # 0.1, 0.67, 0.88, 0.96, ... as training curves rise
     logs = {"without dropout": _log(np.minimum(ramp, 1.0), ramp - 0.06),
             "with dropout": _log(ramp - 0.01, ramp - 0.05)}
-    dropout._plot(tmp_path / "d.png", logs, steps_per_epoch=10)
+    dropout._plot(tmp_path / "d.png", [logs], steps_per_epoch=10)  # one seed
     acc_ax, gap_ax = figures[0].axes
     assert acc_ax.get_ylabel() == "accuracy (%)" and "percentage points" in gap_ax.get_ylabel()
     low, high = acc_ax.get_ylim()
