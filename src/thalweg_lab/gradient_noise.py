@@ -251,4 +251,4 @@ DIFFERENCES = (
 EXPERIMENT = register(Experiment(
     name="gradient-noise", paper="1511.06807",
     title="Adding Gradient Noise Improves Learning for Very Deep Networks", claim=CLAIM, run=run, judge=judge,
-    quick_seconds=10, full_minutes=35, differences=DIFFERENCES))
+    quick_seconds=10, full_minutes=30, differences=DIFFERENCES))
