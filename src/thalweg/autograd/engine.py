@@ -226,6 +226,8 @@ class BackwardPass:
 
     def __init__(self, retain_graph: bool, inputs: Sequence[Any] | None) -> None:
         self.retain_graph = retain_graph
+        # leave(node): free what the node saved for backward (Context.free), unless the graph is retained
+        self.leave = _keep if retain_graph else Context.free
         # leaf id -> uses of it not yet visited; counted only when some leaf may need to know (hooks, autograd.grad)
         self.leaf_uses: dict[int, int] | None = {} if inputs is not None or _hooks_exist() else None
         self.pending: dict[int, list[Any]] = {}  # leaf id -> [tensor, summed gradient]
@@ -288,11 +290,6 @@ class BackwardPass:
         elif id(t) in self.wanted:
             self.results[self.wanted[id(t)]] = g
 
-    def leave(self, node: Context) -> None:
-        """Free what ``node`` saved for backward (its ``__dict__``, and the arguments its version check keeps)."""
-        if not self.retain_graph:
-            node.free()
-
     def finish(self, inputs: Sequence[Any] | None, allow_unused: bool) -> list[Any] | None:
         """Finalize the leaves whose last uses sent no gradient; return ``autograd.grad``'s results."""
         for entry in list(self.pending.values()):
@@ -308,6 +305,10 @@ class BackwardPass:
                         "pass allow_unused=True to get None for it"
                     )
         return [None if r is None else r.copy() for r in self.results]
+
+
+def _keep(node: Context) -> None:
+    """``leave`` under ``retain_graph=True``: the node keeps what it saved, for another backward."""
 
 
 def _hooks_exist() -> bool:
