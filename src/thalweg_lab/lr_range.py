@@ -44,7 +44,7 @@ from thalweg.optim import lr_scheduler as S
 from thalweg_lab import datasets
 from thalweg_lab.plotting import COLORS, figure, plot_into, save
 from thalweg_lab.registry import Experiment, register
-from thalweg_lab.result import Check, LabResult, Table, Verdict, spread, verdict_from_checks
+from thalweg_lab.result import Check, LabResult, Table, Verdict, mean_or_nan, spread, verdict_from_checks
 from thalweg_lab.training import seed_everything, train
 
 __all__ = ["run", "judge", "small_cnn", "range_test", "dev_range_test", "paper_bounds", "DevSweep",
@@ -203,15 +203,11 @@ def run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
     return result
 
 
-def _mean(v: Any) -> float:
-    x = np.asarray(v, dtype=np.float64)
-    return float(np.mean(x)) if x.size else math.nan
-
 
 def judge(m: Mapping[str, Any]) -> Verdict:
     base, top = np.asarray(m["base_lr"], dtype=np.float64), np.asarray(m["max_lr"], dtype=np.float64)
     found = int(np.sum(np.isfinite(base) & np.isfinite(top) & (top > base)))
-    probes = {f: _mean(m[f"probe_dev/{f:g}"]) for f in PROBES}
+    probes = {f: mean_or_nan(m[f"probe_dev/{f:g}"]) for f in PROBES}
     best = max(probes.values()) if all(math.isfinite(v) for v in probes.values()) else math.nan
     spread_ratio = float(np.max(top) / np.min(top)) if found == len(top) and np.min(top) > 0 else math.nan
     return verdict_from_checks([

@@ -39,7 +39,7 @@ from thalweg.train.progress import progress_bar
 from thalweg_lab import datasets
 from thalweg_lab.plotting import COLORS, figure, plot_into, save
 from thalweg_lab.registry import Experiment, register
-from thalweg_lab.result import Check, LabResult, Table, Verdict, spread, verdict_from_checks
+from thalweg_lab.result import Check, LabResult, Table, Verdict, mean_or_nan, spread, verdict_from_checks
 from thalweg_lab.training import seed_everything, train
 
 __all__ = ["run", "judge", "SETTINGS", "ADAPTIVE", "LR_FACTORS", "EXPERIMENT"]
@@ -148,10 +148,6 @@ def run(*, quick: bool, out_dir: Path, seed: int) -> LabResult:
     return result
 
 
-def _mean(values: Any) -> float:
-    x = np.asarray(values, dtype=np.float64)
-    return float(np.mean(x)) if x.size else math.nan
-
 
 def _paired_gap(a: Any, b: Any) -> tuple[float, float]:
     """Mean of ``a - b`` over seeds and its standard error (0 with one seed)."""
@@ -161,13 +157,13 @@ def _paired_gap(a: Any, b: Any) -> tuple[float, float]:
 
 
 def judge(m: Mapping[str, Any]) -> Verdict:
-    sgd_loss = _mean(m["final_loss/SGD"])
-    lower = sum(1 for n in ADAPTIVE if _mean(m[f"final_loss/{n}"]) < sgd_loss)
+    sgd_loss = mean_or_nan(m["final_loss/SGD"])
+    lower = sum(1 for n in ADAPTIVE if mean_or_nan(m[f"final_loss/{n}"]) < sgd_loss)
     gap, se = _paired_gap(m["final_loss/SGD"], m["final_loss/Adam"])
     sgd_gap, sgd_se = _paired_gap(m["final_dev/SGD"], m["final_dev/SGD (default)"])
     return verdict_from_checks([
         Check.at_most("Adam at its default rate: dev accuracy below tuned Adam's (mean over seeds)",
-                      _mean(m["final_dev/Adam"]) - _mean(m["final_dev/Adam (default)"]), DEFAULT_WITHIN,
+                      mean_or_nan(m["final_dev/Adam"]) - mean_or_nan(m["final_dev/Adam (default)"]), DEFAULT_WITHIN,
                       spec=".2%"),
         Check.greater_than("tuned SGD's minus tuned Adam's final training loss, less two standard errors",
                            gap - 2 * se, 0.0),

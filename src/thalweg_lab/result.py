@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 __all__ = ["REPRODUCED", "PARTLY", "NOT_REPRODUCED", "OUTCOMES", "MIN_SEEDS", "Check", "Verdict", "Table",
-           "LabResult", "verdict_from_checks", "fmt_value", "spread", "per_seed", "lowest", "highest"]
+           "LabResult", "verdict_from_checks", "fmt_value", "spread", "per_seed", "lowest", "highest", "mean_or_nan"]
 
 MIN_SEEDS = 3  # every figure a verdict rests on comes from at least this many seeds in a full run
 
@@ -79,6 +79,14 @@ def lowest(v: "np.ndarray") -> float:
     """The smallest per-seed figure, for a criterion that must hold on every seed; NaN (a failing value) when
     there is none or one is NaN."""
     return float(v.min()) if v.size and not math.isnan(float(v.sum())) else math.nan
+
+
+def mean_or_nan(values: Any) -> float:
+    """The mean of per-seed figures; NaN (a failing value) when there are none."""
+    import numpy as np
+
+    x = np.asarray(values, dtype=np.float64)
+    return float(x.mean()) if x.size else math.nan
 
 
 def highest(v: "np.ndarray") -> float:
