@@ -42,7 +42,7 @@ from .function import Context
 # ---------------------------------------------------------------- the algorithm
 def backpropagate(root: Context, seed: Any, walk: "BackwardPass") -> None:
     """Send ``seed`` = dL/d(root's output) through the graph ending at ``root`` (the lecture's algorithm)."""
-    order = topological_order(root, walk.leaf_uses)  # 1. each node after the nodes it uses
+    order = topological_order(root, walk.counted_uses())  # 1. each node after the nodes it uses
     grads = {id(root): seed}  # 2. seed: dL/dL (1 for a scalar loss)
     arrive, leaf, leave = walk.arrive, walk.leaf, walk.leave  # the bookkeeping (local names: a hot loop)
     for node in reversed(order):  # 3. visit: every consumer of a node comes before it
@@ -228,8 +228,7 @@ class BackwardPass:
         self.retain_graph = retain_graph
         # leave(node): free what the node saved for backward (Context.free), unless the graph is retained
         self.leave = _keep if retain_graph else Context.free
-        # leaf id -> uses of it not yet visited; counted only when some leaf may need to know (hooks, autograd.grad)
-        self.leaf_uses: dict[int, int] | None = {} if inputs is not None or _hooks_exist() else None
+        self.leaf_uses: dict[int, int] = {}  # leaf id -> uses of it not yet visited (a missing leaf: one use)
         self.pending: dict[int, list[Any]] = {}  # leaf id -> [tensor, summed gradient]
         self.owned: dict[int, bool] = {}  # leaf id -> whether its .grad array is exclusively ours
         self.handed: set[int] = set()  # ids of gradient arrays already given to a leaf in this pass
@@ -238,6 +237,12 @@ class BackwardPass:
         if inputs is not None:
             self.wanted = {id(t._ctx) if t._ctx is not None else id(t): i for i, t in enumerate(inputs)}
             self.results = [None] * len(inputs)
+
+    def counted_uses(self) -> dict[int, int] | None:
+        """The dict the sort fills with each leaf's uses, or None when no leaf can need them: only hooks and
+        ``autograd.grad`` wait for a leaf's last use, so without either (no hook was ever registered) the count
+        is skipped."""
+        return self.leaf_uses if self.wanted is not None or function.Tensor._hooks_registered else None
 
     def arrive(self, node: Context, grad: Any) -> Any:
         """The checks and observers run when the walk reaches ``node`` with its complete gradient."""
@@ -271,9 +276,8 @@ class BackwardPass:
             entry = self.pending[key] = [t, g]
         else:
             entry[1] = add(entry[1], g)
-        uses = self.leaf_uses.get(key, 1) - 1 if self.leaf_uses is not None else 0
-        if self.leaf_uses is not None:
-            self.leaf_uses[key] = uses
+        uses = self.leaf_uses.get(key, 1) - 1
+        self.leaf_uses[key] = uses
         if uses <= 0:
             self._finalize(self.pending.pop(key))
 
@@ -307,14 +311,6 @@ class BackwardPass:
         return [None if r is None else r.copy() for r in self.results]
 
 
-def _keep(node: Context) -> None:
-    """``leave`` under ``retain_graph=True``: the node keeps what it saved, for another backward."""
-
-
-def _hooks_exist() -> bool:
-    """Whether any tensor hook was ever registered in this process (else no leaf needs its uses counted)."""
-    return function.Tensor._hooks_registered
-
 def check_versions(node: Context) -> None:
     """Raise if a tensor ``node`` saved for backward was changed in place after the forward (torch's check)."""
     for which, now, then, array in function.changed_saved_tensors(node):
@@ -324,6 +320,10 @@ def check_versions(node: Context) -> None:
             f"version {now}; expected version {then} instead. Hint: do the in-place change after "
             "backward(), or on a .clone() of the tensor"
         )
+
+
+def _keep(node: Context) -> None:
+    """``leave`` under ``retain_graph=True``: the node keeps what it saved, for another backward."""
 
 
 def _run_hooks(t: Any, grad: Any) -> Any:
