@@ -99,7 +99,55 @@ def test_compact_layout_used_when_kernel_is_wide_compared_to_output():
     gradcheck(lambda x, w: F.conv2d(x, w), [x, w])
 
 
-# ---------------------------------------------------------------------- torch parity
+# ------------------------------------------------------------- kernel-row products
+# Stride-1 layers with deep enough kernel rows and large columns use gather_rows and
+# product_by_rows, and their input gradient is a convolution of g (input_grad_as_conv).
+# The size thresholds keep small test shapes on full columns, so these tests lower them.
+@pytest.fixture
+def kernel_rows(monkeypatch):
+    import thalweg.ops.conv as conv_module
+
+    monkeypatch.setattr(conv_module, "ROWS_MIN_DEPTH", 1)
+    monkeypatch.setattr(conv_module, "ROWS_MIN_COLUMNS", 0)
+
+
+def test_kernel_rows_chosen_for_large_stride_one_layers_only():
+    resnet = ConvGeometry((32, 16, 32, 32), (16, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    small = ConvGeometry((2, 16, 8, 8), (16, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    thin = ConvGeometry((32, 3, 32, 32), (16, 3, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    strided = ConvGeometry((32, 16, 32, 32), (16, 16, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)
+    pointwise = ConvGeometry((32, 64, 32, 32), (16, 64, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1)
+    assert resnet.rows and not small.rows and not thin.rows and not strided.rows and not pointwise.rows
+
+
+@pytest.mark.parametrize("kwargs", GRAD_CASES_2D, ids=str)
+def test_conv2d_gradcheck_by_kernel_rows(kernel_rows, kwargs):
+    tw.manual_seed(0)
+    layer = nn.Conv2d(4, 6, 3, **kwargs).double()
+    x = tw.randn(2, 4, 5, 6, dtype=tw.float64, requires_grad=True)
+    gradcheck(lambda x, w, b: layer(x), [x, layer.weight, layer.bias])
+
+
+def test_conv2d_gradgradcheck_by_kernel_rows(kernel_rows):
+    from thalweg.autograd import gradgradcheck
+
+    x = tw.randn(2, 4, 5, 5, dtype=tw.float64, requires_grad=True)
+    w = tw.randn(4, 2, 3, 2, dtype=tw.float64, requires_grad=True)
+    gradgradcheck(lambda x, w: F.conv2d(x, w, padding=1, groups=2, dilation=(1, 2)) ** 2, [x, w])
+
+
+def test_input_gradient_as_a_convolution_only_where_its_border_is_no_wider(kernel_rows, monkeypatch):
+    import thalweg.ops.conv as conv_module
+
+    results = []
+    real = conv_module.input_grad_as_conv
+    monkeypatch.setattr(conv_module, "input_grad_as_conv", lambda *a: results.append(real(*a)) or results[-1])
+    for padding in (1, 0):
+        x = tw.randn(2, 4, 7, 7, requires_grad=True)
+        F.conv2d(x, tw.randn(5, 4, 3, 3), padding=padding).sum().backward()
+    assert results[0] is not None and results[1] is None  # "same" border: a convolution; none: by rows
+
+
 def _grid():
     strides, paddings, dilations, groups = [1, 2], [0, 1, "same", (2, 1)], [1, 2], [1, 2]
     for s, p, d, g in itertools.product(strides, paddings, dilations, groups):
@@ -118,6 +166,12 @@ def test_conv2d_matches_torch(dtype, kwargs):
     copy_torch_weights(ours, theirs)
     x = np.random.default_rng(0).standard_normal((3, 4, 9, 8)).astype(dtype)
     compare_module(torch, ours, theirs, [x], dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kwargs", [k for k in _grid() if k["stride"] == 1], ids=str)
+def test_conv2d_matches_torch_by_kernel_rows(kernel_rows, dtype, kwargs):
+    test_conv2d_matches_torch(dtype, kwargs)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

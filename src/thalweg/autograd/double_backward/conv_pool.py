@@ -64,7 +64,7 @@ def conv_weight_grad(x: Any, g: Any, w_shape: tuple[int, ...], opts: dict[str, A
     ctx.needs_input_grad = (False, True, False)
     ctx.geo = C.ConvGeometry(x4.shape, _four_d(w_shape), opts["stride"], opts["padding"], opts["dilation"],
                              opts["groups"])
-    ctx.cols, buf = C.im2col(x4, ctx.geo)
+    ctx.cols, buf = C.gather(x4, ctx.geo)
     ctx.one_d, ctx.w_shape = one_d, _four_d(w_shape)
     gw = C.Conv.backward(ctx, g)[1]
     workspace.give(buf, alive=(gw,))
