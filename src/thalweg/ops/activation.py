@@ -14,7 +14,10 @@ import numpy as np  # host-side: erfc_array hands NumPy arrays to ops/erf.py
 
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
+from . import kernels
+from .blockwise import blockwise
 from .erf import erfc as _erfc
+from .erf import normal_tail
 from .reduce import check_dim
 
 
@@ -200,7 +203,7 @@ def erfc_array(x: Any) -> Any:
     """
     xp = get_array_module(x)
     if xp.__name__ == "numpy":
-        return np.asarray(_erfc(np.asarray(x)), dtype=x.dtype)
+        return blockwise(_erfc, np.asarray(x)).astype(x.dtype, copy=False)
     from cupyx.scipy.special import erfc  # type: ignore[import-not-found]  # pragma: no cover
 
     return erfc(x)  # pragma: no cover
@@ -235,10 +238,11 @@ class GELU(Function):
             return out
         if approximate != "none":
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        cdf = erfc_array(x * -math.sqrt(0.5))
-        cdf *= 0.5
-        ctx.cdf = cdf
-        return x * cdf
+        if kernels.usable(x):
+            out, ctx.cdf = kernels.gelu_forward(x)
+        else:
+            out, ctx.cdf = blockwise(_gelu_and_cdf, x)
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
@@ -257,12 +261,36 @@ class GELU(Function):
             d += 0.5
             q = xp.multiply(t, 0.5, out=q)
             d += q
-        else:
-            d = xp.multiply(x, x, out=xp.empty_like(x))  # x^2 -> x phi(x) + Phi(x)
-            d *= -0.5
-            xp.exp(d, out=d)
-            d *= x
-            d *= 1.0 / math.sqrt(2.0 * math.pi)
-            d += ctx.cdf
-        d *= grad
-        return d
+            d *= grad
+            return d
+        if grad.shape == x.shape and kernels.usable(x, ctx.cdf, grad):
+            return kernels.gelu_backward(x, ctx.cdf, grad)
+        return blockwise(_gelu_grad, x, ctx.cdf, xp.broadcast_to(grad, x.shape))
+
+
+def _gelu_and_cdf(x: Any) -> tuple[Any, Any]:
+    """(x Phi(x), Phi(x)) for a 1-D block: Phi(x) = h for x < 0 and 1 - h otherwise, h = Phi(-|x|)."""
+    xp = get_array_module(x)
+    if xp is not np:
+        cdf = erfc_array(x * -math.sqrt(0.5))  # pragma: no cover
+        cdf *= 0.5  # pragma: no cover
+        return x * cdf, cdf  # pragma: no cover
+    h = normal_tail(x)
+    cdf = h * -2.0  # h + [x >= 0] (1 - 2h), as arithmetic: np.where is ~30x slower on random signs
+    cdf += 1.0
+    cdf *= x >= 0
+    cdf += h
+    return x * cdf, cdf
+
+
+def _gelu_grad(x: Any, cdf: Any, grad: Any) -> Any:
+    """grad (Phi(x) + x phi(x)) for 1-D blocks, phi(x) = e^(-x^2/2) / sqrt(2 pi)."""
+    xp = get_array_module(x)
+    d = xp.multiply(x, x)
+    d *= -0.5
+    xp.exp(d, out=d)
+    d *= x
+    d *= 1.0 / math.sqrt(2.0 * math.pi)
+    d += cdf
+    d *= grad
+    return d

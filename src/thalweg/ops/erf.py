@@ -21,6 +21,7 @@ For x < 0, erfc(x) = 2 - erfc(|x|).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -116,3 +117,35 @@ def erfc(x: Any) -> Any:
     flip *= x < 0
     out += flip
     return out
+
+
+def normal_tail(x: Any) -> Any:
+    """Phi(-|x|) = erfc(|x| / sqrt 2) / 2, the normal distribution's tail beyond |x|, in x's dtype.
+
+    The normal CDF is Phi(x) = Phi(-|x|) for x < 0 and 1 - Phi(-|x|) otherwise.
+    In float32 it is Numerical Recipes' erfcc at |x| / sqrt 2 with the
+    factor 1/2 folded into the exponent's constant (ln 1/2), so it costs one
+    pass fewer than ``erfc(...) / 2``; other dtypes use :func:`erfc`.
+    """
+    xp = get_array_module(x)
+    y = xp.abs(x)
+    if x.dtype != np.float32:
+        y *= math.sqrt(0.5)
+        out = erfc(y)
+        out *= 0.5
+        return out
+    f = np.float32
+    t = y * f(0.5 * math.sqrt(0.5))  # t = 1 / (1 + z / 2), z = |x| / sqrt 2
+    t += 1
+    xp.reciprocal(t, out=t)
+    poly = t * f(_NR[9])
+    for c in _NR[8:0:-1]:
+        poly += f(c)
+        poly *= t
+    poly += f(_NR[0] + math.log(0.5))
+    y *= y  # z^2 = x^2 / 2
+    y *= f(0.5)
+    poly -= y
+    xp.exp(poly, out=poly)
+    poly *= t
+    return poly

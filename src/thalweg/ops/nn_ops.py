@@ -15,6 +15,7 @@ from typing import Any
 
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
+from . import kernels
 
 
 class LinearFunction(Function):
@@ -166,6 +167,26 @@ class BatchNormFunction(Function):
         return gx, (dgamma if need_w else None), (dbeta if need_b else None)
 
 
+def _layer_norm_rows(xp: Any, x2: Any, weight: Any, bias: Any, eps: float) -> tuple[Any, Any, Any]:
+    """(out, xhat, rstd) of LayerNorm over the rows of x2 (R, D) in NumPy (see :class:`LayerNormFunction`)."""
+    D = x2.shape[1]
+    inv_d = xp.full(D, 1.0 / D, dtype=x2.dtype)
+    xhat = x2 - (x2 @ inv_d)[:, None]  # x - mu, a fresh array normalised in place below
+    out = xp.square(xhat)
+    rstd = out @ inv_d
+    rstd += x2.dtype.type(eps)
+    xp.sqrt(rstd, out=rstd)
+    xp.reciprocal(rstd, out=rstd)
+    xhat *= rstd[:, None]
+    if weight is None:
+        out[...] = xhat
+    else:
+        xp.multiply(xhat, weight.reshape(D), out=out)
+    if bias is not None:
+        out += bias.reshape(D)
+    return out, xhat, rstd
+
+
 class LayerNormFunction(Function):
     """Layer normalization (Ba, Kiros and Hinton 2016, arXiv 1607.06450) over the last k axes.
 
@@ -192,21 +213,10 @@ class LayerNormFunction(Function):
         for n in x.shape[x.ndim - k:]:
             D *= n
         x2 = x.reshape(-1, D)
-        dtype = x.dtype.type
-        inv_d = xp.full(D, 1.0 / D, dtype=x.dtype)
-        xhat = x2 - (x2 @ inv_d)[:, None]  # x - mu, a fresh array normalised in place below
-        out = xp.square(xhat)
-        rstd = out @ inv_d
-        rstd += dtype(eps)
-        xp.sqrt(rstd, out=rstd)
-        xp.reciprocal(rstd, out=rstd)
-        xhat *= rstd[:, None]
-        if weight is None:
-            out[...] = xhat
+        if D and kernels.usable(x2) and all(p is None or p.dtype == x.dtype for p in (weight, bias)):
+            out, xhat, rstd = kernels.layer_norm_forward(x2, weight, bias, eps)  # one pass per row, compiled
         else:
-            xp.multiply(xhat, weight.reshape(D), out=out)
-        if bias is not None:
-            out += bias.reshape(D)
+            out, xhat, rstd = _layer_norm_rows(xp, x2, weight, bias, eps)
         keep = x.shape[:x.ndim - k] + (1,) * k
         ctx.xhat, ctx.rstd, ctx.weight, ctx.axes = xhat.reshape(x.shape), rstd.reshape(keep), weight, axes
         return out.reshape(x.shape)
@@ -223,6 +233,10 @@ class LayerNormFunction(Function):
         R = ctx.rstd.size
         xhat = ctx.xhat.reshape(R, D)
         g2 = grad.reshape(R, D)
+        if D and kernels.usable(g2, xhat) and (weight is None or weight.dtype == grad.dtype):
+            gx, gw, gb = kernels.layer_norm_backward(g2, xhat, ctx.rstd.reshape(R), weight, need_x, need_w, need_b)
+            return (None if gx is None else gx.reshape(grad.shape),
+                    None if gw is None else gw.reshape(wshape), None if gb is None else gb.reshape(wshape))
         gw = gb = gx = None
         if need_b:
             gb = (xp.ones(R, dtype=grad.dtype) @ g2).reshape(wshape)

@@ -1,0 +1,134 @@
+"""The numba-compiled loops behind ``ops/kernels.py`` (imported only from there, and only when numba is installed).
+
+Every loop is written for contiguous float32 arrays; constants are float32 so
+that nothing is promoted to float64 inside a loop.  See ``ops/kernels.py`` for
+why these exist and how they are used.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba
+import numpy as np
+
+from .erf import _NR
+
+KERNELS = ("tail_exponent", "gelu_from_tail", "neg_half_square", "gelu_grad_from_exp", "layer_norm_forward",
+           "layer_norm_backward")
+
+_ELEMENTWISE = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True,
+                    fastmath={"nsz", "contract", "nnan", "ninf"})
+_REDUCING = dict(_ELEMENTWISE, fastmath={"nsz", "contract", "reassoc", "nnan", "ninf"})  # sums may reassociate
+
+F32 = np.float32
+HALF_OVER_SQRT2 = F32(0.5 * math.sqrt(0.5))
+C0 = F32(_NR[0] + math.log(0.5))  # erfcc's constant with the 1/2 of Phi = erfc / 2 folded into the exponent
+C1, C2, C3, C4, C5, C6, C7, C8, C9 = (F32(c) for c in _NR[1:])
+ONE, HALF, ZERO = F32(1.0), F32(0.5), F32(0.0)
+INV_SQRT_2PI = F32(1.0 / math.sqrt(2.0 * math.pi))
+
+
+@numba.njit(**_ELEMENTWISE)
+def tail_exponent(x: Any, t_out: Any, p_out: Any) -> None:  # pragma: no cover - compiled
+    """t = 1 / (1 + z/2) and p with Phi(-|x|) = t e^p, z = |x| / sqrt 2 (erfcc, ops/erf.py)."""
+    for i in range(x.size):
+        v = x[i]
+        t = ONE / (ONE + abs(v) * HALF_OVER_SQRT2)
+        p = t * C9
+        p = (p + C8) * t
+        p = (p + C7) * t
+        p = (p + C6) * t
+        p = (p + C5) * t
+        p = (p + C4) * t
+        p = (p + C3) * t
+        p = (p + C2) * t
+        p = (p + C1) * t
+        p_out[i] = p + C0 - v * v * HALF
+        t_out[i] = t
+
+
+@numba.njit(**_ELEMENTWISE)
+def gelu_from_tail(x: Any, t: Any, e: Any, out: Any, cdf: Any) -> None:  # pragma: no cover - compiled
+    """With h = t e = Phi(-|x|): Phi(x) = h for x < 0, else 1 - h; out = x Phi(x)."""
+    for i in range(x.size):
+        v = x[i]
+        h = t[i] * e[i]
+        p = h if v < ZERO else ONE - h
+        cdf[i] = p
+        out[i] = v * p
+
+
+@numba.njit(**_ELEMENTWISE)
+def neg_half_square(x: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """out = -x^2 / 2."""
+    for i in range(x.size):
+        out[i] = -HALF * x[i] * x[i]
+
+
+@numba.njit(**_ELEMENTWISE)
+def gelu_grad_from_exp(x: Any, cdf: Any, e: Any, grad: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """out = grad (Phi(x) + x phi(x)), phi(x) = e / sqrt(2 pi), e = exp(-x^2 / 2)."""
+    for i in range(x.size):
+        out[i] = grad[i] * (cdf[i] + x[i] * e[i] * INV_SQRT_2PI)
+
+
+@numba.njit(**_REDUCING)
+def layer_norm_forward(x: Any, w: Any, b: Any, eps: Any, out: Any, xhat: Any,
+                       rstd: Any) -> None:  # pragma: no cover - compiled
+    """Per row of x (R, D): mu, r = 1 / sqrt(var + eps), xhat = (x - mu) r, out = xhat w + b.
+
+    ``w`` and ``b`` have length D, or length 0 for "none".
+    """
+    rows, d = x.shape
+    inv_d = ONE / F32(d)
+    has_w, has_b = w.size > 0, b.size > 0
+    for r in range(rows):
+        s = ZERO
+        for j in range(d):
+            s += x[r, j]
+        mu = s * inv_d
+        q = ZERO
+        for j in range(d):
+            dv = x[r, j] - mu
+            q += dv * dv
+        rs = ONE / np.sqrt(q * inv_d + eps)
+        rstd[r] = rs
+        for j in range(d):
+            xh = (x[r, j] - mu) * rs
+            xhat[r, j] = xh
+            o = xh * w[j] if has_w else xh
+            out[r, j] = o + b[j] if has_b else o
+
+
+@numba.njit(**_REDUCING)
+def layer_norm_backward(g: Any, xhat: Any, rstd: Any, w: Any, gx: Any, gw: Any,
+                        gb: Any) -> None:  # pragma: no cover - compiled
+    """dxhat = g w; dL/dx = r (dxhat - mean dxhat - xhat mean(dxhat xhat)); gw += sum g xhat; gb += sum g.
+
+    ``w`` of length 0 means no weight; ``gx``, ``gw``, ``gb`` of size 0 are not wanted.
+    """
+    rows, d = g.shape
+    inv_d = ONE / F32(d)
+    has_w, want_x, want_w, want_b = w.size > 0, gx.size > 0, gw.size > 0, gb.size > 0
+    for r in range(rows):
+        if want_w:
+            for j in range(d):
+                gw[j] += g[r, j] * xhat[r, j]
+        if want_b:
+            for j in range(d):
+                gb[j] += g[r, j]
+        if want_x:
+            s1 = ZERO
+            s2 = ZERO
+            for j in range(d):
+                dx = g[r, j] * w[j] if has_w else g[r, j]
+                s1 += dx
+                s2 += dx * xhat[r, j]
+            m1 = s1 * inv_d
+            m2 = s2 * inv_d
+            rs = rstd[r]
+            for j in range(d):
+                dx = g[r, j] * w[j] if has_w else g[r, j]
+                gx[r, j] = rs * (dx - m1 - xhat[r, j] * m2)

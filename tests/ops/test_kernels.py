@@ -1,0 +1,156 @@
+"""The optional compiled kernels (ops/kernels.py): same results as the NumPy code and as torch, and a clean fallback."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import thalweg as tw
+from thalweg.ops import kernels
+
+needs_numba = pytest.mark.skipif(not kernels.enabled(), reason="numba is not installed (the speed extra)")
+
+
+@pytest.fixture
+def numpy_path():
+    """Run the body with the kernels switched off, so the NumPy code runs."""
+    previous = kernels.set_enabled(False)
+    yield
+    kernels.set_enabled(previous)
+
+
+def _gelu_value_and_grad(x: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    t = tw.tensor(x, requires_grad=True)
+    y = tw.nn.functional.gelu(t)
+    y.backward(tw.tensor(g))
+    return y.detach().numpy(), t.grad.numpy()
+
+
+# sizes below, at and across the kernels' block (65,536 values), and empty
+GELU_SHAPES = [(0,), (7,), (3, 5, 11), (65536,), (2, 65536 + 3)]
+
+
+@needs_numba
+@pytest.mark.parametrize("shape", GELU_SHAPES, ids=str)
+def test_gelu_kernel_matches_numpy_path_and_torch(shape):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 4).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    y, gx = _gelu_value_and_grad(x, g)
+    previous = kernels.set_enabled(False)
+    try:
+        y_np, gx_np = _gelu_value_and_grad(x, g)
+    finally:
+        kernels.set_enabled(previous)
+    np.testing.assert_allclose(y, y_np, rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(gx, gx_np, rtol=2e-6, atol=5e-7)  # grad ~ 1, near 0 where terms cancel
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.gelu(xt)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@needs_numba
+def test_gelu_kernel_keeps_the_left_tail_accurate():
+    # Phi(x) for x far below 0 is tiny; 1 + erf(x / sqrt 2) would cancel to 0 or one rounding step
+    x = np.linspace(-12, -4, 1001).astype(np.float32)
+    y, _ = _gelu_value_and_grad(x, np.ones_like(x))
+    import math
+
+    exact = np.array([v * 0.5 * math.erfc(-v / math.sqrt(2.0)) for v in x.astype(np.float64)])
+    normal = np.abs(exact) > 1e-36  # above float32's subnormal range
+    np.testing.assert_allclose(y[normal], exact[normal], rtol=2e-5)
+
+
+@needs_numba
+def test_gelu_falls_back_for_non_contiguous_and_float64_input():
+    x = np.random.default_rng(1).standard_normal((6, 8)).astype(np.float32)
+    strided = tw.tensor(x)[:, ::2]
+    ref = tw.nn.functional.gelu(tw.tensor(np.ascontiguousarray(x[:, ::2]))).numpy()
+    np.testing.assert_allclose(tw.nn.functional.gelu(strided).numpy(), ref, rtol=1e-6)
+    assert not kernels.usable(x[:, ::2]) and not kernels.usable(x.astype(np.float64)) and kernels.usable(x)
+
+
+def _layer_norm_all(x, shape, affine, bias, g):
+    layer = tw.nn.LayerNorm(shape, elementwise_affine=affine, bias=bias)
+    if affine:
+        rng = np.random.default_rng(3)
+        layer.weight.data = tw.tensor(rng.standard_normal(layer.weight.shape).astype(np.float32))
+        if bias:
+            layer.bias.data = tw.tensor(rng.standard_normal(layer.bias.shape).astype(np.float32))
+    t = tw.tensor(x, requires_grad=True)
+    y = layer(t)
+    y.backward(tw.tensor(g))
+    out = [y.detach().numpy(), t.grad.numpy()]
+    out += [p.grad.numpy() for p in layer.parameters()]
+    return out, layer
+
+
+LN_CASES = [((4, 7, 16), 16, True, True), ((2, 3, 4, 5), (4, 5), True, True), ((9, 64), 64, False, False),
+            ((5, 33), 33, True, False), ((0, 8), 8, True, True), ((300, 256), 256, True, True)]
+
+
+@needs_numba
+@pytest.mark.parametrize("xshape, shape, affine, bias", LN_CASES, ids=str)
+def test_layer_norm_kernel_matches_numpy_path_and_torch(xshape, shape, affine, bias):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal(xshape) * 3 + 1).astype(np.float32)
+    g = rng.standard_normal(xshape).astype(np.float32)
+    ours, layer = _layer_norm_all(x, shape, affine, bias, g)
+    previous = kernels.set_enabled(False)
+    try:
+        reference, _ = _layer_norm_all(x, shape, affine, bias, g)
+    finally:
+        kernels.set_enabled(previous)
+    for a, b in zip(ours, reference):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(b).max(initial=0))))
+    theirs = torch.nn.LayerNorm(shape, elementwise_affine=affine, bias=bias)
+    if affine:
+        with torch.no_grad():
+            theirs.weight.copy_(torch.tensor(layer.weight.numpy()))
+            if bias:
+                theirs.bias.copy_(torch.tensor(layer.bias.numpy()))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = theirs(xt)
+    yt.backward(torch.tensor(g))
+    expected = [yt.detach().numpy(), xt.grad.numpy()] + [p.grad.numpy() for p in theirs.parameters()]
+    assert len(expected) == len(ours)
+    for a, b in zip(ours, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(b).max(initial=0))))
+
+
+@needs_numba
+def test_layer_norm_kernel_only_input_gradient_or_only_parameter_gradients():
+    x = np.random.default_rng(4).standard_normal((6, 10)).astype(np.float32)
+    layer = tw.nn.LayerNorm(10)
+    t = tw.tensor(x, requires_grad=True)
+    layer.requires_grad_(False)
+    layer(t).sum().backward()
+    assert t.grad is not None and layer.weight.grad is None
+    layer.requires_grad_(True)
+    layer(tw.tensor(x)).pow(2).sum().backward()
+    assert layer.weight.grad is not None and layer.bias.grad is not None
+
+
+def test_numpy_path_gives_torch_values(numpy_path):
+    torch = pytest.importorskip("torch")
+    assert not kernels.usable(np.zeros(3, np.float32))
+    x = np.random.default_rng(5).standard_normal((3, 70000)).astype(np.float32)
+    y, gx = _gelu_value_and_grad(x, np.ones_like(x))
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.gelu(xt).sum().backward()
+    np.testing.assert_allclose(y, torch.nn.functional.gelu(torch.tensor(x)).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_environment_switch_turns_kernels_off_and_import_does_not_load_numba():
+    code = ("import sys, thalweg as tw; from thalweg.ops import kernels; assert 'numba' not in sys.modules; "
+            "assert not kernels.enabled(); "
+            "y = tw.nn.functional.gelu(tw.ones(3)); assert 'numba' not in sys.modules; print('ok')")
+    env = {"THALWEG_NUMBA": "0", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
