@@ -42,8 +42,31 @@ def _scale(case: Case, seconds: float) -> float:
     return seconds * 1e3
 
 
-def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | None = None) -> dict:
-    """Median seconds per call of ours and torch's for one case, interleaved."""
+ROUND = 4  # calls per library per round at more than one thread (the first is not counted)
+SETTLE_SECONDS = 0.3  # longer than OpenBLAS's and OpenMP's idle workers spin before they sleep
+
+
+def _timed(step, calls: int) -> list[float]:
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | None = None,
+            threads: int = 1) -> dict:
+    """Median seconds per call of ours and torch's for one case, interleaved.
+
+    At one thread the calls alternate one by one.  At more threads each
+    library's idle worker threads keep spinning on the cores for a while after
+    its call (OpenBLAS's for thalweg, OpenMP's for torch), so alternating call
+    by call would time each library against the other's spinning threads, a
+    contention no single-library training loop has.  There the calls alternate
+    in rounds of ``ROUND`` calls with a pause between libraries, and the first
+    call of each round (which wakes the workers) is not counted.
+    """
     ours, theirs = case.build(quick)
     first = (ours(), theirs())
     if quick:
@@ -52,18 +75,71 @@ def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | 
         ours()
         theirs()
     t_ours, t_theirs = [], []
-    for _ in range(repeats or case.repeats):
-        t0 = time.perf_counter()
-        ours()
-        t1 = time.perf_counter()
-        theirs()
-        t2 = time.perf_counter()
-        t_ours.append(t1 - t0)
-        t_theirs.append(t2 - t1)
+    n = repeats or case.repeats
+    if threads == 1 or case.unit == "s":
+        for _ in range(n):
+            t_ours += _timed(ours, 1)
+            t_theirs += _timed(theirs, 1)
+    else:
+        for _ in range(max(2, -(-n // (ROUND - 1)))):
+            time.sleep(SETTLE_SECONDS)
+            t_ours += _timed(ours, ROUND)[1:]
+            time.sleep(SETTLE_SECONDS)
+            t_theirs += _timed(theirs, ROUND)[1:]
     mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
     return {"case": case.name, "group": case.group, "unit": case.unit, "thalweg": _scale(case, mo),
             "torch": _scale(case, mt), "ratio": mo / mt, "target": TARGETS.get(case.name),
             "first_loss_thalweg": first[0], "first_loss_torch": first[1]}
+
+
+MLP_B128_FLOP = 2 * 128 * (784 * 256 + 256 * 256 + 256 * 10) * 2 + 2 * 128 * (256 * 256 + 256 * 10)
+ROOFLINE_TARGET = 0.75  # the speed issue's target: MLP batch 128 at 75% of the single-thread GEMM roofline
+
+
+def sgemm_rate(size: int = 1024, calls: int = 5) -> float:
+    """FLOP/s of NumPy's float32 matrix product at the current thread count (best of three rounds)."""
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
+    a @ a
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            a @ a
+        best = min(best, (time.perf_counter() - t0) / calls)
+    return 2 * size**3 / best
+
+
+def _print_roofline(rows: list[dict]) -> None:
+    """The MLP batch-128 step against the GEMM roofline: its 155 MFLOP at NumPy's sgemm rate (1 thread)."""
+    step = next((r for r in rows if r["case"] == "mlp_b128" and r["threads"] == 1), None)
+    if step is None:
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        rate = sgemm_rate()
+    ideal_ms = MLP_B128_FLOP / rate * 1e3
+    fraction = ideal_ms / step["thalweg"]
+    rows.append({"case": "mlp_b128_roofline", "threads": 1, "unit": "fraction", "sgemm_gflops": rate / 1e9,
+                 "ideal_ms": ideal_ms, "thalweg": fraction, "target": ROOFLINE_TARGET})
+    print(f"roofline: mlp_b128 does {MLP_B128_FLOP / 1e6:.0f} MFLOP per step; sgemm runs at {rate / 1e9:.1f} GFLOP/s "
+          f"(1 thread, 1024^3), so {ideal_ms:.3f} ms at best; the step takes {step['thalweg']:.3f} ms: "
+          f"{fraction:.0%} of the roofline (target {ROOFLINE_TARGET:.0%}{': ok' if fraction >= ROOFLINE_TARGET else ': MISS'})")
+
+
+def _print_thread_scaling(rows: list[dict]) -> None:
+    """thalweg's time at each thread count over its time at one thread: more threads must never be slower."""
+    one = {r["case"]: r["thalweg"] for r in rows if r.get("threads") == 1 and "ratio" in r}
+    more = [r for r in rows if r.get("threads", 1) > 1 and r["case"] in one and "ratio" in r]
+    if not more:
+        return
+    print("thread scaling (thalweg at n threads / thalweg at 1 thread; target: at most 1.00)")
+    for r in more:
+        scale = r["thalweg"] / one[r["case"]]
+        r["scaling_vs_1_thread"] = scale
+        print(f"  {r['case']:<16}{r['threads']:>3} threads {scale:>6.2f}{'  ok' if scale <= 1.0 else '  SLOWER'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.threads:
         with _set_threads(n):
             for case in selected:
-                r = measure(case, quick=args.quick, repeats=args.repeats)
+                r = measure(case, quick=args.quick, repeats=args.repeats, threads=n)
                 r["threads"] = n
                 rows.append(r)
                 if args.quick:
@@ -112,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                              "ratio": ratio, "target": target})
                 print(f"{'lenet_peak_mem':<16}{n:>8}{mo:>12.0f}{mt:>12.0f}{'KiB':>7}{ratio:>8.2f}{target:>8.2f}"
                       f"{'  ok' if ratio <= target else '  MISS'}")
+    if not args.quick:
+        _print_roofline(rows)
+        _print_thread_scaling(rows)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"torch": torch.__version__, "numpy": np.__version__, "rows": rows}, indent=2))

@@ -154,3 +154,4 @@ def test_environment_switch_turns_kernels_off_and_import_does_not_load_numba():
     env = {"THALWEG_NUMBA": "0", "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+

@@ -77,6 +77,7 @@ from ..backend import get_array_module
 from . import workspace
 
 
+FLAT_MAX_WIDTH = 2.0  # flat rows when the padded width is at most this many times the output width
 # When the kernel-row products of gather_rows beat full columns (measured on 3x3 and 5x5 layers, batch 32-64):
 ROWS_MIN_DEPTH = 16  # at least this many rows (C/G * KW) per kernel row: thinner products run far below peak
 ROWS_MIN_COLUMNS = 1_400_000  # and full columns this large (about 5.6 MB in float32), which fall out of cache
@@ -109,7 +110,7 @@ class ConvGeometry:
         self.wp = self.w + left + right
         self.oh = (self.hp - self.dh * (self.kh - 1) - 1) // self.sh + 1
         self.ow = (self.wp - self.dw * (self.kw - 1) - 1) // self.sw + 1
-        self.flat = self.sh == 1 and self.sw == 1 and self.wp <= 2 * self.ow
+        self.flat = self.sh == 1 and self.sw == 1 and self.wp <= FLAT_MAX_WIDTH * self.ow
         self.width = self.wp if self.flat else self.ow
         self.length = self.oh * self.width
         self.depth = cg * self.kh * self.kw

@@ -1,8 +1,8 @@
-"""Optional compiled kernels (numba) for the two elementwise chains of a transformer that NumPy runs slowly.
+"""Optional compiled kernels (numba) for the few ops that NumPy runs far below the machine's speed.
 
 NumPy evaluates a formula one whole-array pass at a time, and pays a per-row
-overhead on broadcasts along a short last axis.  Two transformer ops are
-dominated by that, not by arithmetic:
+overhead on broadcasts along a short last axis.  These ops are dominated by
+that, not by arithmetic:
 
 - GELU's normal CDF (about 30 passes, ``ops/erf.py``): a fused loop does the
   same float32 arithmetic (Numerical Recipes' erfcc) in one pass before and one
@@ -135,3 +135,4 @@ def layer_norm_backward(g2: Any, xhat: Any, rstd: Any, weight: Any, need_x: bool
     gb = np.zeros(d, np.float32) if need_b else empty
     _kernels["layer_norm_backward"](g2, xhat, rstd, w, gx, gw, gb)
     return (gx if need_x else None), (gw if need_w else None), (gb if need_b else None)
+

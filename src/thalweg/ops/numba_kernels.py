@@ -18,9 +18,9 @@ from .erf import _NR
 KERNELS = ("tail_exponent", "gelu_from_tail", "neg_half_square", "gelu_grad_from_exp", "layer_norm_forward",
            "layer_norm_backward")
 
-_ELEMENTWISE = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True,
-                    fastmath={"nsz", "contract", "nnan", "ninf"})
-_REDUCING = dict(_ELEMENTWISE, fastmath={"nsz", "contract", "reassoc", "nnan", "ninf"})  # sums may reassociate
+# no "nnan"/"ninf": NaN and infinity must propagate as in NumPy and torch (and -inf pads the pools)
+_ELEMENTWISE = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True, fastmath={"nsz", "contract"})
+_REDUCING = dict(_ELEMENTWISE, fastmath={"nsz", "contract", "reassoc"})  # sums may be reassociated
 
 F32 = np.float32
 HALF_OVER_SQRT2 = F32(0.5 * math.sqrt(0.5))
@@ -132,3 +132,4 @@ def layer_norm_backward(g: Any, xhat: Any, rstd: Any, w: Any, gx: Any, gw: Any,
             for j in range(d):
                 dx = g[r, j] * w[j] if has_w else g[r, j]
                 gx[r, j] = rs * (dx - m1 - xhat[r, j] * m2)
+
