@@ -155,3 +155,49 @@ def test_environment_switch_turns_kernels_off_and_import_does_not_load_numba():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
+
+
+def _batch_norm_all(x, g, affine, layer_cls):
+    layer = layer_cls(x.shape[1], affine=affine)
+    if affine:
+        rng = np.random.default_rng(8)
+        layer.weight.data = tw.tensor(rng.standard_normal(layer.weight.shape).astype(np.float32))
+        layer.bias.data = tw.tensor(rng.standard_normal(layer.bias.shape).astype(np.float32))
+    t = tw.tensor(x, requires_grad=True)
+    y = layer(t)
+    y.backward(tw.tensor(g))
+    out = [y.detach().numpy(), t.grad.numpy(), layer.running_mean.numpy(), layer.running_var.numpy()]
+    return out + [p.grad.numpy() for p in layer.parameters()], layer
+
+
+BN_CASES = [((8, 5, 6, 7), True, "BatchNorm2d"), ((16, 3, 10), False, "BatchNorm1d"), ((32, 4), True, "BatchNorm1d")]
+
+
+@needs_numba
+@pytest.mark.parametrize("shape, affine, cls", BN_CASES, ids=str)
+def test_batch_norm_kernel_matches_numpy_path_and_torch(shape, affine, cls):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal(shape) * 2 + 3).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    ours, layer = _batch_norm_all(x, g, affine, getattr(tw.nn, cls))
+    previous = kernels.set_enabled(False)
+    try:
+        reference, _ = _batch_norm_all(x, g, affine, getattr(tw.nn, cls))
+    finally:
+        kernels.set_enabled(previous)
+    theirs = getattr(torch.nn, cls)(shape[1], affine=affine)
+    if affine:
+        with torch.no_grad():
+            theirs.weight.copy_(torch.tensor(layer.weight.numpy()))
+            theirs.bias.copy_(torch.tensor(layer.bias.numpy()))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = theirs(xt)
+    yt.backward(torch.tensor(g))
+    expected = [yt.detach().numpy(), xt.grad.numpy(), theirs.running_mean.numpy(), theirs.running_var.numpy()]
+    expected += [p.grad.numpy() for p in theirs.parameters()]
+    assert len(ours) == len(reference) == len(expected)
+    for a, b, c in zip(ours, reference, expected):
+        scale = max(1.0, float(np.abs(c).max(initial=0)))
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * scale)
+        np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-5 * scale)

@@ -131,6 +131,14 @@ class BatchNormFunction(Function):
         view = _channel_view(x.shape)
         dtype = x.dtype.type
         m = x.size // x.shape[1]  # values per channel
+        if training and x.ndim > 1 and kernels.usable(x) and all(p is None or p.dtype == x.dtype
+                                                                 for p in (weight, bias)):
+            out, xhat, mean, var = kernels.batch_norm_forward(x, weight, bias, eps)  # compiled, one loop per channel
+            if running_mean is not None:
+                update_running_stats(running_mean, running_var, mean, var, momentum, m)
+            rstd = (1 / xp.sqrt(var + dtype(eps))).reshape(view)
+            ctx.xhat, ctx.rstd, ctx.weight, ctx.axes, ctx.training, ctx.m = xhat, rstd, weight, axes, training, m
+            return out
         if training:
             mean = x.mean(axis=axes, keepdims=True)
             xc = x - mean
@@ -152,6 +160,10 @@ class BatchNormFunction(Function):
         need_x, need_w, need_b = ctx.needs_input_grad
         xhat, rstd, axes = ctx.xhat, ctx.rstd, ctx.axes
         view = _channel_view(grad.shape)
+        if ctx.training and kernels.usable(xhat) and grad.dtype == xhat.dtype and (
+                ctx.weight is None or ctx.weight.dtype == grad.dtype):
+            gx, dgamma, dbeta = kernels.batch_norm_backward(grad, xhat, rstd, ctx.weight, need_x)
+            return gx, (dgamma if need_w else None), (dbeta if need_b else None)
         dbeta = grad.sum(axis=axes) if (need_b or (need_x and ctx.training)) else None
         dgamma = (grad * xhat).sum(axis=axes) if (need_w or (need_x and ctx.training)) else None
         gx = None

@@ -16,7 +16,7 @@ import numpy as np
 from .erf import _NR
 
 KERNELS = ("tail_exponent", "gelu_from_tail", "neg_half_square", "gelu_grad_from_exp", "layer_norm_forward",
-           "layer_norm_backward")
+           "layer_norm_backward", "batch_norm_forward", "batch_norm_backward")
 
 # no "nnan"/"ninf": NaN and infinity must propagate as in NumPy and torch (and -inf pads the pools)
 _ELEMENTWISE = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True, fastmath={"nsz", "contract"})
@@ -133,3 +133,63 @@ def layer_norm_backward(g: Any, xhat: Any, rstd: Any, w: Any, gx: Any, gw: Any,
                 dx = g[r, j] * w[j] if has_w else g[r, j]
                 gx[r, j] = rs * (dx - m1 - xhat[r, j] * m2)
 
+
+
+@numba.njit(**_REDUCING)
+def batch_norm_forward(x: Any, w: Any, b: Any, eps: Any, out: Any, xhat: Any, mean: Any,
+                       var: Any) -> None:  # pragma: no cover - compiled
+    """Per channel c of x (N, C, S): mu, var over the N*S values (float64 sums), xhat = (x - mu) / sqrt(var + eps),
+    out = xhat w + b; ``mean`` and ``var`` (biased) receive mu and var.  ``w``, ``b`` of length 0 mean none."""
+    n_, c_, s_ = x.shape
+    inv_m = 1.0 / max(n_ * s_, 1)
+    has_w, has_b = w.size > 0, b.size > 0
+    for c in range(c_):
+        acc = 0.0
+        for n in range(n_):
+            for s in range(s_):
+                acc += x[n, c, s]
+        mu = acc * inv_m
+        q = 0.0
+        for n in range(n_):
+            for s in range(s_):
+                d = x[n, c, s] - mu
+                q += d * d
+        v = q * inv_m
+        mean[c] = mu
+        var[c] = v
+        mu32 = F32(mu)
+        rs = F32(1.0 / np.sqrt(F32(v) + eps))
+        wc = w[c] if has_w else ONE
+        bc = b[c] if has_b else ZERO
+        for n in range(n_):
+            for s in range(s_):
+                xh = (x[n, c, s] - mu32) * rs
+                xhat[n, c, s] = xh
+                out[n, c, s] = xh * wc + bc
+
+
+@numba.njit(**_REDUCING)
+def batch_norm_backward(g: Any, xhat: Any, rstd: Any, w: Any, gx: Any, dgamma: Any,
+                        dbeta: Any) -> None:  # pragma: no cover - compiled
+    """Per channel: dbeta = sum g, dgamma = sum g xhat (float64 sums), and, if ``gx`` has the shape of g (N, C, S),
+    dL/dx = w r (g - dbeta / m - xhat dgamma / m)."""
+    n_, c_, s_ = g.shape
+    inv_m = 1.0 / max(n_ * s_, 1)
+    has_w, want_x = w.size > 0, gx.size > 0
+    for c in range(c_):
+        sg = 0.0
+        sgx = 0.0
+        for n in range(n_):
+            for s in range(s_):
+                gv = g[n, c, s]
+                sg += gv
+                sgx += gv * xhat[n, c, s]
+        dbeta[c] = sg
+        dgamma[c] = sgx
+        if want_x:
+            scale = rstd[c] * (w[c] if has_w else ONE)
+            a = F32(sg * inv_m)
+            bq = F32(sgx * inv_m)
+            for n in range(n_):
+                for s in range(s_):
+                    gx[n, c, s] = scale * (g[n, c, s] - a - xhat[n, c, s] * bq)
