@@ -170,7 +170,8 @@ def _batch_norm_all(x, g, affine, layer_cls):
     return out + [p.grad.numpy() for p in layer.parameters()], layer
 
 
-BN_CASES = [((8, 5, 6, 7), True, "BatchNorm2d"), ((16, 3, 10), False, "BatchNorm1d"), ((32, 4), True, "BatchNorm1d")]
+BN_CASES = [((8, 5, 6, 7), True, "BatchNorm2d"), ((16, 3, 10), False, "BatchNorm1d"), ((32, 4), True, "BatchNorm1d"),
+            ((2, 3, 4, 5, 6), True, "BatchNorm3d")]
 
 
 @needs_numba

@@ -25,7 +25,7 @@ from .functional_parts.group_norm import group_norm
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm"]
 
 
 def _affine_parameters(module: Module, shape: Any, dtype: Any, *, affine: bool, bias: bool) -> None:
@@ -142,6 +142,13 @@ class BatchNorm2d(_BatchNorm):
 
     _ranks = (4,)
     _rank_words = "4D"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization of (N, C, D, H, W) inputs, per channel C (statistics over N, D, H and W)."""
+
+    _ranks = (5,)
+    _rank_words = "5D"
 
 
 class LayerNorm(Module):
