@@ -202,3 +202,28 @@ def test_batch_norm_kernel_matches_numpy_path_and_torch(shape, affine, cls):
         scale = max(1.0, float(np.abs(c).max(initial=0)))
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * scale)
         np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-5 * scale)
+
+
+@needs_numba
+def test_relu_kernel_matches_torch_with_nan_inf_and_zero():
+    torch = pytest.importorskip("torch")
+    x = np.array([[-1.0, 0.0, 2.0, np.nan], [np.inf, -np.inf, -0.0, 3.0]], dtype=np.float32)
+    g = np.array([[1.0, 2.0, np.nan, 4.0], [5.0, np.inf, 7.0, -8.0]], dtype=np.float32)
+    t = tw.tensor(x, requires_grad=True)
+    y = tw.nn.functional.relu(t)
+    y.backward(tw.tensor(g))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.relu(xt)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y.detach().numpy(), yt.detach().numpy())
+    np.testing.assert_array_equal(t.grad.numpy(), xt.grad.numpy())
+
+
+@needs_numba
+def test_relu_output_changed_in_place_before_backward_raises_as_in_torch():
+    t = tw.tensor(np.array([1.0, -2.0, 3.0], dtype=np.float32), requires_grad=True)
+    y = tw.nn.functional.relu(t)
+    with tw.no_grad():
+        y.add_(1.0)
+    with pytest.raises(RuntimeError, match="in-?place"):
+        y.sum().backward()

@@ -27,12 +27,20 @@ class ReLU(Function):
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
         xp = get_array_module(x)
+        if kernels.usable(x):  # one compiled pass; the backward reads the output (ops/kernels.py)
+            ctx.out = out = kernels.relu_forward(x)
+            return out
+        ctx.out = None
         ctx.off = x <= 0  # (not x > 0: a NaN input passes its gradient through, as in torch)
         return xp.maximum(x, 0)  # keeps NaN, maps -inf to 0 (x * mask would give NaN)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
         xp = get_array_module(grad)
+        if ctx.out is not None and grad.shape == ctx.out.shape and grad.dtype == ctx.out.dtype:
+            return kernels.relu_backward(grad, ctx.out)
+        if ctx.out is not None:
+            ctx.off = ctx.out <= 0
         # grad * (not off) is ~3x faster than where(off, 0, grad) (the MLP hot path) and equal to it
         # for finite gradients; an inf/NaN upstream gradient (0 * inf = NaN) takes the where() path.
         if xp.isfinite(grad.sum()):

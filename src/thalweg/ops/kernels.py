@@ -10,6 +10,8 @@ that, not by arithmetic:
 - LayerNorm: one loop per row computes the mean, the variance and the
   normalised row while the row is in cache (forward), and dL/dx, dL/dgamma and
   dL/dbeta likewise (backward).
+- ReLU: one pass each way instead of three (mask, maximum; sum check,
+  negation, product); the backward reads the saved output, as torch's does.
 - BatchNorm in training mode: NumPy's reductions over the axes (0, 2, 3) of a
   (N, C, H, W) array run far below memory speed; one loop per channel sums in
   float64 and normalises, another pair gives the three gradients.
@@ -164,3 +166,17 @@ def batch_norm_backward(grad: Any, xhat: Any, rstd: Any, weight: Any, need_x: bo
     _kernels["batch_norm_backward"](g3, xhat.reshape(n, c, -1), np.ascontiguousarray(rstd, np.float32).reshape(-1),
                                     w, gx, dgamma, dbeta)
     return (gx.reshape(grad.shape) if need_x else None), dgamma.astype(np.float32), dbeta.astype(np.float32)
+
+
+def relu_forward(x: Any) -> Any:
+    """max(x, 0) of a contiguous float32 array in one pass (NaN kept)."""
+    out = np.empty_like(x)
+    _kernels["relu_forward"](x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def relu_backward(grad: Any, out: Any) -> Any:
+    """grad where ReLU's output is positive (or NaN), else 0, for float32 arrays of one shape, in one pass."""
+    gx = np.empty_like(out)
+    _kernels["relu_backward"](np.ascontiguousarray(grad).reshape(-1), out.reshape(-1), gx.reshape(-1))
+    return gx

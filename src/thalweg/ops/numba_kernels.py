@@ -16,7 +16,8 @@ import numpy as np
 from .erf import _NR
 
 KERNELS = ("tail_exponent", "gelu_from_tail", "neg_half_square", "gelu_grad_from_exp", "layer_norm_forward",
-           "layer_norm_backward", "batch_norm_forward", "batch_norm_backward")
+           "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",
+           "relu_forward", "relu_backward")
 
 # no "nnan"/"ninf": NaN and infinity must propagate as in NumPy and torch (and -inf pads the pools)
 _ELEMENTWISE = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True, fastmath={"nsz", "contract"})
@@ -193,3 +194,18 @@ def batch_norm_backward(g: Any, xhat: Any, rstd: Any, w: Any, gx: Any, dgamma: A
             for n in range(n_):
                 for s in range(s_):
                     gx[n, c, s] = scale * (g[n, c, s] - a - xhat[n, c, s] * bq)
+
+
+@numba.njit(**_ELEMENTWISE)
+def relu_forward(x: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """out = max(x, 0), NaN kept (as torch): x where not x <= 0."""
+    for i in range(x.size):
+        v = x[i]
+        out[i] = ZERO if v <= ZERO else v
+
+
+@numba.njit(**_ELEMENTWISE)
+def relu_backward(grad: Any, out: Any, gx: Any) -> None:  # pragma: no cover - compiled
+    """gx = 0 where the output is <= 0, else grad (torch's threshold_backward: a NaN output passes grad)."""
+    for i in range(grad.size):
+        gx[i] = ZERO if out[i] <= ZERO else grad[i]

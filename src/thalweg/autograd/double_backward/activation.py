@@ -21,8 +21,9 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 @register(A.ReLU)
 def _relu(ctx: Context, g: Any) -> Any:
-    """f' = [x > 0], piecewise constant."""
-    return F.where(constant(ctx.off), 0.0, g)
+    """f' = [x > 0], piecewise constant (the mask from the output where the compiled forward kept that)."""
+    off = ctx.off if ctx.out is None else ctx.out <= 0
+    return F.where(constant(off), 0.0, g)
 
 
 @register(A.Sigmoid)
