@@ -145,3 +145,51 @@ def test_errors_name_the_op_and_shapes():
         F.scaled_dot_product_attention(q, q, q, attn_mask=tw.tensor(np.ones((3, 3), dtype=bool)), is_causal=True)
     with pytest.raises(TypeError, match="dtype"):
         F.scaled_dot_product_attention(q, q, q.float())
+
+
+# ------------------------------------------------ large score tensors, one block of the batch at a time
+@pytest.mark.parametrize("causal", [False, True])
+def test_blocked_attention_matches_torch_and_the_whole_computation(monkeypatch, causal):
+    import thalweg.ops.attention as attention
+
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    q, k, v = (rng.standard_normal((5, 3, 7, 4)) for _ in range(3))
+    g = rng.standard_normal((5, 3, 7, 4))
+
+    def ours():
+        leaves = [tw.tensor(a, requires_grad=True) for a in (q, k, v)]
+        out = tw.nn.functional.scaled_dot_product_attention(*leaves, is_causal=causal)
+        out.backward(tw.tensor(g))
+        return [out.detach().numpy()] + [t.grad.numpy() for t in leaves]
+
+    whole = ours()
+    monkeypatch.setattr(attention, "BLOCK_SCORES", 60)  # blocks of one batch item (3 * 7 * 7 = 147 scores)
+    assert len(attention._batch_blocks(q, k, v, None, None, np)) == 5
+    blocked = ours()
+    leaves = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    out = torch.nn.functional.scaled_dot_product_attention(*leaves, is_causal=causal)
+    out.backward(torch.tensor(g))
+    expected = [out.detach().numpy()] + [t.grad.numpy() for t in leaves]
+    for a, b, c in zip(blocked, whole, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(a, c, rtol=1e-9, atol=1e-10)
+
+
+def test_blocked_attention_with_dropout_equals_the_whole_computation(monkeypatch):
+    import thalweg.ops.attention as attention
+
+    rng = np.random.default_rng(12)
+    q, k, v = (rng.standard_normal((4, 2, 6, 3)).astype(np.float32) for _ in range(3))
+
+    def run():
+        tw.manual_seed(3)
+        leaves = [tw.tensor(a, requires_grad=True) for a in (q, k, v)]
+        out = tw.nn.functional.scaled_dot_product_attention(*leaves, dropout_p=0.3)
+        (out * out).sum().backward()
+        return [out.detach().numpy()] + [t.grad.numpy() for t in leaves]
+
+    whole = run()
+    monkeypatch.setattr(attention, "BLOCK_SCORES", 50)
+    for a, b in zip(run(), whole):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
