@@ -122,6 +122,9 @@ EDGE_CASES = {
     "abs_at_zero": (fn(lambda m, f, x: x.abs()), [A([-1.0, 0.0, 1.0])]),
     "leaky_relu_at_zero": (fn(lambda m, f, x: f.leaky_relu(x, 0.1)), [A([-1.0, 0.0, 1.0])]),
     "elu_at_zero": (fn(lambda m, f, x: f.elu(x)), [A([-1.0, 0.0, 1.0])]),
+    "elu_of_nan_passes_the_gradient": (fn(lambda m, f, x: f.elu(x)), [A([-1.0, NAN, 1.0])]),
+    "relu_of_nan_passes_the_gradient": (fn(lambda m, f, x: f.relu(x)), [A([-1.0, NAN, 1.0])]),
+    "layer_norm_over_an_empty_shape": (fn(lambda m, f, x: f.layer_norm(x, (1, 0))), [np.zeros((4, 1, 0))]),
     "std_of_constant": (fn(lambda m, f, x: x.std()), [A([1.0, 1.0])]),
     "prod_with_zeros": (fn(lambda m, f, x: x.prod(dim=1)), [A([[0.0, 2.0, 0.0], [0.0, 2.0, 3.0]])]),
 }

@@ -98,7 +98,7 @@ class ELU(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, alpha: float = 1.0) -> Any:
         xp = get_array_module(x)
-        pos = x > 0
+        pos = ~(x <= 0)  # not x > 0: a NaN input takes the identity branch, whose slope 1 torch's backward uses
         neg = alpha * xp.expm1(xp.minimum(x, 0))
         out = xp.where(pos, x, neg).astype(x.dtype, copy=False)
         ctx.pos, ctx.out, ctx.alpha = pos, out, alpha
