@@ -342,3 +342,16 @@ def test_repeat_without_repeats_raises_as_torch():
         torch.tensor(1.0).repeat()
     with pytest.raises(TypeError, match="repeat"):
         tw.tensor(1.0).repeat()
+
+
+@pytest.mark.parametrize("shape, dim", [((0, 3), 1), ((3, 0), 0), ((3, 0), 1), ((0,), None)], ids=str)
+@pytest.mark.parametrize("p", [-1.0, float("inf"), -float("inf"), 0.5])
+def test_norm_of_empty_input_raises_exactly_where_torch_does(shape, dim, p):
+    torch = pytest.importorskip("torch")
+    try:
+        expected = tuple(torch.norm(torch.zeros(shape), p=p, dim=dim).shape)
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="norm: cannot compute"):
+            tw.norm(tw.zeros(*shape), p=p, dim=dim)
+        return
+    assert tw.norm(tw.zeros(*shape), p=p, dim=dim).shape == expected
