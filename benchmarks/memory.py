@@ -5,6 +5,9 @@ Each child process builds the model and the batch, notes its resident set size
 runs one training step (the first: nothing is cached yet) and reports how far
 the peak RSS (``VmHWM``) rose above the baseline: the step's own peak
 allocation, whatever allocator made it (NumPy's and PyTorch's alike).
+Libraries are loaded before the baseline, torch's by its import and thalweg's
+optional numba kernels by ``kernels.warm_up()``, whose resident memory (about
+150 MB, once per process) is reported on its own as ``kernels_kib``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ def status_kib(field):
                 return int(line.split()[1])
     raise RuntimeError(field + " not in /proc/self/status")
 
+kernels_kib = 0
+if framework == "thalweg":  # numba's kernels and LLVM: loaded once per process, like torch's libraries
+    from thalweg.ops import kernels
+    before = status_kib("VmRSS")
+    if kernels.warm_up():
+        kernels_kib = status_kib("VmRSS") - before
 om, tm = cases._lenet_models()
 x, y = cases.lenet_data(64)
 ours, theirs = cases._classification_steps(om, tm, x, y)
@@ -39,7 +48,8 @@ with open("/proc/self/clear_refs", "w") as f:  # resets the high-water mark VmHW
     f.write("5")
 step()
 peak = status_kib("VmHWM")
-print(json.dumps({{"framework": framework, "step_peak_kib": max(peak - base, 0), "baseline_kib": base}}))
+print(json.dumps({{"framework": framework, "step_peak_kib": max(peak - base, 0), "baseline_kib": base,
+                  "kernels_kib": kernels_kib}}))
 """
 
 

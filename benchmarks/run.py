@@ -42,8 +42,15 @@ def _scale(case: Case, seconds: float) -> float:
     return seconds * 1e3
 
 
-ROUND = 4  # calls per library per round at more than one thread (the first is not counted)
+ROUND = 6  # calls per library per round at more than one thread (the first is not counted)
 SETTLE_SECONDS = 0.3  # longer than OpenBLAS's and OpenMP's idle workers spin before they sleep
+
+
+def _settle() -> None:
+    """Wait ``SETTLE_SECONDS`` busy, not asleep: an idle core would be clocked down (or descheduled) by then."""
+    end = time.perf_counter() + SETTLE_SECONDS
+    while time.perf_counter() < end:
+        pass
 
 
 def _timed(step, calls: int) -> list[float]:
@@ -82,9 +89,9 @@ def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | 
             t_theirs += _timed(theirs, 1)
     else:
         for _ in range(max(2, -(-n // (ROUND - 1)))):
-            time.sleep(SETTLE_SECONDS)
+            _settle()
             t_ours += _timed(ours, ROUND)[1:]
-            time.sleep(SETTLE_SECONDS)
+            _settle()
             t_theirs += _timed(theirs, ROUND)[1:]
     mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
     return {"case": case.name, "group": case.group, "unit": case.unit, "thalweg": _scale(case, mo),
@@ -141,7 +148,8 @@ def _print_roofline(rows: list[dict]) -> None:
 def _print_thread_scaling(rows: list[dict]) -> None:
     """thalweg's time at each thread count over its time at one thread: more threads must never be slower."""
     one = {r["case"]: r["thalweg"] for r in rows if r.get("threads") == 1 and "ratio" in r}
-    more = [r for r in rows if r.get("threads", 1) > 1 and r["case"] in one and "ratio" in r]
+    more = [r for r in rows if r.get("threads", 1) > 1 and r["case"] in one and "ratio" in r
+            and r.get("unit") != "KiB"]  # times only
     if not more:
         return
     print("thread scaling (thalweg at n threads / thalweg at 1 thread; target: at most 1.00)")
@@ -189,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_memory and not args.quick and (args.cases is None or "lenet_peak_memory" in args.cases):
                 from benchmarks.memory import peak_step_memory
 
-                mo = peak_step_memory("thalweg", n)["step_peak_kib"]
+                measured = peak_step_memory("thalweg", n)
+                mo = measured["step_peak_kib"]
                 mt = peak_step_memory("torch", n)["step_peak_kib"]
                 ratio = mo / max(mt, 1)
                 target = TARGETS["lenet_peak_memory"]
@@ -197,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
                              "ratio": ratio, "target": target})
                 print(f"{'lenet_peak_mem':<16}{n:>8}{mo:>12.0f}{mt:>12.0f}{'KiB':>7}{ratio:>8.2f}{target:>8.2f}"
                       f"{'  ok' if ratio <= target else '  MISS'}")
+                if measured.get("kernels_kib"):
+                    print(f"  (thalweg's numba kernels hold {measured['kernels_kib'] / 1024:.0f} MB once per process, "
+                          "loaded before the step; THALWEG_NUMBA=0 or no numba avoids it)")
     if not args.quick:
         _print_roofline(rows)
         _print_thread_scaling(rows)

@@ -227,3 +227,14 @@ def test_relu_output_changed_in_place_before_backward_raises_as_in_torch():
         y.add_(1.0)
     with pytest.raises(RuntimeError, match="in-?place"):
         y.sum().backward()
+
+
+@needs_numba
+def test_warm_up_loads_every_kernel():
+    assert kernels.warm_up()
+    for name in ("tail_exponent", "gelu_from_tail", "layer_norm_forward", "batch_norm_backward", "relu_forward"):
+        assert kernels.get(name).signatures, name  # compiled (or loaded from the cache) for float32
+
+
+def test_warm_up_reports_off_when_kernels_are_off(numpy_path):
+    assert kernels.warm_up() is False

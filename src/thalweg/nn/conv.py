@@ -153,7 +153,8 @@ class Conv2d(_ConvNd):
     C_in is a depthwise convolution).  Default initialization (PyTorch's):
     ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     with fan_in = C_in/groups * KH * KW, for the weight and the bias.  The
-    forward is im2col + one matrix product per group (``thalweg.ops.conv``).
+    forward is im2col + matrix products per group, or for large stride-1
+    layers KH products over kernel rows (``thalweg.ops.conv``).
     """
 
     _spatial = 2

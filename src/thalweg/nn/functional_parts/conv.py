@@ -140,8 +140,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     y[n, o, p, q] = b[o] + sum_{c, i, j} w[o, c, i, j] x[n, c, p*sh + i*dh - ph, q*sw + j*dw - pw]
     with zeros outside x.  ``stride``, ``padding``, ``dilation`` are ints or
     pairs; ``padding`` may also be ``"valid"`` (none) or ``"same"`` (output as
-    large as the input, stride 1 only).  Implemented as im2col + one matrix
-    product per group (see ``thalweg.ops.conv``).
+    large as the input, stride 1 only).  Implemented as im2col + matrix
+    products per group, by kernel rows for large stride-1 layers (see ``thalweg.ops.conv``).
     """
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
 
