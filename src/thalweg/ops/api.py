@@ -369,10 +369,10 @@ def norm(x: Tensor, p: Any = 2, axis: Any = None, keepdims: bool = False, *, dim
     """Vector p-norm over ``axis`` (all elements by default): (sum |x|^p)^(1/p)."""
     ax = _axis(axis, dim, "norm")
     keep = _keep(keepdims, keepdim)
-    if not isinstance(p, str) and (p < 0 or p == float("inf")):  # no identity for these: torch refuses empty input
+    if x.array.size == 0 and not isinstance(p, str) and (p < 0 or p == float("inf")):  # no identity: torch refuses
         reduced = range(x.ndim) if ax is None else [R.check_dim(a, x.ndim, "norm")
                                                     for a in (ax if isinstance(ax, (tuple, list)) else (ax,))]
-        if any(x.shape[a] == 0 for a in reduced) or (ax is None and x.array.size == 0):
+        if ax is None or any(x.shape[a] == 0 for a in reduced):
             where_ = "an empty tensor" if ax is None else f"dimension {ax} of shape {tuple(x.shape)}, which is empty"
             raise RuntimeError(f"norm: cannot compute the {p} norm over {where_}: the operation has no identity")
     if p == 2 or p == "fro":
