@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any
 
 from .backends import MPIBackend, SelfBackend, load_mpi
@@ -135,6 +136,7 @@ def get_backend(group: Any = None) -> str:
 
 
 _previous_hook: Any = None
+ABORT_GRACE_SECONDS = 0.5  # measured: without it the launcher sometimes dropped the failing rank's traceback
 
 
 def install_abort_on_error() -> None:
@@ -150,6 +152,7 @@ def install_abort_on_error() -> None:
         _previous_hook(exc_type, exc, tb)
         sys.stderr.flush()
         sys.stdout.flush()
+        time.sleep(ABORT_GRACE_SECONDS)  # let mpiexec forward the traceback before MPI_Abort kills the job
         abort(1)
 
     sys.excepthook = hook
