@@ -37,3 +37,31 @@ def test_peak_memory_child_process_reports_both_frameworks():
     for fw in ("thalweg", "torch"):
         r = peak_step_memory(fw, 1)
         assert r["framework"] == fw and r["step_peak_kib"] >= 0 and r["baseline_kib"] > 0
+
+
+def test_two_thread_measurement_alternates_in_rounds_and_drops_each_rounds_first_call(monkeypatch):
+    import benchmarks.run as run
+    from benchmarks.cases import Case
+
+    monkeypatch.setattr(run, "SETTLE_SECONDS", 0.0)
+    calls = []
+
+    def build(quick):
+        return (lambda: calls.append("ours") or 0.0), (lambda: calls.append("theirs") or 0.0)
+
+    r = run.measure(Case("fake", "fake", build, repeats=10), warmup=0, threads=2)
+    body = calls[2:]  # after the first-loss call of each
+    rounds = [body[i:i + run.ROUND] for i in range(0, len(body), run.ROUND)]
+    assert all(len(set(block)) == 1 for block in rounds)  # one library per block of ROUND calls
+    assert rounds[0][0] == "ours" and rounds[1][0] == "theirs"
+    assert r["ratio"] > 0 and len(rounds) == 2 * max(2, -(-10 // (run.ROUND - 1)))
+
+
+def test_roofline_flop_count_is_the_mlp_steps():
+    from benchmarks.run import MLP_B128_FLOP
+
+    layers = [(784, 256), (256, 256), (256, 10)]
+    forward = sum(2 * 128 * i * o for i, o in layers)
+    weight_grads = forward
+    input_grads = sum(2 * 128 * i * o for i, o in layers[1:])  # the first layer's input needs none
+    assert MLP_B128_FLOP == forward + weight_grads + input_grads == 155_058_176
