@@ -238,3 +238,18 @@ def test_warm_up_loads_every_kernel():
 
 def test_warm_up_reports_off_when_kernels_are_off(numpy_path):
     assert kernels.warm_up() is False
+
+
+def test_a_kernel_that_fails_to_load_leaves_the_kernels_off_with_a_warning(monkeypatch):
+    pytest.importorskip("numba")
+
+    def broken():
+        raise RuntimeError("cannot cache function: no locator available")
+
+    monkeypatch.setattr(kernels, "_run_each_once", broken)
+    monkeypatch.setattr(kernels, "_kernels", None)
+    monkeypatch.setattr(kernels, "_tried", [False])
+    with pytest.warns(RuntimeWarning, match="compiled kernels are unavailable"):
+        assert kernels.get("tail_exponent") is None
+    y = tw.nn.functional.gelu(tw.tensor(np.array([0.5, -1.0], dtype=np.float32)))
+    np.testing.assert_allclose(y.numpy(), [0.3457312, -0.1586553], rtol=1e-6)

@@ -24,7 +24,9 @@ environment sets ``THALWEG_NUMBA=0``, :func:`get` returns None and callers use
 NumPy.  numba is imported on the first call, not with thalweg, and compiled
 kernels are cached on disk (``cache=True``).  The cost: numba and LLVM hold
 about 150 MB of resident memory per process once the kernels are loaded
-(:func:`warm_up` loads them up front).  Reductions may be reassociated
+(:func:`warm_up` loads them up front).  Every kernel is loaded on the first
+use of any, and if one fails (no writable cache directory, say) the kernels
+stay off with a warning.  Reductions may be reassociated
 (``fastmath``), so sums differ from NumPy's in the last bits only.
 """
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -69,24 +72,34 @@ def get(name: str) -> Callable[..., Any] | None:
 
 
 def _build() -> None:
+    """Import numba's kernels and load (or compile) each once; on any failure leave them off, with a warning."""
     global _kernels
     try:
         from . import numba_kernels
     except ImportError:  # numba is not installed
         return
     _kernels = {name: getattr(numba_kernels, name) for name in numba_kernels.KERNELS}
+    try:
+        _run_each_once()
+    except Exception as e:  # e.g. no writable cache directory, or an LLVM that cannot compile for this CPU
+        _kernels = None
+        warnings.warn(f"thalweg: numba's compiled kernels are unavailable ({type(e).__name__}: {e}); "
+                      "using NumPy", RuntimeWarning, stacklevel=3)
 
 
 def warm_up() -> bool:
-    """Load (or compile) every kernel now, on tiny arrays; returns whether the kernels are on.
+    """Load (or compile) every kernel now; returns whether the kernels are on.
 
-    The first call of each kernel in a process loads it from numba's cache, or
-    compiles it (about a second each); numba and LLVM then hold about 150 MB
-    of resident memory for the life of the process.  Call this to pay that
-    before timing or measuring anything.
+    The first use of the kernels in a process loads each from numba's cache,
+    or compiles it (about a second each); numba and LLVM then hold about
+    150 MB of resident memory for the life of the process.  Call this to pay
+    that before timing or measuring anything.
     """
-    if get("tail_exponent") is None:
-        return False
+    return get("tail_exponent") is not None
+
+
+def _run_each_once() -> None:
+    """Every kernel once on tiny float32 arrays (what loads or compiles them)."""
     x = np.linspace(-2.0, 2.0, 12, dtype=np.float32).reshape(3, 4)
     out, cdf = gelu_forward(x)
     gelu_backward(x, cdf, x)
@@ -96,7 +109,6 @@ def warm_up() -> bool:
     layer_norm_backward(x, xhat, rstd, w, True, True, True)
     out, xhat, mean, var = batch_norm_forward(x, w[:3], w[:3], 1e-5)
     batch_norm_backward(x, xhat, (1 / np.sqrt(var + 1e-5)).astype(np.float32), w[:3], True)
-    return True
 
 
 BLOCK = 65536  # elements per block of the GELU kernels, so their two temporaries stay in L2
