@@ -19,7 +19,7 @@ KERNELS = ("tail_exponent", "gelu_from_tail", "neg_half_square", "gelu_grad_from
            "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",
            "relu_forward", "relu_backward")
 
-# no "nnan"/"ninf": NaN and infinity must propagate as in NumPy and torch (and -inf pads the pools)
+# no "nnan"/"ninf": NaN and infinity must propagate as in NumPy and torch
 _ELEMENTWISE = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True, fastmath={"nsz", "contract"})
 _REDUCING = dict(_ELEMENTWISE, fastmath={"nsz", "contract", "reassoc"})  # sums may be reassociated
 
