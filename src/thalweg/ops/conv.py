@@ -90,8 +90,9 @@ class ConvGeometry:
     ``width`` is the row pitch of the columns (``wp`` in flat-row mode, ``ow``
     in compact mode), ``length = oh * width`` the columns per sample and
     ``depth = C/G * KH * KW`` the rows per group.  ``rows`` selects the
-    kernel-row products of :func:`gather_rows` (flat mode, KH > 1 and at least
-    ``ROWS_MIN_DEPTH`` rows per kernel row) over full columns.
+    kernel-row products of :func:`gather_rows` (flat mode, KH > 1, at least
+    ``ROWS_MIN_DEPTH`` rows per kernel row and full columns of at least
+    ``ROWS_MIN_COLUMNS`` values) over full columns.
     """
 
     __slots__ = ("n", "c", "h", "w", "o", "groups", "kh", "kw", "sh", "sw", "dh", "dw", "pad", "hp", "wp",
