@@ -6,7 +6,7 @@ that, not by arithmetic:
 
 - GELU's normal CDF (about 30 passes, ``ops/erf.py``): a fused loop does the
   same float32 arithmetic (Numerical Recipes' erfcc) in one pass before and one
-  after NumPy's vectorised ``exp``.  Measured, 131k values: 600 us -> 125 us.
+  after NumPy's vectorised ``exp``.  Measured in the small LM (131k values): 620 -> 200 us a call.
 - LayerNorm: one loop per row computes the mean, the variance and the
   normalised row while the row is in cache (forward), and dL/dx, dL/dgamma and
   dL/dbeta likewise (backward).
