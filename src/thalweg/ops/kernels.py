@@ -39,6 +39,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .blockwise import BLOCK  # the GELU kernels' blocks too, so their two temporaries stay in L2
+
 _kernels: dict[str, Callable[..., Any]] | None = None
 _lock = threading.Lock()
 _tried = [False]
@@ -111,7 +113,13 @@ def _run_each_once() -> None:
     batch_norm_backward(x, xhat, (1 / np.sqrt(var + 1e-5)).astype(np.float32), w[:3], True)
 
 
-BLOCK = 65536  # elements per block of the GELU kernels, so their two temporaries stay in L2
+def _vector(a: Any) -> Any:
+    """A per-feature parameter as a contiguous float32 vector; None as the empty vector the kernels read as "none"."""
+    return _NONE if a is None else np.ascontiguousarray(a, dtype=np.float32).reshape(-1)
+
+
+_NONE = np.empty(0, np.float32)
+_NONE.flags.writeable = False
 
 
 def usable(*arrays: Any) -> bool:
@@ -156,12 +164,9 @@ def gelu_backward(x: Any, cdf: Any, grad: Any) -> Any:
 
 def layer_norm_forward(x2: Any, weight: Any, bias: Any, eps: float) -> tuple[Any, Any, Any]:
     """(out, xhat, rstd) of LayerNorm over the rows of a contiguous float32 (R, D) array."""
-    empty = np.empty(0, np.float32)
     out, xhat = np.empty_like(x2), np.empty_like(x2)
     rstd = np.empty(x2.shape[0], np.float32)
-    w = empty if weight is None else np.ascontiguousarray(weight, dtype=np.float32).reshape(-1)
-    b = empty if bias is None else np.ascontiguousarray(bias, dtype=np.float32).reshape(-1)
-    _kernels["layer_norm_forward"](x2, w, b, np.float32(eps), out, xhat, rstd)
+    _kernels["layer_norm_forward"](x2, _vector(weight), _vector(bias), np.float32(eps), out, xhat, rstd)
     return out, xhat, rstd
 
 
@@ -169,12 +174,10 @@ def layer_norm_backward(g2: Any, xhat: Any, rstd: Any, weight: Any, need_x: bool
                         need_b: bool) -> tuple[Any, Any, Any]:
     """(dL/dx or None, dL/dgamma or None, dL/dbeta or None) for (R, D) float32 arrays, one pass over the rows."""
     d = g2.shape[1]
-    empty = np.empty(0, np.float32)
-    w = empty if weight is None else np.ascontiguousarray(weight, dtype=np.float32).reshape(-1)
     gx = np.empty_like(g2) if need_x else np.empty((0, 0), np.float32)
-    gw = np.zeros(d, np.float32) if need_w else empty
-    gb = np.zeros(d, np.float32) if need_b else empty
-    _kernels["layer_norm_backward"](g2, xhat, rstd, w, gx, gw, gb)
+    gw = np.zeros(d, np.float32) if need_w else np.empty(0, np.float32)
+    gb = np.zeros(d, np.float32) if need_b else np.empty(0, np.float32)
+    _kernels["layer_norm_backward"](g2, xhat, rstd, _vector(weight), gx, gw, gb)
     return (gx if need_x else None), (gw if need_w else None), (gb if need_b else None)
 
 
@@ -183,12 +186,9 @@ def batch_norm_forward(x: Any, weight: Any, bias: Any, eps: float) -> tuple[Any,
     """Training-mode BatchNorm of a contiguous float32 (N, C, ...) array: (out, xhat, batch mean, biased var)."""
     n, c = x.shape[:2]
     x3 = x.reshape(n, c, -1)
-    empty = np.empty(0, np.float32)
     out, xhat = np.empty_like(x3), np.empty_like(x3)
     mean, var = np.empty(c, np.float64), np.empty(c, np.float64)
-    w = empty if weight is None else np.ascontiguousarray(weight, dtype=np.float32).reshape(-1)
-    b = empty if bias is None else np.ascontiguousarray(bias, dtype=np.float32).reshape(-1)
-    _kernels["batch_norm_forward"](x3, w, b, np.float32(eps), out, xhat, mean, var)
+    _kernels["batch_norm_forward"](x3, _vector(weight), _vector(bias), np.float32(eps), out, xhat, mean, var)
     return out.reshape(x.shape), xhat.reshape(x.shape), mean.astype(np.float32), var.astype(np.float32)
 
 
@@ -196,11 +196,9 @@ def batch_norm_backward(grad: Any, xhat: Any, rstd: Any, weight: Any, need_x: bo
     """Training-mode BatchNorm gradients for float32 arrays: (dL/dx or None, dL/dgamma, dL/dbeta)."""
     n, c = grad.shape[:2]
     g3 = np.ascontiguousarray(grad).reshape(n, c, -1)
-    w = np.empty(0, np.float32) if weight is None else np.ascontiguousarray(weight, dtype=np.float32).reshape(-1)
     gx = np.empty_like(g3) if need_x else np.empty((0, 0, 0), np.float32)
     dgamma, dbeta = np.empty(c, np.float64), np.empty(c, np.float64)
-    _kernels["batch_norm_backward"](g3, xhat.reshape(n, c, -1), np.ascontiguousarray(rstd, np.float32).reshape(-1),
-                                    w, gx, dgamma, dbeta)
+    _kernels["batch_norm_backward"](g3, xhat.reshape(n, c, -1), _vector(rstd), _vector(weight), gx, dgamma, dbeta)
     return (gx.reshape(grad.shape) if need_x else None), dgamma.astype(np.float32), dbeta.astype(np.float32)
 
 
