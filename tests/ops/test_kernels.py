@@ -253,3 +253,90 @@ def test_a_kernel_that_fails_to_load_leaves_the_kernels_off_with_a_warning(monke
         assert kernels.get("tail_exponent") is None
     y = tw.nn.functional.gelu(tw.tensor(np.array([0.5, -1.0], dtype=np.float32)))
     np.testing.assert_allclose(y.numpy(), [0.3457312, -0.1586553], rtol=1e-6)
+
+
+# ------------------------------------------------------------------ max pooling
+def _max_pool_everything(x: np.ndarray, g: np.ndarray, **opts):
+    t = tw.tensor(x, requires_grad=True)
+    y, idx = tw.nn.functional.max_pool2d(t, return_indices=True, **opts)
+    y.backward(tw.tensor(g))
+    return y.detach().numpy(), idx.numpy(), t.grad.numpy()
+
+
+def _torch_max_pool(x: np.ndarray, g: np.ndarray, **opts):
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(x, requires_grad=True)
+    y, idx = torch.nn.functional.max_pool2d(t, return_indices=True, **opts)
+    y.backward(torch.tensor(g))
+    return y.detach().numpy(), idx.numpy(), t.grad.numpy()
+
+
+def _pool_input(shape, kind: str) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    if kind == "ties":  # few distinct values: many windows with several equal maxima
+        return rng.integers(0, 3, shape).astype(np.float32)
+    x = rng.standard_normal(shape).astype(np.float32)
+    if kind == "nan_inf":  # NaN (one or several in a window), +-inf, and whole windows of -inf
+        flat = x.reshape(-1)
+        flat[rng.choice(flat.size, flat.size // 6, replace=False)] = np.nan
+        flat[rng.choice(flat.size, flat.size // 10, replace=False)] = -np.inf
+        flat[rng.choice(flat.size, flat.size // 20, replace=False)] = np.inf
+        x.reshape(x.shape[0], x.shape[1], -1)[:, :, :2] = -np.inf
+        x[0, 0, :2, :2] = -np.inf
+    return x
+
+
+POOL_CASES = [  # (input shape, options); the first three take the compiled 2x2 path
+    ((2, 3, 8, 6), dict(kernel_size=2)),
+    ((1, 2, 7, 9), dict(kernel_size=2, stride=2)),  # odd sizes: the last row and column are dropped
+    ((3, 1, 4, 4), dict(kernel_size=(2, 2))),
+    ((2, 2, 7, 7), dict(kernel_size=2, ceil_mode=True)),  # a window hangs over: NumPy path
+    ((2, 2, 6, 6), dict(kernel_size=3, stride=2, padding=1)),  # -inf padding
+    ((1, 2, 9, 8), dict(kernel_size=3, stride=1, padding=1, dilation=2)),
+    ((2, 1, 5, 5), dict(kernel_size=2, stride=1)),  # overlapping windows
+]
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "nan_inf"])
+@pytest.mark.parametrize("shape, opts", POOL_CASES, ids=str)
+def test_max_pool_both_paths_match_torch_values_indices_and_gradients(shape, opts, kind):
+    x = _pool_input(shape, kind)
+    torch = pytest.importorskip("torch")
+    y_shape = torch.nn.functional.max_pool2d(torch.tensor(x), **opts).shape
+    g = np.random.default_rng(2).standard_normal(tuple(y_shape)).astype(np.float32)
+    ty, tidx, tgx = _torch_max_pool(x, g, **opts)
+    results = [_max_pool_everything(x, g, **opts)]
+    previous = kernels.set_enabled(False)
+    try:
+        results.append(_max_pool_everything(x, g, **opts))
+    finally:
+        kernels.set_enabled(previous)
+    for y, idx, gx in results:
+        np.testing.assert_array_equal(y, ty)  # NaN in the same places
+        np.testing.assert_array_equal(idx, tidx)
+        np.testing.assert_allclose(gx, tgx, rtol=1e-6, atol=1e-6)
+
+
+@needs_numba
+def test_max_pool_kernel_is_taken_for_2x2_stride_2_only():
+    x = tw.tensor(np.ones((1, 1, 4, 4), np.float32), requires_grad=True)
+    assert hasattr(tw.nn.functional.max_pool2d(x, 2).grad_fn, "which")
+    assert not hasattr(tw.nn.functional.max_pool2d(x, 2, stride=1).grad_fn, "which")
+    assert not hasattr(tw.nn.functional.max_pool2d(x.double(), 2).grad_fn, "which")
+
+
+def test_max_pool_double_backward_through_either_path_matches_gradgradcheck():
+    rng = np.random.default_rng(3)
+    x = tw.tensor(rng.standard_normal((1, 2, 4, 6)), requires_grad=True)  # float64: NumPy path
+    assert tw.autograd.gradgradcheck(lambda t: tw.nn.functional.max_pool2d(t, 2), (x,))
+    x32 = tw.tensor(rng.standard_normal((1, 2, 4, 6)).astype(np.float32), requires_grad=True)
+    y = tw.nn.functional.max_pool2d(x32, 2)  # float32: the compiled path when numba is there
+    u = tw.tensor(rng.standard_normal((1, 2, 4, 6)).astype(np.float32))
+    gg = tw.ones_like(y).requires_grad_()
+    (gx2,) = tw.autograd.grad(y, x32, gg, create_graph=True)
+    (d_gg,) = tw.autograd.grad((gx2 * u).sum(), gg)
+    # d/dgg of <u, scatter(gg)> is u picked at each window's maximum
+    torch = pytest.importorskip("torch")
+    _, idx = torch.nn.functional.max_pool2d(torch.tensor(x32.detach().numpy()), 2, return_indices=True)
+    expected = np.take_along_axis(u.numpy().reshape(1, 2, -1), idx.numpy().reshape(1, 2, -1), axis=2)
+    np.testing.assert_allclose(d_gg.numpy().reshape(1, 2, -1), expected, rtol=1e-6)

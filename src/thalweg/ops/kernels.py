@@ -12,6 +12,12 @@ that, not by arithmetic:
   dL/dbeta likewise (backward).
 - ReLU: one pass each way instead of three (mask, maximum; sum check,
   negation, product); the backward reads the saved output, as torch's does.
+- Max pooling over 2x2 windows at stride 2 (the common case): one pass finds
+  each window's maximum and its position, and the backward sends each
+  gradient there; NumPy needs four strided comparisons per window to find
+  the positions again (LeNet's two poolings: 0.94 -> 0.2 ms fwd+bwd).
+- An optimizer step that is a multiple of the gradient (plain SGD):
+  ``p += c g`` in one pass instead of copy, scale and add.
 - BatchNorm in training mode: NumPy's reductions over the axes (0, 2, 3) of a
   (N, C, H, W) array run far below memory speed; one loop per channel sums in
   float64 and normalises, another pair gives the three gradients.
@@ -111,6 +117,9 @@ def _run_each_once() -> None:
     layer_norm_backward(x, xhat, rstd, w, True, True, True)
     out, xhat, mean, var = batch_norm_forward(x, w[:3], w[:3], 1e-5)
     batch_norm_backward(x, xhat, (1 / np.sqrt(var + 1e-5)).astype(np.float32), w[:3], True)
+    out, which = max_pool_2x2_forward(x.reshape(1, 1, 3, 4))
+    max_pool_backward(out, which, (1, 1, 3, 4))
+    scaled_add(x, x, -0.5)
 
 
 def _vector(a: Any) -> Any:
@@ -214,3 +223,27 @@ def relu_backward(grad: Any, out: Any) -> Any:
     gx = np.empty_like(out)
     _kernels["relu_backward"](np.ascontiguousarray(grad).reshape(-1), out.reshape(-1), gx.reshape(-1))
     return gx
+
+
+def max_pool_2x2_forward(x: Any) -> tuple[Any, Any]:
+    """2x2 max pooling at stride 2 of a contiguous float32 (N, C, H, W) array: (out, int32 flat argmax per plane)."""
+    n, c, h, w = x.shape
+    out = np.empty((n, c, h // 2, w // 2), np.float32)
+    which = np.empty(out.shape, np.int32)
+    _kernels["max_pool_2x2_forward"](x.reshape(n * c, h, w), out.reshape(n * c, h // 2, w // 2),
+                                     which.reshape(n * c, h // 2, w // 2))
+    return out, which
+
+
+def max_pool_backward(grad: Any, which: Any, shape: tuple[int, ...]) -> Any:
+    """dL/dx of max pooling, (N, C, H, W) ``shape``: each window's gradient added at its maximum ``which``."""
+    n, c, h, w = shape
+    gx = np.zeros(shape, np.float32)
+    g = np.ascontiguousarray(grad, dtype=np.float32)
+    _kernels["max_pool_backward"](g.reshape(n * c, -1), which.reshape(n * c, -1), gx.reshape(n * c, h * w))
+    return gx
+
+
+def scaled_add(p: Any, g: Any, factor: float) -> None:
+    """p += factor * g in place, for contiguous float32 arrays of one shape (fused multiply-add, as torch's add_)."""
+    _kernels["scaled_add"](p.reshape(-1), g.reshape(-1), np.float32(factor))

@@ -32,6 +32,7 @@ from typing import Any
 
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
+from . import kernels
 
 
 def pool_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool) -> int:
@@ -55,7 +56,7 @@ class PoolGeometry:
     """
 
     __slots__ = ("shape", "kh", "kw", "sh", "sw", "ph", "pw", "dh", "dw", "oh", "ow", "hp", "wp",
-                 "padded", "disjoint", "tiles")
+                 "padded", "disjoint", "tiles", "two_by_two")
 
     def __init__(self, shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
                  padding: tuple[int, int], dilation: tuple[int, int], ceil_mode: bool) -> None:
@@ -75,6 +76,9 @@ class PoolGeometry:
         self.tiles = (self.disjoint and not self.padded and self.dh == 1 and self.dw == 1
                       and (self.sh, self.sw) == (self.kh, self.kw)
                       and self.oh * self.kh == h and self.ow * self.kw == w)
+        # 2x2 windows at stride 2 that stay inside the input (the compiled kernel's case)
+        self.two_by_two = ((self.kh, self.kw, self.sh, self.sw, self.dh, self.dw) == (2, 2, 2, 2, 1, 1)
+                           and not self.padded and self.oh == h // 2 and self.ow == w // 2 and h * w < 2 ** 31)
 
     def offsets(self) -> list[tuple[int, int]]:
         return [(i, j) for i in range(self.kh) for j in range(self.kw)]
@@ -83,6 +87,13 @@ class PoolGeometry:
         """The strided view of padded array ``a`` holding kernel offset (i, j) of every window."""
         r, c = i * self.dh, j * self.dw
         return a[:, :, r:r + self.sh * (self.oh - 1) + 1:self.sh, c:c + self.sw * (self.ow - 1) + 1:self.sw]
+
+    def inside(self, i: int, j: int, xp: Any) -> Any:
+        """(OH, OW) mask: the windows whose element at offset (i, j) lies inside the input, not in the padding."""
+        _, _, h, w = self.shape
+        rows = xp.arange(self.oh) * self.sh + i * self.dh - self.ph
+        cols = xp.arange(self.ow) * self.sw + j * self.dw - self.pw
+        return ((rows >= 0) & (rows < h))[:, None] & ((cols >= 0) & (cols < w))[None, :]
 
     def pad(self, x: Any, value: float) -> Any:
         """``x`` inside a border of ``value`` covering all windows (``x`` itself if none is needed)."""
@@ -124,6 +135,14 @@ class MaxPool(Function):
         xp = get_array_module(x)
         x4, one_d = _as_2d(x)
         geo = PoolGeometry(x4.shape, kernel, stride, padding, dilation, ceil_mode)
+        needs_grad = getattr(ctx, "needs_input_grad", None) is not None
+        if geo.two_by_two and kernels.usable(x4):
+            out, which = kernels.max_pool_2x2_forward(x4)
+            if indices is not None:
+                indices.append(which.astype(xp.int64))
+            if needs_grad:
+                ctx.geo, ctx.which, ctx.one_d = geo, which, one_d
+            return out
         xpad = geo.pad(x4, _lowest(x.dtype, xp))
         offsets = geo.offsets()
         out = geo.view(xpad, *offsets[0]).copy()
@@ -132,7 +151,7 @@ class MaxPool(Function):
         if indices is not None:
             flat = _argmax_indices(xpad, out, geo)
             indices.append(flat[:, :, 0, :] if one_d else flat)
-        if getattr(ctx, "needs_input_grad", None) is not None:
+        if needs_grad:
             ctx.geo, ctx.xpad, ctx.out, ctx.one_d = geo, xpad, out, one_d
         return out[:, :, 0, :] if one_d else out
 
@@ -140,35 +159,67 @@ class MaxPool(Function):
     def backward(ctx: Context, grad: Any) -> Any:
         xp = get_array_module(grad)
         geo: PoolGeometry = ctx.geo
+        if hasattr(ctx, "which"):  # the compiled forward kept each window's maximum position
+            return kernels.max_pool_backward(grad, ctx.which, geo.shape)
         g = grad[:, :, None, :] if ctx.one_d else grad
         alloc = xp.empty if geo.tiles else xp.zeros
         dxpad = alloc(ctx.xpad.shape, dtype=grad.dtype)
-        seen = None  # windows whose (first) maximum has been found at an earlier offset
-        offsets = geo.offsets()
-        for k, (i, j) in enumerate(offsets):
-            hit = geo.view(ctx.xpad, i, j) == ctx.out
-            first = hit if seen is None else hit > seen  # hit and not seen (booleans)
-            if k + 1 < len(offsets):
-                seen = hit if seen is None else seen | hit
+        for i, j, chosen in _chosen_offsets(ctx.xpad, ctx.out, geo):
             target = geo.view(dxpad, i, j)
             if geo.disjoint:
-                xp.multiply(g, first, out=target)
+                xp.multiply(g, chosen, out=target)
             else:
-                target += g * first
+                target += g * chosen
         dx = geo.unpad(dxpad)
         return dx[:, :, 0, :] if ctx.one_d else dx
 
 
+def _chosen_offsets(xpad: Any, out: Any, geo: PoolGeometry) -> Any:
+    """Yield (i, j, mask) for each kernel offset: the windows whose chosen maximum sits at offset (i, j).
+
+    torch's rule: the first maximal element in row-major order, never the
+    padding (a window of -inf chooses its first element inside the input);
+    a window holding a NaN chooses its last NaN.
+    """
+    xp = get_array_module(xpad)
+    offsets = geo.offsets()
+    last_nan = _last_nans(xpad, geo) if out.dtype.kind == "f" and xp.isnan(out).any() else None
+    seen = None  # windows whose maximum was found at an earlier offset
+    for k, (i, j) in enumerate(offsets):
+        hit = geo.view(xpad, i, j) == out
+        if geo.padded:
+            hit &= geo.inside(i, j, xp)
+        chosen = hit if seen is None else hit > seen  # hit and not seen (booleans)
+        if k + 1 < len(offsets):
+            seen = hit if seen is None else seen | hit
+        yield i, j, (chosen if last_nan is None else chosen | last_nan[k])
+
+
+def _last_nans(xpad: Any, geo: PoolGeometry) -> list[Any]:
+    """Per kernel offset, the windows whose last NaN sits there."""
+    xp = get_array_module(xpad)
+    masks, later = [], None
+    for i, j in reversed(geo.offsets()):
+        nan = xp.isnan(geo.view(xpad, i, j))
+        masks.append(nan if later is None else nan > later)
+        later = nan if later is None else later | nan
+    return masks[::-1]
+
+
+def max_positions(ctx: Context) -> Any:
+    """Flat index (row * W + col) in its input plane of every window's chosen maximum, from MaxPool's saved values."""
+    if hasattr(ctx, "which"):
+        return ctx.which.astype(get_array_module(ctx.which).int64)
+    return _argmax_indices(ctx.xpad, ctx.out, ctx.geo)
+
+
 def _argmax_indices(xpad: Any, out: Any, geo: PoolGeometry) -> Any:
-    """Flat index (row * W + col, in the unpadded plane) of the first maximum of each window."""
+    """Flat index (row * W + col, in the unpadded plane) of each window's chosen maximum (``_chosen_offsets``)."""
     xp = get_array_module(xpad)
     w = geo.shape[3]
     which = xp.zeros(out.shape, dtype=xp.int64)
-    found = xp.zeros(out.shape, dtype=bool)
-    for k, (i, j) in enumerate(geo.offsets()):
-        hit = (geo.view(xpad, i, j) == out) & ~found
-        which[hit] = k
-        found |= hit
+    for k, (i, j, chosen) in enumerate(_chosen_offsets(xpad, out, geo)):
+        which[chosen] = k
     rows = (xp.arange(geo.oh) * geo.sh - geo.ph)[:, None] + (which // geo.kw) * geo.dh
     cols = (xp.arange(geo.ow) * geo.sw - geo.pw)[None, :] + (which % geo.kw) * geo.dw
     return rows * w + cols

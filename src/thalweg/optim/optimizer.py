@@ -8,6 +8,10 @@ the chain (``optim.transforms``) knows only about arrays.  ``step()`` does::
         u, state = chain.update(u, state, params, hyper=group)
         p.array += u                          (in place)
 
+or, when the chain is only a multiplication ``u <- c u`` for this group's
+hyperparameters (plain SGD: ``c = -lr``), ``p.array += c * p.grad`` in one
+pass (``base.constant_factor``).
+
 so every hyperparameter a link reads comes from the group at that moment:
 ``param_groups[i]["lr"] = 0.01`` (or a scheduler) takes effect on the next
 step.  ``state_dict()`` is plain arrays and numbers keyed by parameter *name*
@@ -26,7 +30,8 @@ from ..autograd.grad_mode import enable_grad
 from ..autograd.tensor import Tensor
 from ..backend import get_array_module
 from ._validation import check_hyperparams
-from .base import GradientTransformation, PerParam
+from ..ops import kernels
+from .base import GradientTransformation, PerParam, constant_factor
 
 __all__ = ["Optimizer", "default_decay_mask", "param_groups_no_decay"]
 
@@ -145,7 +150,12 @@ class Optimizer:
             if len(params) != self._sizes[gi]:
                 raise RuntimeError(f"param_groups[{gi}]['params'] changed length from {self._sizes[gi]} to "
                                    f"{len(params)}; add new parameters with add_param_group()")
-            updates = self._copy_grads(gi, params, bool(group.get("maximize", False)))
+            maximize = bool(group.get("maximize", False))
+            factor = constant_factor(self.transform, group)
+            if factor is not None:
+                self._scaled_step(gi, params, -factor if maximize else factor)
+                continue
+            updates = self._copy_grads(gi, params, maximize)
             if all(u is None for u in updates):
                 continue
             updates, self._states[gi] = self.transform.update(updates, self._states[gi],
@@ -156,22 +166,44 @@ class Optimizer:
                     p._bump_version()  # an in-place change: a graph that saved p must not backpropagate now
         return loss
 
+    def _scaled_step(self, gi: int, params: Sequence[Tensor], factor: float) -> None:
+        """``p += factor * p.grad`` for every parameter with a gradient: one pass with the compiled kernel."""
+        for i, p in enumerate(params):
+            if p.grad is None:
+                continue
+            g = self._checked_grad(gi, i, p)
+            if g.dtype == p.array.dtype and kernels.usable(p.array, g):
+                kernels.scaled_add(p.array, g, factor)
+            else:
+                buf = self._scratch_for(gi, i, p)
+                get_array_module(buf).multiply(g, factor, out=buf)
+                p.array += buf
+            p._bump_version()
+
+    def _checked_grad(self, gi: int, i: int, p: Tensor) -> Any:
+        """``p.grad``'s array, after checking that it has the parameter's shape."""
+        g = p.grad.array
+        if g.shape != p.array.shape:
+            raise ValueError(f"{type(self).__name__}.step: parameter {self._label(gi, i)} has shape "
+                             f"{p.array.shape} but its gradient has shape {g.shape}")
+        return g
+
+    def _scratch_for(self, gi: int, i: int, p: Tensor) -> Any:
+        """The reused scratch array of parameter i of group gi (its shape and dtype)."""
+        buf = self._scratch[gi][i]
+        if buf is None or buf.shape != p.array.shape or buf.dtype != p.array.dtype:
+            buf = self._scratch[gi][i] = get_array_module(p.array).empty_like(p.array)
+        return buf
+
     def _copy_grads(self, gi: int, params: Sequence[Tensor], maximize: bool) -> list[Any]:
         """Scratch copies of the gradients (negated for ``maximize``), reused from step to step."""
-        scratch = self._scratch[gi]
         out: list[Any] = []
         for i, p in enumerate(params):
-            g = p.grad
-            if g is None:
+            if p.grad is None:
                 out.append(None)
                 continue
-            g = g.array
-            if g.shape != p.array.shape:
-                raise ValueError(f"{type(self).__name__}.step: parameter {self._label(gi, i)} has shape "
-                                 f"{p.array.shape} but its gradient has shape {g.shape}")
-            buf = scratch[i]
-            if buf is None or buf.shape != p.array.shape or buf.dtype != p.array.dtype:
-                buf = scratch[i] = get_array_module(p.array).empty_like(p.array)
+            g = self._checked_grad(gi, i, p)
+            buf = self._scratch_for(gi, i, p)
             if maximize:
                 get_array_module(buf).negative(g, out=buf)
             else:

@@ -144,8 +144,8 @@ def _conv_weight_grad(ctx: Context, v: Any) -> tuple[Any, Any]:
 @register(P.MaxPool)
 def _max_pool(ctx: Context, g: Any) -> Any:
     """The gradient goes to each window's first maximum; the adjoint picks the value there."""
-    geo, xpad, out, one_d = ctx.geo, ctx.xpad, ctx.out, ctx.one_d
-    flat = P._argmax_indices(xpad, out, geo)  # index into each (unpadded) input plane
+    one_d = ctx.one_d
+    flat = P.max_positions(ctx)  # index into each (unpadded) input plane
 
     def adj(u: Any) -> Any:
         xp = get_array_module(u)

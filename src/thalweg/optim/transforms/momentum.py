@@ -74,4 +74,7 @@ def scale_by_momentum(momentum: float = 0.9, dampening: float = 0.0,
                 u[...] = buf
         return updates, state
 
-    return make_link("scale_by_momentum", defaults, init, update)
+    def constant(hyper: Hyper | None) -> float | None:
+        return 1.0 if float(resolve(hyper, defaults)["momentum"]) == 0.0 else None
+
+    return make_link("scale_by_momentum", defaults, init, update, constant)

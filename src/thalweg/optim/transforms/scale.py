@@ -28,7 +28,7 @@ def scale(step_size: float) -> GradientTransformation:
                 u *= factor
         return updates, state
 
-    return make_link("scale", {}, init, update)
+    return make_link("scale", {}, init, update, constant=lambda hyper: factor)
 
 
 def scale_by_learning_rate(learning_rate: float | Callable[[int], float] = 1e-3, *,
@@ -64,4 +64,7 @@ def scale_by_learning_rate(learning_rate: float | Callable[[int], float] = 1e-3,
                 u *= factor
         return updates, state
 
-    return make_link("scale_by_learning_rate", defaults, init, update)
+    def constant(hyper: Hyper | None) -> float | None:
+        return None if schedule is not None else sign * float(resolve(hyper, defaults)["lr"])  # a schedule counts
+
+    return make_link("scale_by_learning_rate", defaults, init, update, constant)

@@ -67,4 +67,7 @@ def _weight_term_link(name: str, weight_decay: float) -> GradientTransformation:
         wd = float(resolve(hyper, defaults)["weight_decay"])
         return _add_scaled_params(name, updates, params, wd), state
 
-    return make_link(name, defaults, init, update)
+    def constant(hyper: Hyper | None) -> float | None:
+        return 1.0 if float(resolve(hyper, defaults)["weight_decay"]) == 0.0 else None
+
+    return make_link(name, defaults, init, update, constant)
