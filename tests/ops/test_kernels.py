@@ -340,3 +340,71 @@ def test_max_pool_double_backward_through_either_path_matches_gradgradcheck():
     _, idx = torch.nn.functional.max_pool2d(torch.tensor(x32.detach().numpy()), 2, return_indices=True)
     expected = np.take_along_axis(u.numpy().reshape(1, 2, -1), idx.numpy().reshape(1, 2, -1), axis=2)
     np.testing.assert_allclose(d_gg.numpy().reshape(1, 2, -1), expected, rtol=1e-6)
+
+
+# ------------------------------------------------------------------------ LSTM
+@needs_numba
+def test_fast_tanh_is_within_six_ulps_and_keeps_nan_inf_and_signed_zero():
+    from thalweg.ops import numba_kernels
+    xs = np.concatenate([np.linspace(-12, 12, 400_001, dtype=np.float32),
+                         np.geomspace(1e-30, 1, 20_000).astype(np.float32),
+                         -np.geomspace(1e-30, 1, 20_000).astype(np.float32)])
+    out = np.empty_like(xs)
+    numba_kernels.tanh(xs, out)
+    exact = np.tanh(xs.astype(np.float64))
+    ulps = np.abs(out - exact) / np.spacing(np.abs(exact).astype(np.float32))
+    assert ulps.max() <= 6.0
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 30.0, -30.0], np.float32)
+    got = np.empty_like(special)
+    numba_kernels.tanh(special, got)
+    np.testing.assert_array_equal(got, [np.nan, 1, -1, 0, 0, 1, -1])
+    assert np.signbit(got[4]) and not np.signbit(got[3])
+
+
+def _lstm_run(x, h0c0, g_out, g_h, g_c, reverse_layer: bool):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    ref = torch.nn.LSTM(x.shape[-1], 16, bidirectional=reverse_layer)
+    ours = tw.nn.LSTM(x.shape[-1], 16, bidirectional=reverse_layer)
+    ours.load_state_dict({k: tw.tensor(v.detach().numpy()) for k, v in ref.state_dict().items()})
+    xt = tw.tensor(x, requires_grad=True)
+    states = None if h0c0 is None else tuple(tw.tensor(s, requires_grad=True) for s in h0c0)
+    out, (h, c) = ours(xt, states)
+    ((out * tw.tensor(g_out)).sum() + (h * tw.tensor(g_h)).sum() + (c * tw.tensor(g_c)).sum()).backward()
+    grads = [xt.grad.numpy()] + [p.grad.numpy() for p in ours.parameters()]
+    grads += [] if states is None else [s.grad.numpy() for s in states]
+    return [out.detach().numpy(), h.detach().numpy(), c.detach().numpy()] + grads
+
+
+@needs_numba
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("with_states", [False, True])
+def test_lstm_step_kernels_match_the_numpy_loop(bidirectional, with_states):
+    from thalweg.ops import recurrent
+    rng = np.random.default_rng(4)
+    T, B, F, H = 9, 3, 5, 16
+    d = 2 if bidirectional else 1
+    x = (rng.standard_normal((T, B, F)) * 2).astype(np.float32)
+    h0c0 = tuple(rng.standard_normal((d, B, H)).astype(np.float32) for _ in range(2)) if with_states else None
+    g_out = rng.standard_normal((T, B, d * H)).astype(np.float32)
+    g_h, g_c = (rng.standard_normal((d, B, H)).astype(np.float32) for _ in range(2))
+    calls = []
+    original = recurrent._lstm_backward_compiled
+
+    def spy(*args):
+        calls.append(1)
+        return original(*args)
+
+    recurrent._lstm_backward_compiled = spy
+    try:
+        compiled = _lstm_run(x, h0c0, g_out, g_h, g_c, bidirectional)
+    finally:
+        recurrent._lstm_backward_compiled = original
+    assert len(calls) == d  # the compiled path ran, once per direction
+    previous = kernels.set_enabled(False)
+    try:
+        reference = _lstm_run(x, h0c0, g_out, g_h, g_c, bidirectional)
+    finally:
+        kernels.set_enabled(previous)
+    for a, b in zip(compiled, reference):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)

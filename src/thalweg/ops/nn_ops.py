@@ -16,6 +16,7 @@ from typing import Any
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
 from . import kernels
+from .sums import column_sums
 
 
 class LinearFunction(Function):
@@ -56,8 +57,8 @@ class LinearFunction(Function):
                 gx = gx.reshape(ctx.x_shape)
         if need_w:
             gw = g2.T @ ctx.x2
-        if need_b:  # a gemv with a ones vector: about 2x faster than sum(axis=0) (as in LayerNormFunction)
-            gb = g2.sum(axis=0) if g2.dtype.kind != "f" else get_array_module(g2).ones(g2.shape[0], g2.dtype) @ g2
+        if need_b:
+            gb = column_sums(g2)  # a gemv: about 2x faster than sum(axis=0)
         return gx, gw, gb
 
 
@@ -256,12 +257,12 @@ class LayerNormFunction(Function):
                     None if gw is None else gw.reshape(wshape), None if gb is None else gb.reshape(wshape))
         gw = gb = gx = None
         if need_b:
-            gb = (xp.ones(R, dtype=grad.dtype) @ g2).reshape(wshape)
+            gb = column_sums(g2).reshape(wshape)
         if not (need_w or need_x):
             return None, None, gb
         t = g2 * xhat  # the one scratch array
         if need_w:
-            gw = (xp.ones(R, dtype=grad.dtype) @ t).reshape(wshape)
+            gw = column_sums(t).reshape(wshape)
         if need_x:
             inv_d = xp.full(D, 1.0 / max(D, 1), dtype=grad.dtype)  # D = 0: empty rows, nothing is divided
             dxhat = g2.copy() if weight is None else g2 * weight.reshape(D)  # becomes dL/dx

@@ -69,6 +69,8 @@ from typing import Any
 
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
+from . import kernels
+from .sums import column_sums
 from .workspace import Lease, give, take
 
 
@@ -193,7 +195,7 @@ def _input_grads(ctx: Context, dA: Any, rows: Any = None) -> tuple[Any, Any, Any
     if need[1]:
         dw_ih = _torch_order(dA2.T @ ctx.x2, rows)
     if need[3]:
-        db_ih = _torch_order(dA2.sum(axis=0), rows)
+        db_ih = _torch_order(column_sums(dA2), rows)
     return dx, dw_ih, db_ih
 
 
@@ -214,7 +216,7 @@ def _hidden_grads(ctx: Context, dA: Any, rows: Any = None, db_same: Any = None) 
             dw += dA[first].T @ ctx.h0
         dw_hh = _torch_order(dw, rows)
     if need[4]:
-        db_hh = db_same.copy() if db_same is not None else _torch_order(dA.reshape(-1, n).sum(axis=0), rows)
+        db_hh = db_same.copy() if db_same is not None else _torch_order(column_sums(dA.reshape(-1, n)), rows)
     return dw_hh, db_hh
 
 
@@ -350,24 +352,31 @@ class LSTMLayer(Function):
         h = _initial(xp, h0, B, H, dtype)
         c = _initial(xp, c0, B, H, dtype)
         a = xp.empty((4, B, H), dtype=dtype)  # this step's gates
-        o, i, f, g = a
-        ig = xp.empty((B, H), dtype=dtype)
-        for t in _steps(T, reverse):
-            xp.matmul(h, w_hh4, out=a)
-            a += P[:, t]
-            xp.tanh(a, out=a)
-            _finish_sigmoid(a[:3])
-            cn = c_new if masked else C[t]
-            xp.multiply(f, c, out=cn)
-            xp.multiply(i, g, out=ig)
-            cn += ig
-            xp.tanh(cn, out=TC[t])
-            xp.multiply(o, TC[t], out=h_new if masked else S[t])
-            G[:, t] = a
-            if masked:
-                _store_state(xp, C[t], c_new, c, real[t])
-                _store_state(xp, S[t], h_new, h, real[t])
-            h, c = S[t], C[t]
+        compiled = None if masked else _compiled_lstm_step("lstm_forward_step", P, w_hh4, h, c)
+        if compiled is not None:  # the elementwise part of each step in one compiled loop
+            for t in _steps(T, reverse):
+                xp.matmul(h, w_hh4, out=a)
+                compiled(a, P, t, c, G, C, TC, S)
+                h, c = S[t], C[t]
+        else:
+            o, i, f, g = a
+            ig = xp.empty((B, H), dtype=dtype)
+            for t in _steps(T, reverse):
+                xp.matmul(h, w_hh4, out=a)
+                a += P[:, t]
+                xp.tanh(a, out=a)
+                _finish_sigmoid(a[:3])
+                cn = c_new if masked else C[t]
+                xp.multiply(f, c, out=cn)
+                xp.multiply(i, g, out=ig)
+                cn += ig
+                xp.tanh(cn, out=TC[t])
+                xp.multiply(o, TC[t], out=h_new if masked else S[t])
+                G[:, t] = a
+                if masked:
+                    _store_state(xp, C[t], c_new, c, real[t])
+                    _store_state(xp, S[t], h_new, h, real[t])
+                h, c = S[t], C[t]
         give(P, alive=(Z,))
         if masked:
             xp.multiply(S, keep, out=Z[:T])
@@ -386,6 +395,12 @@ class LSTMLayer(Function):
         xp = get_array_module(grad)
         G, TC, rows = ctx.G, ctx.TC, ctx.rows
         T, B, H = TC.shape
+        w_hh4 = ctx.w_hh[rows].reshape(4, H, H)  # unscaled: dh_{t-1} = sum_k dA_k W_hh_k
+        if not hasattr(ctx, "keep"):
+            grad = xp.ascontiguousarray(grad)
+            step = _compiled_lstm_step("lstm_backward_step", grad, w_hh4, G, TC)
+            if step is not None:
+                return _lstm_backward_compiled(ctx, grad, w_hh4, step)
         o, i, f, g = G
         # Everything that does not depend on the carried gradients, for all steps at once:
         # dc += dh * K;  dA = [dh, dc, dc, dc] * L  (gates o, i, f, g).
@@ -407,7 +422,6 @@ class LSTMLayer(Function):
         dY, dh, dc = grad[:T], grad[T], grad[T + 1]
         # dA is batch-major, (T, B, 4, H), so the weight gradients are single products.
         dA = take(xp, (T, B, 4, H), L.dtype)
-        w_hh4 = ctx.w_hh[rows].reshape(4, H, H)  # unscaled: dh_{t-1} = sum_k dA_k W_hh_k
         back = xp.empty((4, B, H), dtype=dA.dtype)
         for t in _steps(T, not ctx.reverse):
             dh_t = dY[t] + dh
@@ -426,12 +440,52 @@ class LSTMLayer(Function):
                 dh_prev += ctx.drop[t] * dh
             dh, dc = dh_prev, dc_prev
         give(K, L, alive=(dh, dc))
-        need = ctx.needs_input_grad
-        dA2 = dA.reshape(T, B, 4 * H)
-        dx, dw_ih, db_ih = _input_grads(ctx, dA2, rows)
-        dw_hh, db_hh = _hidden_grads(ctx, dA2, rows, db_same=db_ih)
-        give(dA, alive=(dx, dw_ih, dw_hh, db_ih, db_hh, dh, dc))
-        return dx, dw_ih, dw_hh, db_ih, db_hh, dh if need[5] else None, dc if need[6] else None
+        return _lstm_parameter_grads(ctx, dA, dh, dc)
+
+
+def _lstm_parameter_grads(ctx: Context, dA: Any, dh: Any, dc: Any) -> tuple[Any, ...]:
+    """All of LSTMLayer's gradients from dA = dL/d(pre-activations), (T, B, 4, H), and dL/dh0, dL/dc0."""
+    T, B, _, H = dA.shape
+    need = ctx.needs_input_grad
+    dA2 = dA.reshape(T, B, 4 * H)
+    dx, dw_ih, db_ih = _input_grads(ctx, dA2, ctx.rows)
+    dw_hh, db_hh = _hidden_grads(ctx, dA2, ctx.rows, db_same=db_ih)
+    give(dA, alive=(dx, dw_ih, dw_hh, db_ih, db_hh, dh, dc))
+    return dx, dw_ih, dw_hh, db_ih, db_hh, dh if need[5] else None, dc if need[6] else None
+
+
+def _compiled_lstm_step(name: str, *arrays: Any) -> Any:
+    """The compiled step kernel ``name`` when every array is contiguous float32 and the kernels are on, else None.
+
+    With it, each time step is the NumPy product with W_hh plus one compiled
+    loop for everything elementwise (about a dozen NumPy calls otherwise),
+    using a vectorised rational tanh (``numba_kernels.fast_tanh``, within 6
+    units in the last place).  Sequences with ``lengths`` use the NumPy loop.
+    """
+    return kernels.get(name) if kernels.usable(*(a for a in arrays if a is not None)) else None
+
+
+def _lstm_backward_compiled(ctx: Context, grad: Any, w_hh4: Any, step: Any) -> tuple[Any, ...]:
+    """LSTMLayer's backward with :func:`numba_kernels.lstm_backward_step` (same formulas as the NumPy loop).
+
+    The step's product ``back = dA_t W_hh`` stays split by gate; the next
+    step's kernel adds the four parts into dL/dh, so no separate sum is needed.
+    """
+    xp = get_array_module(grad)
+    G, TC, C = ctx.G, ctx.TC, ctx.C
+    T, B, H = TC.shape
+    dA = take(xp, (T, B, 4, H), grad.dtype)
+    back = xp.zeros((4, B, H), dtype=grad.dtype)
+    back[0] = grad[T]  # dL/dh_T from after the sequence
+    dc = grad[T + 1].copy()
+    dh = xp.empty((B, H), dtype=grad.dtype)  # the kernel's scratch for dL/dh_t
+    c0 = xp.zeros((B, H), grad.dtype) if ctx.c0 is None else xp.ascontiguousarray(ctx.c0, dtype=grad.dtype)
+    first = T - 1 if ctx.reverse else 0  # the step whose entering state is c0
+    for t in _steps(T, not ctx.reverse):
+        c_prev = c0 if t == first else C[t + 1 if ctx.reverse else t - 1]
+        step(back, grad, t, dc, G, TC, c_prev, dA, dh)
+        xp.matmul(dA[t].transpose(1, 0, 2), w_hh4, out=back)
+    return _lstm_parameter_grads(ctx, dA, back.sum(axis=0), dc)
 
 
 # --------------------------------------------------------------------- GRU
