@@ -214,57 +214,58 @@ class GELU(Function):
 
     Phi is the standard normal CDF, Phi(x) = erfc(-x / sqrt 2) / 2, and
     f'(x) = Phi(x) + x phi(x) with phi(x) = e^(-x^2/2) / sqrt(2 pi).
-    ``approximate='tanh'`` uses f(x) = x (1 + t) / 2 with t = tanh(sqrt(2/pi) (x + 0.044715 x^3)),
-    f'(x) = (1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2.
+    ``approximate='tanh'`` uses f(x) = x (1 + t) / 2 with t = tanh(u), u = sqrt(2/pi) (x + 0.044715 x^3),
+    f'(x) = (1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2; both are computed from
+    s = (1 + t) / 2 = 1 / (1 + e^(-2u)), which keeps its digits where t is near -1 (1 - t^2 = 4 s (1 - s)).
     Forward and backward are computed in place on fresh arrays (no temporaries
-    beyond the one each needs); the forward keeps Phi(x) (or t) for the backward.
+    beyond the one each needs); the forward keeps Phi(x) (or s) for the backward.  With the compiled
+    kernels (float32) each direction is one pass (the tanh form's backward recomputes s from x).
     """
 
     @staticmethod
     def forward(ctx: Context, x: Any, approximate: str = "none") -> Any:
         xp = get_array_module(x)
-        ctx.x, ctx.approximate = x, approximate
-        if approximate == "tanh":
-            t = xp.multiply(x, x, out=xp.empty_like(x))  # out=: an array even for 0-d x (x * x is a scalar)
-            t *= 0.044715
-            t += 1
-            t *= x
-            t *= math.sqrt(2.0 / math.pi)
-            xp.tanh(t, out=t)
-            ctx.t = t
-            out = t + 1
-            out *= x
-            out *= 0.5
-            return out
-        if approximate != "none":
+        if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        if kernels.usable(x):
-            out, ctx.cdf = kernels.gelu_forward(x)
-        else:
-            out, ctx.cdf = blockwise(_gelu_and_cdf, x)
+        ctx.x, ctx.approximate = x, approximate
+        if kernels.usable(x):  # one compiled pass (keeping Phi(x) for the backward; the tanh form keeps nothing)
+            out, ctx.cdf_kernel = kernels.gelu_forward(x, approximate)
+            return out
+        if approximate == "tanh":
+            s = xp.multiply(x, x, out=xp.empty_like(x))  # out=: an array even for 0-d x (x * x is a scalar)
+            s *= 0.044715
+            s += 1
+            s *= x
+            s *= -2.0 * math.sqrt(2.0 / math.pi)  # -2u
+            with np.errstate(over="ignore"):
+                xp.exp(s, out=s)
+            s += 1
+            xp.reciprocal(s, out=s)  # (1 + tanh u) / 2 = 1 / (1 + e^(-2u)): no cancellation where tanh u ~ -1
+            ctx.s = s
+            return x * s
+        out, ctx.cdf = blockwise(_gelu_and_cdf, x)
         return out
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
         xp = get_array_module(grad)
         x = ctx.x
-        if ctx.approximate == "tanh":
-            t = ctx.t
-            d = xp.multiply(t, t, out=xp.empty_like(t))  # t^2 -> (1 - t^2) x sqrt(2/pi) (1 + 3 0.044715 x^2) / 2 + (1 + t) / 2
-            xp.subtract(1, d, out=d)
+        if hasattr(ctx, "cdf_kernel"):  # the compiled forward ran
+            g = xp.ascontiguousarray(xp.broadcast_to(grad, x.shape), dtype=x.dtype)
+            return kernels.gelu_backward(x, ctx.cdf_kernel, g, ctx.approximate)
+        if ctx.approximate == "tanh":  # with s = (1 + t) / 2: f' = s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 0.044715 x^2)
+            s = ctx.s
+            d = xp.subtract(1, s, out=xp.empty_like(s))
+            d *= s
             d *= x
-            d *= 0.5 * math.sqrt(2.0 / math.pi)
+            d *= 2.0 * math.sqrt(2.0 / math.pi)
             q = xp.multiply(x, x, out=xp.empty_like(x))
             q *= 3 * 0.044715
             q += 1
             d *= q
-            d += 0.5
-            q = xp.multiply(t, 0.5, out=q)
-            d += q
+            d += s
             d *= grad
             return d
-        if grad.shape == x.shape and kernels.usable(x, ctx.cdf, grad):
-            return kernels.gelu_backward(x, ctx.cdf, grad)
         return blockwise(_gelu_grad, x, ctx.cdf, xp.broadcast_to(grad, x.shape))
 
 

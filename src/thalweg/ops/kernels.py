@@ -4,9 +4,17 @@ NumPy evaluates a formula one whole-array pass at a time, and pays a per-row
 overhead on broadcasts along a short last axis.  These ops are dominated by
 that, not by arithmetic:
 
-- GELU's normal CDF (about 30 passes, ``ops/erf.py``): a fused loop does the
-  same float32 arithmetic (Numerical Recipes' erfcc) in one pass before and one
-  after NumPy's vectorised ``exp``.  Measured in the small LM (131k values): 620 -> 200 us a call.
+- GELU's normal CDF (about 30 passes, ``ops/erf.py``): one compiled pass does
+  the same float32 arithmetic (Numerical Recipes' erfcc) with a vectorised
+  ``exp`` (``numba_kernels.fast_exp``, within 1 ulp).  Measured on 4.2 million
+  values (the large LM's MLP), forward + backward: about 50 ms in NumPy, 10.7 ms
+  with NumPy's exp between compiled passes, XX ms in one pass each way (torch:
+  6.8 ms).  The tanh approximation likewise, as x / (1 + e^(-2u)), recomputed
+  in the backward: XX ms (torch: 15 ms).
+- The LSTM's time steps: everything elementwise in a step is one compiled loop
+  around NumPy's product with W_hh, with a vectorised rational ``tanh``
+  (``numba_kernels.fast_tanh``, within 6 ulps); the step's dozen NumPy calls
+  cost more than their arithmetic at these sizes (LSTM benchmark 1.06 -> 0.91 of torch).
 - LayerNorm: one loop per row computes the mean, the variance and the
   normalised row while the row is in cache (forward), and dL/dx, dL/dgamma and
   dL/dbeta likewise (backward).
@@ -17,7 +25,8 @@ that, not by arithmetic:
   gradient there; NumPy needs four strided comparisons per window to find
   the positions again (LeNet's two poolings: 0.94 -> 0.2 ms fwd+bwd).
 - An optimizer step that is a multiple of the gradient (plain SGD):
-  ``p += c g`` in one pass instead of copy, scale and add.
+  ``p += c g`` in one pass instead of copy, scale and add; Adam's direction
+  (both moments and the ratio) in one pass instead of ten.
 - BatchNorm in training mode: NumPy's reductions over the axes (0, 2, 3) of a
   (N, C, H, W) array run far below memory speed; one loop per channel sums in
   float64 and normalises, another pair gives the three gradients.
@@ -45,7 +54,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .blockwise import BLOCK  # the GELU kernels' blocks too, so their two temporaries stay in L2
 
 _kernels: dict[str, Callable[..., Any]] | None = None
 _lock = threading.Lock()
@@ -54,7 +62,7 @@ _tried = [False]
 
 def enabled() -> bool:
     """Whether the compiled kernels are in use (numba importable and ``THALWEG_NUMBA`` not 0/false/off)."""
-    return get("tail_exponent") is not None
+    return get("gelu_forward") is not None
 
 
 def set_enabled(on: bool) -> bool:
@@ -103,23 +111,34 @@ def warm_up() -> bool:
     150 MB of resident memory for the life of the process.  Call this to pay
     that before timing or measuring anything.
     """
-    return get("tail_exponent") is not None
+    return get("gelu_forward") is not None
 
 
 def _run_each_once() -> None:
     """Every kernel once on tiny float32 arrays (what loads or compiles them)."""
     x = np.linspace(-2.0, 2.0, 12, dtype=np.float32).reshape(3, 4)
-    out, cdf = gelu_forward(x)
-    gelu_backward(x, cdf, x)
+    for approximate in ("none", "tanh"):
+        out, cdf = gelu_forward(x, approximate)
+        gelu_backward(x, cdf, out, approximate)
     relu_backward(x, relu_forward(x))
     w = np.ones(4, np.float32)
     _, xhat, rstd = layer_norm_forward(x, w, w, 1e-5)
     layer_norm_backward(x, xhat, rstd, w, True, True, True)
     out, xhat, mean, var = batch_norm_forward(x, w[:3], w[:3], 1e-5)
     batch_norm_backward(x, xhat, (1 / np.sqrt(var + 1e-5)).astype(np.float32), w[:3], True)
+    flat = x.reshape(-1)
+    _kernels["exp"](flat, np.empty_like(flat))
+    _kernels["tanh"](flat, np.empty_like(flat))
+    g4 = np.zeros((4, 1, 1, 3), np.float32)  # one LSTM step: T = 1, B = 1, H = 3
+    s3 = np.zeros((1, 1, 3), np.float32)
+    _kernels["lstm_forward_step"](g4[:, 0], g4, 0, s3[0], g4, s3, s3.copy(), s3.copy())
+    _kernels["lstm_backward_step"](g4[:, 0], s3, 0, s3[0].copy(), g4, s3, s3[0], np.zeros((1, 1, 4, 3), np.float32),
+                                   s3[0].copy())
     out, which = max_pool_2x2_forward(x.reshape(1, 1, 3, 4))
     max_pool_backward(out, which, (1, 1, 3, 4))
     scaled_add(x, x, -0.5)
+    z = np.zeros(3, np.float32)
+    adam_direction(z, z.copy(), z.copy(), 0.9, 0.999, 1.0, 1e-8)
 
 
 def _vector(a: Any) -> Any:
@@ -136,39 +155,29 @@ def usable(*arrays: Any) -> bool:
     for a in arrays:
         if type(a) is not np.ndarray or a.dtype != np.float32 or not a.flags.c_contiguous:
             return False
-    return get("tail_exponent") is not None
+    return get("gelu_forward") is not None
 
 
-def gelu_forward(x: Any) -> tuple[Any, Any]:
-    """(x Phi(x), Phi(x)) of a contiguous float32 array with the compiled kernels, block by block."""
-    k = _kernels
-    flat = x.reshape(-1)
-    out, cdf = np.empty_like(flat), np.empty_like(flat)
-    n = flat.size
-    t, p = np.empty(min(n, BLOCK), np.float32), np.empty(min(n, BLOCK), np.float32)
-    for start in range(0, n, BLOCK):
-        stop = min(start + BLOCK, n)
-        xs, ts, ps = flat[start:stop], t[:stop - start], p[:stop - start]
-        k["tail_exponent"](xs, ts, ps)
-        np.exp(ps, out=ps)
-        k["gelu_from_tail"](xs, ts, ps, out[start:stop], cdf[start:stop])
-    return out.reshape(x.shape), cdf.reshape(x.shape)
+def gelu_forward(x: Any, approximate: str = "none") -> tuple[Any, Any]:
+    """GELU of a contiguous float32 array in one compiled pass: (out, Phi(x)), or (out, None) for the tanh form."""
+    out = np.empty_like(x)
+    if approximate == "tanh":
+        _kernels["gelu_tanh_forward"](x.reshape(-1), out.reshape(-1))
+        return out, None
+    cdf = np.empty_like(x)
+    _kernels["gelu_forward"](x.reshape(-1), out.reshape(-1), cdf.reshape(-1))
+    return out, cdf
 
 
-def gelu_backward(x: Any, cdf: Any, grad: Any) -> Any:
-    """grad (Phi(x) + x phi(x)) for contiguous float32 arrays of one shape, block by block."""
-    k = _kernels
-    xf, cf, gf = x.reshape(-1), cdf.reshape(-1), grad.reshape(-1)
-    out = np.empty_like(xf)
-    n = xf.size
-    e = np.empty(min(n, BLOCK), np.float32)
-    for start in range(0, n, BLOCK):
-        stop = min(start + BLOCK, n)
-        es = e[:stop - start]
-        k["neg_half_square"](xf[start:stop], es)
-        np.exp(es, out=es)
-        k["gelu_grad_from_exp"](xf[start:stop], cf[start:stop], es, gf[start:stop], out[start:stop])
-    return out.reshape(x.shape)
+def gelu_backward(x: Any, cdf: Any, grad: Any, approximate: str = "none") -> Any:
+    """grad times GELU's derivative at x, for contiguous float32 arrays of one shape, in one pass
+    (``cdf``: the forward's Phi(x); None for the tanh form, which recomputes what it needs from x)."""
+    out = np.empty_like(x)
+    if approximate == "tanh":
+        _kernels["gelu_tanh_backward"](x.reshape(-1), grad.reshape(-1), out.reshape(-1))
+    else:
+        _kernels["gelu_backward"](x.reshape(-1), cdf.reshape(-1), grad.reshape(-1), out.reshape(-1))
+    return out
 
 
 def layer_norm_forward(x2: Any, weight: Any, bias: Any, eps: float) -> tuple[Any, Any, Any]:
@@ -247,3 +256,9 @@ def max_pool_backward(grad: Any, which: Any, shape: tuple[int, ...]) -> Any:
 def scaled_add(p: Any, g: Any, factor: float) -> None:
     """p += factor * g in place, for contiguous float32 arrays of one shape (fused multiply-add, as torch's add_)."""
     _kernels["scaled_add"](p.reshape(-1), g.reshape(-1), np.float32(factor))
+
+
+def adam_direction(u: Any, s: Any, v: Any, s_scale: float, v_scale: float, ratio: float, eps: float) -> None:
+    """Adam's moments and direction in place, one pass (see ``numba_kernels.adam_direction``); float32 arrays."""
+    f = np.float32
+    _kernels["adam_direction"](u.reshape(-1), s.reshape(-1), v.reshape(-1), f(s_scale), f(v_scale), f(ratio), f(eps))

@@ -12,13 +12,16 @@ from typing import Any
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from .erf import _NR
 
-KERNELS = ("tail_exponent", "gelu_from_tail", "neg_half_square", "gelu_grad_from_exp", "layer_norm_forward",
+KERNELS = ("exp", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_tanh_backward", "layer_norm_forward",
            "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",
            "relu_forward", "relu_backward", "max_pool_2x2_forward", "max_pool_backward",
-           "scaled_add", "tanh", "lstm_forward_step", "lstm_backward_step")
+           "scaled_add", "adam_direction", "tanh", "lstm_forward_step", "lstm_backward_step")
 
 # no "nnan"/"ninf": NaN and infinity must propagate as in NumPy and torch
 _ELEMENTWISE = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True, fastmath={"nsz", "contract"})
@@ -32,48 +35,163 @@ ONE, HALF, ZERO = F32(1.0), F32(0.5), F32(0.0)
 INV_SQRT_2PI = F32(1.0 / math.sqrt(2.0 * math.pi))
 
 
+@intrinsic
+def float32_from_bits(typingctx: Any, bits: Any) -> Any:  # pragma: no cover - compiled
+    """The float32 whose IEEE-754 bit pattern is the (low 32 bits of the) integer ``bits``."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        v = args[0]
+        if bits.bitwidth > 32:
+            v = builder.trunc(v, ir.IntType(32))
+        return builder.bitcast(v, ir.FloatType())
+
+    return types.float32(bits), codegen
+
+
+# exp by the textbook reduction e^x = 2^n e^r, n = round(x / ln 2), r = x - n ln 2 (ln 2 split in two so that n ln 2
+# is exact, Cody and Waite), |r| <= ln(2)/2, e^r by its Taylor polynomial to r^7 (remainder under 2^-26), and 2^n
+# built from its exponent bits.  Within 1 unit in the last place over float32's whole range (NumPy's own float32 exp:
+# 2.4), subnormal results included; written out because numba's math.exp calls the C library one value at a time,
+# which the compiler cannot vectorise.
+LOG2E = F32(1.0 / math.log(2.0))
+LN2_HI, LN2_LO = F32(0.693359375), F32(math.log(2.0) - 0.693359375)
+EXP_TAYLOR = tuple(F32(1.0 / math.factorial(k)) for k in range(2, 8))
+E2, E3, E4, E5, E6, E7 = EXP_TAYLOR
+EXP_HI, EXP_LO = F32(88.8), F32(-104.0)  # beyond: inf, and 0 (under the smallest subnormal)
+TWO, TWO_M64 = F32(2.0), F32(2.0 ** -64)
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def fast_exp(x: Any) -> Any:  # pragma: no cover - compiled
+    """e^x of a float32 (see above); inf, -inf and NaN as the C library's."""
+    v = EXP_HI if x > EXP_HI else x
+    v = EXP_LO if v < EXP_LO else v
+    n = np.floor(v * LOG2E + HALF)
+    r = v - n * LN2_HI - n * LN2_LO
+    p = ((((((E7 * r + E6) * r + E5) * r + E4) * r + E3) * r + E2) * r + ONE) * r + ONE
+    k = np.int32(n)
+    low, high = k < -126, k > 127  # 2^n is subnormal or overflows as a float: scale in two steps
+    k = k + np.int32(64) if low else k
+    k = k - np.int32(1) if high else k
+    y = p * float32_from_bits((k + np.int32(127)) << np.int32(23))
+    y = y * TWO_M64 if low else y
+    y = y * TWO if high else y
+    y = ZERO if x < EXP_LO else y
+    return x if x != x else y
+
+
 @numba.njit(**_ELEMENTWISE)
-def tail_exponent(x: Any, t_out: Any, p_out: Any) -> None:  # pragma: no cover - compiled
-    """t = 1 / (1 + z/2) and p with Phi(-|x|) = t e^p, z = |x| / sqrt 2 (erfcc, ops/erf.py)."""
+def exp(x: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """out = fast_exp(x) elementwise (flat float32 arrays): what the tests check it with."""
+    for i in range(x.size):
+        out[i] = fast_exp(x[i])
+
+
+# tanh(x) ~ x P(x^2) / Q(x^2) on |x| <= 9 (beyond, tanh rounds to +-1 in float32): a rational fit made for
+# thalweg by iterated weighted least squares on the relative error (Sanathanan-Koerner), 2,000,001 points;
+# evaluated in float32 it is within 6 units in the last place of tanh, against NumPy's 1.4.  Unlike
+# math.tanh it is a few multiply-adds and one division, which the compiler vectorises.
+TANH_P = tuple(F32(c) for c in (9.9999999551130925e-01, 1.3385514212101254e-01, 3.5007711939496495e-03,
+                                2.0688389528893400e-05, 1.3453306886299174e-08))
+TANH_Q = tuple(F32(c) for c in (1.0, 4.6718836275078013e-01, 2.5897084481686573e-02, 3.2938532444802619e-04,
+                                7.8193082767466375e-07))
+TANH_LIMIT = F32(9.0)
+P0, P1, P2, P3, P4 = TANH_P
+Q1, Q2, Q3, Q4 = TANH_Q[1:]
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def fast_tanh(x: Any) -> Any:  # pragma: no cover - compiled
+    """tanh of a float32 by the rational fit above (NaN propagates: the clamps compare false)."""
+    v = TANH_LIMIT if x > TANH_LIMIT else x
+    v = -TANH_LIMIT if v < -TANH_LIMIT else v
+    s = v * v
+    p = (((P4 * s + P3) * s + P2) * s + P1) * s + P0
+    q = (((Q4 * s + Q3) * s + Q2) * s + Q1) * s + ONE
+    return v * p / q
+
+
+@numba.njit(**_ELEMENTWISE)
+def tanh(x: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """out = fast_tanh(x) elementwise (flat float32 arrays): what the tests check the fit with."""
+    for i in range(x.size):
+        out[i] = fast_tanh(x[i])
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def normal_cdf(v: Any) -> Any:  # pragma: no cover - compiled
+    """Phi(v) of a float32.
+
+    With z = |v| / sqrt 2 and t = 1 / (1 + z/2), Phi(-|v|) = erfc(z) / 2 =
+    t exp(poly(t) - z^2 - ln 2) (erfcc, ops/erf.py, with the 1/2 folded into
+    the constant C0); Phi(v) is that for v < 0, else 1 minus it, so the left
+    tail keeps its relative accuracy.
+    """
+    t = ONE / (ONE + abs(v) * HALF_OVER_SQRT2)
+    p = t * C9
+    p = (p + C8) * t
+    p = (p + C7) * t
+    p = (p + C6) * t
+    p = (p + C5) * t
+    p = (p + C4) * t
+    p = (p + C3) * t
+    p = (p + C2) * t
+    p = (p + C1) * t
+    h = t * fast_exp(p + C0 - v * v * HALF)
+    return h if v < ZERO else ONE - h
+
+
+@numba.njit(**_ELEMENTWISE)
+def gelu_forward(x: Any, out: Any, cdf: Any) -> None:  # pragma: no cover - compiled
+    """cdf = Phi(x), out = x Phi(x), one pass over flat float32 arrays (the backward reads cdf)."""
     for i in range(x.size):
         v = x[i]
-        t = ONE / (ONE + abs(v) * HALF_OVER_SQRT2)
-        p = t * C9
-        p = (p + C8) * t
-        p = (p + C7) * t
-        p = (p + C6) * t
-        p = (p + C5) * t
-        p = (p + C4) * t
-        p = (p + C3) * t
-        p = (p + C2) * t
-        p = (p + C1) * t
-        p_out[i] = p + C0 - v * v * HALF
-        t_out[i] = t
+        phi = normal_cdf(v)
+        cdf[i] = phi
+        out[i] = v * phi
 
 
 @numba.njit(**_ELEMENTWISE)
-def gelu_from_tail(x: Any, t: Any, e: Any, out: Any, cdf: Any) -> None:  # pragma: no cover - compiled
-    """With h = t e = Phi(-|x|): Phi(x) = h for x < 0, else 1 - h; out = x Phi(x)."""
+def gelu_backward(x: Any, cdf: Any, grad: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """out = grad (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi), one pass.
+
+    Phi comes from the forward: recomputing it (a division, an exp and ten
+    multiply-adds a value) measured slower than reading it back.
+    """
     for i in range(x.size):
         v = x[i]
-        h = t[i] * e[i]
-        p = h if v < ZERO else ONE - h
-        cdf[i] = p
-        out[i] = v * p
+        out[i] = grad[i] * (cdf[i] + v * fast_exp(-HALF * v * v) * INV_SQRT_2PI)
+
+
+SQRT_2_OVER_PI = F32(math.sqrt(2.0 / math.pi))
+GELU_CUBIC = F32(0.044715)
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def tanh_form_half(v: Any) -> Any:  # pragma: no cover - compiled
+    """(1 + tanh(u)) / 2 = sigmoid(2u), u = sqrt(2/pi) (v + 0.044715 v^3), as 1 / (1 + e^(-2u)): no cancellation
+    where tanh(u) is near -1 (1 + tanh(u) there loses every digit)."""
+    return ONE / (ONE + fast_exp(F32(-2.0) * SQRT_2_OVER_PI * v * (ONE + GELU_CUBIC * v * v)))
 
 
 @numba.njit(**_ELEMENTWISE)
-def neg_half_square(x: Any, out: Any) -> None:  # pragma: no cover - compiled
-    """out = -x^2 / 2."""
+def gelu_tanh_forward(x: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """out = x (1 + t) / 2, t = tanh(sqrt(2/pi) (x + 0.044715 x^3)) (GELU's tanh approximation)."""
     for i in range(x.size):
-        out[i] = -HALF * x[i] * x[i]
+        v = x[i]
+        out[i] = v * tanh_form_half(v)
 
 
 @numba.njit(**_ELEMENTWISE)
-def gelu_grad_from_exp(x: Any, cdf: Any, e: Any, grad: Any, out: Any) -> None:  # pragma: no cover - compiled
-    """out = grad (Phi(x) + x phi(x)), phi(x) = e / sqrt(2 pi), e = exp(-x^2 / 2)."""
+def gelu_tanh_backward(x: Any, grad: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """out = grad (s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 0.044715 x^2)), s = (1 + t) / 2 recomputed from x."""
     for i in range(x.size):
-        out[i] = grad[i] * (cdf[i] + x[i] * e[i] * INV_SQRT_2PI)
+        v = x[i]
+        s = tanh_form_half(v)
+        d = s + F32(2.0) * v * s * (ONE - s) * SQRT_2_OVER_PI * (ONE + F32(3.0) * GELU_CUBIC * v * v)
+        out[i] = grad[i] * d
 
 
 @numba.njit(**_REDUCING)
@@ -249,41 +367,24 @@ def max_pool_backward(grad: Any, which: Any, gx: Any) -> None:  # pragma: no cov
 
 
 @numba.njit(**_ELEMENTWISE)
+def adam_direction(u: Any, s: Any, v: Any, s_scale: Any, v_scale: Any, ratio: Any,
+                   eps: Any) -> None:  # pragma: no cover - compiled
+    """Adam's step direction in place (optim/transforms/adam.py): with g = u on entry,
+    S <- s_scale S + g,  V <- v_scale V + g^2,  u <- ratio S / (sqrt(V) + eps)."""
+    for i in range(u.size):
+        g = u[i]
+        si = s[i] * s_scale + g
+        vi = v[i] * v_scale + g * g
+        s[i] = si
+        v[i] = vi
+        u[i] = ratio * si / (np.sqrt(vi) + eps)
+
+
+@numba.njit(**_ELEMENTWISE)
 def scaled_add(p: Any, g: Any, factor: Any) -> None:  # pragma: no cover - compiled
     """p += factor * g in one pass (an optimizer step that is a plain multiple of the gradient)."""
     for i in range(p.size):
         p[i] += factor * g[i]
-
-
-# tanh(x) ~ x P(x^2) / Q(x^2) on |x| <= 9 (beyond, tanh rounds to +-1 in float32): a rational fit made for
-# thalweg by iterated weighted least squares on the relative error (Sanathanan-Koerner), 2,000,001 points;
-# evaluated in float32 it is within 6 units in the last place of tanh, against NumPy's 1.4.  Unlike
-# math.tanh it is a few multiply-adds and one division, which the compiler vectorises.
-TANH_P = tuple(F32(c) for c in (9.9999999551130925e-01, 1.3385514212101254e-01, 3.5007711939496495e-03,
-                                2.0688389528893400e-05, 1.3453306886299174e-08))
-TANH_Q = tuple(F32(c) for c in (1.0, 4.6718836275078013e-01, 2.5897084481686573e-02, 3.2938532444802619e-04,
-                                7.8193082767466375e-07))
-TANH_LIMIT = F32(9.0)
-P0, P1, P2, P3, P4 = TANH_P
-Q1, Q2, Q3, Q4 = TANH_Q[1:]
-
-
-@numba.njit(inline="always", **_ELEMENTWISE)
-def fast_tanh(x: Any) -> Any:  # pragma: no cover - compiled
-    """tanh of a float32 by the rational fit above (NaN propagates: the clamps compare false)."""
-    v = TANH_LIMIT if x > TANH_LIMIT else x
-    v = -TANH_LIMIT if v < -TANH_LIMIT else v
-    s = v * v
-    p = (((P4 * s + P3) * s + P2) * s + P1) * s + P0
-    q = (((Q4 * s + Q3) * s + Q2) * s + Q1) * s + ONE
-    return v * p / q
-
-
-@numba.njit(**_ELEMENTWISE)
-def tanh(x: Any, out: Any) -> None:  # pragma: no cover - compiled
-    """out = fast_tanh(x) elementwise (flat float32 arrays): what the tests check the fit with."""
-    for i in range(x.size):
-        out[i] = fast_tanh(x[i])
 
 
 @numba.njit(**_ELEMENTWISE)

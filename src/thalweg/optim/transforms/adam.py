@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from ...ops import kernels
 from ..base import (Array, GradientTransformation, Hyper, PerParam, State, Updates, make_link, present, resolve,
                     zeros_once)
 
@@ -42,7 +43,8 @@ def scale_by_adam(betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
     weights ``1 + b1 + ... + b1^(t-1)``.  If a scheduler changes the betas,
     the sums are re-expressed in the new units first, so the result is exactly
     the textbook recursion.  The whole step runs in place, with no temporary
-    arrays.
+    arrays; for float32 (without AMSGrad) it is one compiled pass over g, S
+    and V (``ops/kernels.py``) instead of ten NumPy passes.
     """
     defaults = {"betas": tuple(betas), "eps": eps, "amsgrad": amsgrad}
 
@@ -62,11 +64,19 @@ def scale_by_adam(betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
             state["step"][i] += 1
             t = state["step"][i]
             s, v = state["exp_sum"][i], state["exp_sum_sq"][i]
-            # S <- b1 * S + g, after re-expressing S in units of the current b1 (a no-op if unchanged)
-            s *= b1 * (1.0 - state["beta1"][i]) / (1.0 - b1)
+            s_scale = b1 * (1.0 - state["beta1"][i]) / (1.0 - b1)  # S in units of the current b1 (1 if unchanged)
+            v_rescale = (1.0 - state["beta2"][i]) / (1.0 - b2)
+            # m_hat = c1 * S and sqrt(v_hat) = c2 * sqrt(V), so u = (c1 / c2) * S / (sqrt(V) + eps / c2)
+            c1 = (1.0 - b1) / (1.0 - b1**t)
+            c2 = math.sqrt((1.0 - b2) / (1.0 - b2**t))
+            state["beta1"][i], state["beta2"][i] = b1, b2
+            if not ams and kernels.usable(u, s, v):  # the lines below in one compiled pass
+                kernels.adam_direction(u, s, v, s_scale, b2 * v_rescale, c1 / c2, eps / c2)
+                continue
+            # S <- b1 * S + g
+            s *= s_scale
             s += u
             u *= u  # u now holds g^2: g itself is no longer needed
-            v_rescale = (1.0 - state["beta2"][i]) / (1.0 - b2)
             v *= b2 * v_rescale
             v += u
             denom_src = v
@@ -78,10 +88,6 @@ def scale_by_adam(betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                     vmax *= v_rescale
                 xp.maximum(vmax, v, out=vmax)
                 denom_src = vmax
-            state["beta1"][i], state["beta2"][i] = b1, b2
-            # m_hat = c1 * S and sqrt(v_hat) = c2 * sqrt(V), so u = (c1 / c2) * S / (sqrt(V) + eps / c2)
-            c1 = (1.0 - b1) / (1.0 - b1**t)
-            c2 = math.sqrt((1.0 - b2) / (1.0 - b2**t))
             xp.sqrt(denom_src, out=u)
             u += eps / c2
             xp.divide(s, u, out=u)
