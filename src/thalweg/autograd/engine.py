@@ -44,12 +44,17 @@ def backpropagate(root: Context, seed: Any, walk: "BackwardPass") -> None:
     """Send ``seed`` = dL/d(root's output) through the graph ending at ``root`` (the lecture's algorithm)."""
     order = topological_order(root, walk.counted_uses())  # 1. each node after the nodes it uses
     grads = {id(root): seed}  # 2. seed: dL/dL (1 for a scalar loss)
+    owned: set[int] = set()  # ids of pending sums in ``grads`` that no one else holds: added to in place
     arrive, leaf, leave = walk.arrive, walk.leaf, walk.leave  # the bookkeeping (local names: a hot loop)
     for node in reversed(order):  # 3. visit: every consumer of a node comes before it
         grad = grads.pop(id(node), None)  # the node's gradient, complete now
         if grad is None:
             continue  # no path from the loss reaches this node
+        owned.discard(id(grad))  # handed on from here: never written in place again
         grad = arrive(node, grad)  # checks, hooks, retain_grad, autograd.grad's wanted set
+        if node.fn.backward_into is not None and _added_in_place(node, grad, grads, owned):
+            leave(node)  # (an indexing op added its gradient into its input's pending sum)
+            continue
         in_grads = node.fn.backward(node, grad)  # 4. local chain rule: dL/d(each input)
         if type(in_grads) is not tuple or len(in_grads) != len(node.inputs):
             in_grads = one_per_input(node, in_grads)  # a bare gradient or a list, as a tuple (or an error)
@@ -63,9 +68,44 @@ def backpropagate(root: Context, seed: Any, walk: "BackwardPass") -> None:
             if pnode is None:  # 6. accumulate: a leaf adds it into .grad ...
                 leaf(inp, g)
             else:  # ... a non-leaf sums it until its own visit
-                prev = grads.get(id(pnode))
-                grads[id(pnode)] = g if prev is None else add(prev, g)
+                accumulate(grads, owned, id(pnode), g, node.fn.fresh_gradients and g is not grad)
         leave(node)  # free the node's saved buffers (unless retain_graph)
+
+
+def accumulate(grads: dict[int, Any], owned: set[int], key: int, g: Any, fresh: bool) -> None:
+    """``grads[key] += g``: in place when the pending sum is the engine's own array, else as a new array.
+
+    ``owned`` holds the ids of the sums the engine made (and of ``fresh``
+    arrays an op promised nobody else holds, ``Function.fresh_gradients``);
+    any other array may be seen elsewhere (a hook, ``retain_grad``, another
+    input's gradient) and is never written.
+    """
+    prev = grads.get(key)
+    if prev is None:
+        grads[key] = g
+        if fresh:
+            owned.add(id(g))
+    elif id(prev) in owned:
+        prev += g
+    else:
+        grads[key] = total = add(prev, g)
+        owned.add(id(total))
+
+
+def _added_in_place(node: Context, grad: Any, grads: dict[int, Any], owned: set[int]) -> bool:
+    """Let a one-input op add its gradient straight into its input's pending sum, when the engine owns it.
+
+    ``x[index]`` taken three times (``split``, ``chunk``, ``unbind``) then costs
+    one zero array and three slice additions instead of three zero arrays and
+    two full-size sums (``Function.backward_into``).
+    """
+    inp = node.inputs[0] if len(node.inputs) == 1 else None
+    if inp is None or inp._ctx is None:
+        return False  # a leaf, or no input that needs a gradient
+    prev = grads.get(id(inp._ctx))
+    if prev is None or id(prev) not in owned:
+        return False
+    return bool(node.fn.backward_into(node, grad, prev))
 
 
 def topological_order(roots: Context | Sequence[Context], leaf_uses: dict[int, int] | None = None,

@@ -109,7 +109,18 @@ Tensor: Any = None
 
 
 class Function:
-    """Base class of differentiable operations (see the module docstring)."""
+    """Base class of differentiable operations (see the module docstring).
+
+    Two optional speed-ups the engine uses (for ops with one input):
+    ``fresh_gradients = True`` promises that ``backward`` returns a new array
+    nobody else holds, so the engine may add later gradients into it in place;
+    ``backward_into(ctx, grad, acc)`` adds the input's gradient into ``acc``
+    (the input's pending sum, which the engine owns) in place and returns
+    True, instead of returning a new full-size array.
+    """
+
+    fresh_gradients = False
+    backward_into: Any = None
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:

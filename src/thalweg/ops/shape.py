@@ -206,6 +206,8 @@ class GetItem(Function):
         except IndexError as e:
             raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: {e}") from None
 
+    fresh_gradients = True  # backward's result is a new zero array
+
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
         xp = get_array_module(grad)
@@ -215,6 +217,15 @@ class GetItem(Function):
         else:
             xp.add.at(out, ctx.index, grad)
         return out
+
+    @staticmethod
+    def backward_into(ctx: Context, grad: Any, acc: Any) -> bool:
+        """acc[index] += grad: the scatter without its zero array (see ``Function.backward_into``)."""
+        if _is_basic_index(ctx.index) or _is_mask_index(ctx.index):
+            acc[ctx.index] += grad
+        else:
+            get_array_module(acc).add.at(acc, ctx.index, grad)
+        return True
 
 
 class Gather(Function):
