@@ -74,7 +74,8 @@ from ._lazy import lazy_names  # noqa: E402
 __getattr__, __dir__ = lazy_names(__name__, {
     **dict.fromkeys(("nn", "optim", "data", "train", "distributions", "distributed", "serialization", "sparse",
                      "prune", "analysis", "onnx", "utils"), "."),
-    "sparse_coo_tensor": ".sparse", "spmm": ".sparse"})
+    "sparse_coo_tensor": ".sparse", "spmm": ".sparse",
+    "set_num_threads": ".threads", "get_num_threads": ".threads"})
 
 
 def save(obj: object, f: object, *args: object, **kwargs: object) -> None:

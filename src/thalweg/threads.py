@@ -26,7 +26,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ThreadAdvice", "available_cores", "blas_threads", "check_threads", "decide_threads"]
+__all__ = ["ThreadAdvice", "available_cores", "blas_threads", "check_threads", "decide_threads", "get_num_threads",
+           "set_num_threads"]
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,19 @@ def set_blas_threads(n: int) -> bool:
         return False
     _limiter[:] = [threadpool_limits(limits=max(1, int(n)))]  # kept alive: the limit lasts until replaced
     return True
+
+
+def set_num_threads(n: int) -> None:
+    """``torch.set_num_threads``: the threads thalweg's ops use within one op (BLAS, and the batch parts of
+    a convolution, ``ops/parallel.py``).  Raises ValueError for n < 1."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    if not set_blas_threads(n):
+        raise RuntimeError("set_num_threads needs threadpoolctl to reach the BLAS library (pip install threadpoolctl)")
+
+
+def get_num_threads() -> int:
+    """``torch.get_num_threads``: the threads BLAS (and so thalweg's ops) use now."""
+    from .ops.parallel import blas_thread_count
+
+    return blas_thread_count()

@@ -74,7 +74,7 @@ from typing import Any
 
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
-from . import workspace
+from . import parallel, workspace
 
 
 FLAT_MAX_WIDTH = 2.0  # flat rows when the padded width is at most this many times the output width
@@ -345,9 +345,14 @@ class Conv(Function):
                 groups: int = 1) -> Any:
         xp = get_array_module(x, w)
         one_d = x.ndim == 3
+        x_in, w_in = x, w
         if one_d:
             x, w = x[:, :, None, :], w[:, :, None, :]
         geo = ConvGeometry(x.shape, w.shape, stride, padding, dilation, groups)
+        parts = parallel.part_count(geo.n, geo.o * geo.oh * geo.ow * geo.depth) if xp.__name__ == "numpy" else 1
+        if parts > 1:  # the batch in parts on BLAS's threads (ops/parallel.py)
+            opts = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+            return _forward_in_parts(ctx, x_in, w_in, b, opts, parts, geo, x, w)
         cols, buf = gather(x, geo)
         product_shape = (geo.n, groups, geo.o // groups, geo.length)
         if geo.flat and geo.width == geo.ow:  # no thrown-away outputs: the product is the output itself
@@ -382,6 +387,8 @@ class Conv(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
+        if hasattr(ctx, "parts"):
+            return _backward_in_parts(ctx, grad)
         xp = get_array_module(grad)
         geo: ConvGeometry = ctx.geo
         need_x, need_w, need_b = ctx.needs_input_grad
@@ -412,6 +419,45 @@ class Conv(Function):
         if gbuf is not None:
             workspace.give(gbuf, alive=(gx, gw, gb))
         return gx, gw, gb
+
+
+def _forward_in_parts(ctx: Context, x: Any, w: Any, b: Any, opts: dict[str, Any], parts: int,
+                      geo: ConvGeometry, x4: Any, w4: Any) -> Any:
+    """Conv.forward on ``parts`` slices of the batch at once, one thread each; the parts' contexts are kept
+    on ``ctx`` for the backward, and ``ctx`` gets what a whole-batch forward saves (for the recorded backward)."""
+    xp = get_array_module(x)
+    needs = getattr(ctx, "needs_input_grad", None)
+    slices = parallel.batch_slices(geo.n, parts)
+    subs = [Context() for _ in slices]
+    for sub in subs:
+        if needs is not None:
+            sub.needs_input_grad = needs
+    outs = parallel.run_parts(lambda i: Conv.forward(subs[i], x[slices[i]], w, b, **opts), parts)
+    out = xp.concatenate(outs)
+    if needs is not None:
+        ctx.parts, ctx.slices = subs, slices
+        ctx.geo, ctx.one_d, ctx.w_shape = geo, x.ndim == 3, w4.shape
+        ctx.w = w4 if needs[0] else None
+        ctx.x = x4
+    return out
+
+
+def _backward_in_parts(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
+    """Conv.backward of each part of :func:`_forward_in_parts` at once; dL/dx joined, dL/dW and dL/db summed."""
+    xp = get_array_module(grad)
+    subs, slices = ctx.parts, ctx.slices
+    results = parallel.run_parts(lambda i: Conv.backward(subs[i], grad[slices[i]]), len(subs))
+    gx = xp.concatenate([r[0] for r in results]) if results[0][0] is not None else None
+    gw = gb = None
+    if results[0][1] is not None:
+        gw = results[0][1]
+        for r in results[1:]:
+            gw += r[1]
+    if results[0][2] is not None:
+        gb = results[0][2]
+        for r in results[1:]:
+            gb += r[2]
+    return gx, gw, gb
 
 
 def weight_grad(cols: Any, gcols: Any, geo: ConvGeometry) -> Any:

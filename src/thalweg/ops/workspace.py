@@ -42,6 +42,7 @@ pool keeps at most ``MAX_BYTES``, dropping the least recently used shapes.
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from typing import Any, Iterable
 
@@ -53,6 +54,7 @@ MIN_BYTES = 64 * 2**10  # smaller arrays come from the allocator's own free list
 _free: "OrderedDict[tuple, list[np.ndarray]]" = OrderedDict()
 _pooled: set[int] = set()  # id() of every array in _free: an O(1) "given back twice" test (they are alive there)
 _held = [0]
+_lock = threading.Lock()  # ops may run parts of a batch on several threads (ops/parallel.py)
 misses = [0]  # fresh NumPy allocations made by take() (a steady training loop should make none)
 
 
@@ -94,15 +96,13 @@ def take(xp: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     if xp is not np:
         return xp.empty(shape, dtype=dtype)
     key = (tuple(shape), np.dtype(dtype).str)
-    stack = _free.get(key)
     a = None
-    if stack:
-        try:
+    with _lock:
+        stack = _free.get(key)
+        if stack:
             a = stack.pop()
             _pooled.discard(id(a))
             _held[0] -= a.nbytes
-        except IndexError:  # another thread emptied it
-            a = None
     if a is None:
         misses[0] += 1
         a = np.empty(shape, dtype=dtype)
@@ -144,24 +144,26 @@ def give(*arrays: Any, alive: Iterable[Any] = ()) -> None:
         elif a.nbytes < MIN_BYTES:
             continue
         key = (a.shape, a.dtype.str)
-        stack = _free.setdefault(key, [])
-        if id(a) in _pooled:  # a linear scan of the stack here made long unrolled graphs quadratic
-            raise RuntimeError(f"workspace.give: the buffer {a.shape} {a.dtype} was given back twice")
-        stack.append(a)
-        _pooled.add(id(a))
-        _free.move_to_end(key)
-        _held[0] += a.nbytes
-    while _held[0] > MAX_BYTES and _free:
-        _, stack = _free.popitem(last=False)
-        _held[0] -= sum(x.nbytes for x in stack)
-        _pooled.difference_update(id(x) for x in stack)
+        with _lock:
+            if id(a) in _pooled:  # a linear scan of the stack here made long unrolled graphs quadratic
+                raise RuntimeError(f"workspace.give: the buffer {a.shape} {a.dtype} was given back twice")
+            _free.setdefault(key, []).append(a)
+            _pooled.add(id(a))
+            _free.move_to_end(key)
+            _held[0] += a.nbytes
+    with _lock:
+        while _held[0] > MAX_BYTES and _free:
+            _, stack = _free.popitem(last=False)
+            _held[0] -= sum(x.nbytes for x in stack)
+            _pooled.difference_update(id(x) for x in stack)
 
 
 def clear() -> None:
     """Drop every pooled array (frees the memory)."""
-    _free.clear()
-    _pooled.clear()
-    _held[0] = 0
+    with _lock:
+        _free.clear()
+        _pooled.clear()
+        _held[0] = 0
 
 
 class Lease:
