@@ -29,6 +29,7 @@ from typing import Any
 
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
+from .sums import row_sums
 
 _CAUSAL: dict[tuple[int, int, Any], Any] = {}  # (L, S, dtype) -> read-only additive mask; never handed out
 
@@ -149,8 +150,7 @@ def _softmax_scores(s: Any, float_mask: Any, blocked: Any, causal: bool, scale: 
         m[m == -xp.inf] = 0  # a fully masked row: exp(-inf) = 0 everywhere, not NaN
     s -= m
     xp.exp(s, out=s)
-    ones = xp.ones(s.shape[-1], dtype=s.dtype)
-    z = (s @ ones)[..., None]  # row sums as a batched gemv: much faster than a reduce over a short axis
+    z = row_sums(s)  # a batched gemv: much faster than a reduce over a short axis
     if masked:
         z[z == 0] = 1  # ... and its weights stay 0
     s /= z
@@ -170,7 +170,7 @@ def _backward_block(grad: Any, q: Any, k: Any, v: Any, p: Any, drop: Any, scale:
     ds = xp.matmul(grad, xp.swapaxes(v, -1, -2))  # dP, a new array: turned into dS in place
     if drop is not None:
         ds *= drop
-    row = ((ds * p) @ xp.ones(p.shape[-1], dtype=p.dtype))[..., None]
+    row = row_sums(ds * p)
     ds -= row
     ds *= p
     dm = ds.copy() if need_m else None

@@ -57,6 +57,12 @@ Three speed-ups for stride 1, the common case (``ConvGeometry.flat``):
   the KH*KW-fold dL/dcols and its KH*KW additions (measured 25-30% faster).
   Strided convolutions use col2im.
 
+With several BLAS threads (``tw.set_num_threads``), a large convolution runs
+as parts of its batch, one thread each, with BLAS single-threaded meanwhile
+(``ops/parallel.py``): its many small products gain nothing from a threaded
+BLAS, while the parts run side by side (the ResNet benchmark at 2 threads:
+0.90 of its 1-thread time, from 1.02-1.06 slower before).
+
 Large work arrays (im2col's columns are KH*KW times the input: about 12 MB per
 LeNet-5 step at batch 64) come from the shared scratch pool of
 ``ops/workspace.py`` instead of fresh memory each call; see its docstring for
