@@ -174,6 +174,41 @@ def test_conv2d_matches_torch_by_kernel_rows(kernel_rows, dtype, kwargs):
     test_conv2d_matches_torch(dtype, kwargs)
 
 
+@pytest.fixture
+def row_blocks_of_one_sample(kernel_rows, monkeypatch):
+    """Kernel rows, gathered one sample at a time in the forward and again for dL/dW (gather_and_multiply)."""
+    import thalweg.ops.conv as conv_module
+
+    monkeypatch.setattr(conv_module, "ROWS_BLOCK_BYTES", 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kwargs", [k for k in _grid() if k["stride"] == 1], ids=str)
+def test_conv2d_matches_torch_by_blocks_of_kernel_rows(row_blocks_of_one_sample, dtype, kwargs):
+    test_conv2d_matches_torch(dtype, kwargs)
+
+
+def test_blocks_of_kernel_rows_keep_no_columns_and_give_float64_derivatives(row_blocks_of_one_sample):
+    from thalweg.autograd import gradgradcheck
+
+    x = tw.randn(3, 4, 5, 5, dtype=tw.float64, requires_grad=True)
+    w = tw.randn(4, 2, 3, 2, dtype=tw.float64, requires_grad=True)
+    y = F.conv2d(x, w, padding=1, groups=2)
+    assert y.grad_fn.cols is None  # gathered again, block by block, for dL/dW
+    gradcheck(lambda x, w: F.conv2d(x, w, padding=1, groups=2, dilation=(1, 2)), [x, w])
+    gradgradcheck(lambda x, w: F.conv2d(x, w, padding=1, groups=2, dilation=(1, 2)) ** 2, [x, w])
+
+
+def test_changing_the_input_in_place_after_a_blocked_forward_raises(row_blocks_of_one_sample):
+    x = tw.randn(2, 4, 5, 5, requires_grad=True)
+    h = x * 1.0
+    y = F.conv2d(h, tw.randn(3, 4, 3, 3, requires_grad=True), padding=1)
+    with tw.no_grad():
+        h.add_(1.0)  # dL/dW reads h again: torch raises here too
+    with pytest.raises(RuntimeError, match="in-?place|modified"):
+        y.sum().backward()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kwargs", [dict(), dict(stride=3, padding=2), dict(padding="same", dilation=2),
                                     dict(groups=2, dilation=3), dict(padding="valid", bias=False)], ids=str)

@@ -75,6 +75,7 @@ Performance Convolutional Neural Networks for Document Processing" (2006).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 
@@ -87,6 +88,7 @@ FLAT_MAX_WIDTH = 2.0  # flat rows when the padded width is at most this many tim
 # When the kernel-row products of gather_rows beat full columns (measured on 3x3 and 5x5 layers, batch 32-64):
 ROWS_MIN_DEPTH = 16  # at least this many rows (C/G * KW) per kernel row: thinner products run far below peak
 ROWS_MIN_COLUMNS = 1_400_000  # and full columns this large (about 5.6 MB in float32), which fall out of cache
+ROWS_BLOCK_BYTES = 4 * 2**20  # gathered rows per block of samples, so a block's KH products read them from cache
 
 
 class ConvGeometry:
@@ -125,6 +127,12 @@ class ConvGeometry:
                      and self.n * groups * self.depth * self.length >= ROWS_MIN_COLUMNS)
         # in flat mode the thrown-away outputs of the last row read (kw-1)*dw values past the input
         self.tail = self.dw * (self.kw - 1) if self.flat else 0
+
+    def for_batch(self, n: int) -> "ConvGeometry":
+        """The same geometry for ``n`` samples (the layout mode, ``rows`` included, stays as it is)."""
+        part = copy.copy(self)
+        part.n = n
+        return part
 
 
 def padded(x: Any, geo: ConvGeometry) -> tuple[Any, Any, Any]:
@@ -329,6 +337,58 @@ def grad_columns(g: Any, geo: ConvGeometry) -> tuple[Any, Any]:
     return xp.ascontiguousarray(g).reshape(geo.n, geo.groups, og, geo.length), None
 
 
+def row_blocks(geo: ConvGeometry, itemsize: int) -> list[slice] | None:
+    """Blocks of samples whose gathered rows (:func:`gather_rows`) take about ``ROWS_BLOCK_BYTES``; None when
+    the whole batch does (or the layer does not use kernel rows)."""
+    if not geo.rows:
+        return None
+    per_sample = geo.c * geo.kw * geo.hp * geo.wp * itemsize
+    size = max(1, ROWS_BLOCK_BYTES // per_sample)
+    if size >= geo.n:
+        return None
+    return [slice(start, min(start + size, geo.n)) for start in range(0, geo.n, size)]
+
+
+def gather_and_multiply(x: Any, w: Any, geo: ConvGeometry, out: Any) -> tuple[Any, Any]:
+    """out (N, G, O/G, length) = W @ columns of x; returns (columns, their buffer) to keep for dL/dW.
+
+    In rows mode with a batch whose gathered rows would not stay in cache,
+    one block of samples at a time: gather its rows into a small buffer and
+    do its KH products while the rows are in cache (the whole batch's rows,
+    several times the input, otherwise go to memory and are read back KH
+    times: the ResNet's 16-channel layer at batch 128 went from 21.9 to about
+    9.5 ms).  Nothing is kept then, (None, None): dL/dW gathers again, block
+    by block (:func:`weight_grad_by_blocks`).
+    """
+    blocks = row_blocks(geo, x.dtype.itemsize)
+    if blocks is None:
+        cols, buf = gather(x, geo)
+        columns_product(w, cols, geo, out)
+        return cols, buf
+    for s in blocks:
+        part = geo.for_batch(s.stop - s.start)
+        rows, buf = gather_rows(x[s], part)
+        product_by_rows(w, rows, part, out[s])
+        workspace.give(buf, alive=(out,))
+    return None, None
+
+
+def weight_grad_by_blocks(x: Any, gcols: Any, geo: ConvGeometry) -> Any:
+    """dL/dW as :func:`weight_grad`, gathering the rows of one block of samples at a time (see
+    :func:`gather_and_multiply`); the blocks' sums are added in order."""
+    total = None
+    for s in row_blocks(geo, x.dtype.itemsize):
+        part = geo.for_batch(s.stop - s.start)
+        rows, buf = gather_rows(x[s], part)
+        gw = weight_grad(rows, gcols[s], part)
+        workspace.give(buf, alive=(gw, total))
+        if total is None:
+            total = gw
+        else:
+            total += gw
+    return total
+
+
 def columns_product(w: Any, cols: Any, geo: ConvGeometry, out: Any) -> None:
     """out (N, G, O/G, length) = W @ columns, from :func:`gather`'s result in either mode."""
     if geo.rows:
@@ -359,29 +419,28 @@ class Conv(Function):
         if parts > 1:  # the batch in parts on BLAS's threads (ops/parallel.py)
             opts = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
             return _forward_in_parts(ctx, x_in, w_in, b, opts, parts, geo, x, w)
-        cols, buf = gather(x, geo)
         product_shape = (geo.n, groups, geo.o // groups, geo.length)
         if geo.flat and geo.width == geo.ow:  # no thrown-away outputs: the product is the output itself
             out = xp.empty(product_shape, dtype=x.dtype)  # the caller's, never pooled
-            columns_product(w, cols, geo, out)
+            cols, buf = gather_and_multiply(x, w, geo, out)
             out = out.reshape(geo.n, geo.o, geo.oh, geo.ow)
             if b is not None:
                 out += b.reshape(-1, 1, 1)
         elif geo.flat:  # drop the thrown-away outputs while adding the bias (or copying out of the scratch)
             y = workspace.take(xp, product_shape, x.dtype)
-            columns_product(w, cols, geo, y)
+            cols, buf = gather_and_multiply(x, w, geo, y)
             img = y.reshape(geo.n, geo.o, geo.oh, geo.width)[..., :geo.ow]
             out = xp.add(img, b.reshape(-1, 1, 1)) if b is not None else img.copy()
             workspace.give(y, alive=(out,))
         else:
             out = xp.empty(product_shape, dtype=x.dtype)
-            columns_product(w, cols, geo, out)
+            cols, buf = gather_and_multiply(x, w, geo, out)
             out = out.reshape(geo.n, geo.o, geo.oh, geo.ow)
             if b is not None:
                 out += b.reshape(-1, 1, 1)
         needs = getattr(ctx, "needs_input_grad", None)
         if needs is not None and needs[1]:
-            # kept for dL/dW; the loan returns it when the node is freed
+            # kept for dL/dW (None: gathered again block by block); the loan returns it when the node is freed
             ctx.cols, ctx.loan = cols, workspace.Lease(buf, alive=(out,))
         else:
             workspace.give(buf, alive=(out,))
@@ -407,7 +466,7 @@ class Conv(Function):
         if need_w or (need_x and not geo.flat):
             gcols, gbuf = grad_columns(grad, geo)  # (N, G, O/G, length)
         if need_w:
-            gw = weight_grad(ctx.cols, gcols, geo)
+            gw = weight_grad(ctx.cols, gcols, geo) if ctx.cols is not None else weight_grad_by_blocks(ctx.x, gcols, geo)
             if ctx.one_d:
                 gw = gw[:, :, 0, :]
         if need_x:
