@@ -175,17 +175,34 @@ def test_conv2d_matches_torch_by_kernel_rows(kernel_rows, dtype, kwargs):
 
 
 @pytest.fixture
-def row_blocks_of_one_sample(kernel_rows, monkeypatch):
-    """Kernel rows, gathered one sample at a time in the forward and again for dL/dW (gather_and_multiply)."""
+def blocks_of_one_sample(monkeypatch):
+    """Columns gathered one sample at a time in the forward and again for dL/dW (gather_and_multiply)."""
     import thalweg.ops.conv as conv_module
 
-    monkeypatch.setattr(conv_module, "ROWS_BLOCK_BYTES", 1)
+    monkeypatch.setattr(conv_module, "COLUMNS_BLOCK_BYTES", 1)
+    monkeypatch.setattr(conv_module, "IM2COL_BLOCKS_FROM_BYTES", 0)
+
+
+@pytest.fixture
+def row_blocks_of_one_sample(kernel_rows, blocks_of_one_sample):
+    """Kernel rows, one sample at a time."""
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kwargs", [k for k in _grid() if k["stride"] == 1], ids=str)
 def test_conv2d_matches_torch_by_blocks_of_kernel_rows(row_blocks_of_one_sample, dtype, kwargs):
     test_conv2d_matches_torch(dtype, kwargs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kwargs", list(_grid()), ids=str)
+def test_conv2d_matches_torch_by_blocks_of_columns(blocks_of_one_sample, dtype, kwargs):
+    test_conv2d_matches_torch(dtype, kwargs)  # strided ones too: dL/dx by col2im, block by block
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(stride=3, padding=2), dict(groups=2, dilation=3)], ids=str)
+def test_conv1d_matches_torch_by_blocks_of_columns(blocks_of_one_sample, kwargs):
+    test_conv1d_matches_torch(np.float64, kwargs)
 
 
 def test_blocks_of_kernel_rows_keep_no_columns_and_give_float64_derivatives(row_blocks_of_one_sample):
@@ -197,6 +214,20 @@ def test_blocks_of_kernel_rows_keep_no_columns_and_give_float64_derivatives(row_
     assert y.grad_fn.cols is None  # gathered again, block by block, for dL/dW
     gradcheck(lambda x, w: F.conv2d(x, w, padding=1, groups=2, dilation=(1, 2)), [x, w])
     gradgradcheck(lambda x, w: F.conv2d(x, w, padding=1, groups=2, dilation=(1, 2)) ** 2, [x, w])
+
+
+def test_layers_go_in_blocks_only_where_their_columns_leave_the_cache():
+    from thalweg.ops.conv import sample_blocks
+
+    resnet_b128 = ConvGeometry((128, 16, 32, 32), (16, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)  # rows mode
+    strided_b128 = ConvGeometry((128, 16, 32, 32), (32, 16, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)
+    strided_b32 = ConvGeometry((32, 16, 32, 32), (32, 16, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)
+    lenet = ConvGeometry((64, 6, 12, 12), (16, 6, 5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 1)
+    blocks = sample_blocks(resnet_b128, 4)
+    assert len(blocks) > 1 and blocks[0].start == 0 and blocks[-1].stop == 128
+    assert all(a.stop == b.start for a, b in zip(blocks, blocks[1:]))
+    assert sample_blocks(strided_b128, 4) is not None  # 19 MB of columns
+    assert sample_blocks(strided_b32, 4) is None and sample_blocks(lenet, 4) is None  # 5 MB and 4 MB: in cache
 
 
 def test_changing_the_input_in_place_after_a_blocked_forward_raises(row_blocks_of_one_sample):

@@ -88,7 +88,8 @@ FLAT_MAX_WIDTH = 2.0  # flat rows when the padded width is at most this many tim
 # When the kernel-row products of gather_rows beat full columns (measured on 3x3 and 5x5 layers, batch 32-64):
 ROWS_MIN_DEPTH = 16  # at least this many rows (C/G * KW) per kernel row: thinner products run far below peak
 ROWS_MIN_COLUMNS = 1_400_000  # and full columns this large (about 5.6 MB in float32), which fall out of cache
-ROWS_BLOCK_BYTES = 4 * 2**20  # gathered rows per block of samples, so a block's KH products read them from cache
+COLUMNS_BLOCK_BYTES = 2 * 2**20  # gathered columns per block of samples, so its products read them from cache
+IM2COL_BLOCKS_FROM_BYTES = 8 * 2**20  # full (im2col) columns go in blocks only from this size (LeNet's: 4 MB)
 
 
 class ConvGeometry:
@@ -337,13 +338,13 @@ def grad_columns(g: Any, geo: ConvGeometry) -> tuple[Any, Any]:
     return xp.ascontiguousarray(g).reshape(geo.n, geo.groups, og, geo.length), None
 
 
-def row_blocks(geo: ConvGeometry, itemsize: int) -> list[slice] | None:
-    """Blocks of samples whose gathered rows (:func:`gather_rows`) take about ``ROWS_BLOCK_BYTES``; None when
-    the whole batch does (or the layer does not use kernel rows)."""
-    if not geo.rows:
-        return None
-    per_sample = geo.c * geo.kw * geo.hp * geo.wp * itemsize
-    size = max(1, ROWS_BLOCK_BYTES // per_sample)
+def sample_blocks(geo: ConvGeometry, itemsize: int) -> list[slice] | None:
+    """Blocks of samples whose gathered columns (rows in rows mode) take about ``COLUMNS_BLOCK_BYTES``;
+    None when the whole batch's do."""
+    per_sample = geo.c * geo.kw * itemsize * (geo.hp * geo.wp if geo.rows else geo.kh * geo.length)
+    if not geo.rows and per_sample * geo.n < IM2COL_BLOCKS_FROM_BYTES:
+        return None  # full columns are gathered twice when in blocks: only worth it when they are large
+    size = max(1, COLUMNS_BLOCK_BYTES // per_sample)
     if size >= geo.n:
         return None
     return [slice(start, min(start + size, geo.n)) for start in range(0, geo.n, size)]
@@ -352,41 +353,56 @@ def row_blocks(geo: ConvGeometry, itemsize: int) -> list[slice] | None:
 def gather_and_multiply(x: Any, w: Any, geo: ConvGeometry, out: Any) -> tuple[Any, Any]:
     """out (N, G, O/G, length) = W @ columns of x; returns (columns, their buffer) to keep for dL/dW.
 
-    In rows mode with a batch whose gathered rows would not stay in cache,
-    one block of samples at a time: gather its rows into a small buffer and
-    do its KH products while the rows are in cache (the whole batch's rows,
-    several times the input, otherwise go to memory and are read back KH
-    times: the ResNet's 16-channel layer at batch 128 went from 21.9 to about
-    9.5 ms).  Nothing is kept then, (None, None): dL/dW gathers again, block
-    by block (:func:`weight_grad_by_blocks`).
+    When the whole batch's columns would not stay in cache, one block of
+    samples at a time: gather its columns into a small buffer and multiply
+    while they are in cache (otherwise the columns, up to KH*KW times the
+    input, go to memory and are read back, KH times in rows mode: the
+    ResNet's 16-channel layer at batch 128 went from 21 to 10.5 ms).  Nothing
+    is kept then, (None, None): dL/dW gathers again, block by block
+    (:func:`weight_grad_by_blocks`).
     """
-    blocks = row_blocks(geo, x.dtype.itemsize)
+    blocks = sample_blocks(geo, x.dtype.itemsize)
     if blocks is None:
         cols, buf = gather(x, geo)
         columns_product(w, cols, geo, out)
         return cols, buf
     for s in blocks:
         part = geo.for_batch(s.stop - s.start)
-        rows, buf = gather_rows(x[s], part)
-        product_by_rows(w, rows, part, out[s])
+        cols, buf = gather(x[s], part)
+        columns_product(w, cols, part, out[s])
         workspace.give(buf, alive=(out,))
     return None, None
 
 
 def weight_grad_by_blocks(x: Any, gcols: Any, geo: ConvGeometry) -> Any:
-    """dL/dW as :func:`weight_grad`, gathering the rows of one block of samples at a time (see
+    """dL/dW as :func:`weight_grad`, gathering the columns of one block of samples at a time (see
     :func:`gather_and_multiply`); the blocks' sums are added in order."""
     total = None
-    for s in row_blocks(geo, x.dtype.itemsize):
+    for s in sample_blocks(geo, x.dtype.itemsize):
         part = geo.for_batch(s.stop - s.start)
-        rows, buf = gather_rows(x[s], part)
-        gw = weight_grad(rows, gcols[s], part)
+        cols, buf = gather(x[s], part)
+        gw = weight_grad(cols, gcols[s], part)
         workspace.give(buf, alive=(gw, total))
         if total is None:
             total = gw
         else:
             total += gw
     return total
+
+
+def input_grad_by_columns(w: Any, gcols: Any, geo: ConvGeometry) -> Any:
+    """dL/dx = col2im(W^T @ g columns), (N, C, H, W), one cache-sized block of samples at a time."""
+    xp = get_array_module(gcols)
+    blocks = sample_blocks(geo, gcols.dtype.itemsize) or [slice(0, geo.n)]
+    w_t = w.reshape(geo.groups, geo.o // geo.groups, geo.depth).swapaxes(-1, -2)
+    gx = xp.empty((geo.n, geo.c, geo.h, geo.w), dtype=gcols.dtype)
+    for s in blocks:
+        part = geo.for_batch(s.stop - s.start)
+        dcols = workspace.take(xp, (part.n, geo.groups, geo.depth, geo.length), gcols.dtype)
+        xp.matmul(w_t, gcols[s], out=dcols)
+        gx[s] = col2im(dcols, part)
+        workspace.give(dcols, alive=(gx,))
+    return gx
 
 
 def columns_product(w: Any, cols: Any, geo: ConvGeometry, out: Any) -> None:
@@ -474,11 +490,7 @@ class Conv(Function):
             if gx is None and geo.flat:
                 gx = input_grad_by_rows(grad, ctx.w, geo)
             elif gx is None:
-                dcols = workspace.take(xp, (geo.n, geo.groups, geo.depth, geo.length), grad.dtype)
-                xp.matmul(ctx.w.reshape(geo.groups, geo.o // geo.groups, geo.depth).swapaxes(-1, -2), gcols,
-                          out=dcols)
-                gx = col2im(dcols, geo)
-                workspace.give(dcols, alive=(gx,))
+                gx = input_grad_by_columns(ctx.w, gcols, geo)
             if ctx.one_d:
                 gx = gx[:, :, 0, :]
         if gbuf is not None:
