@@ -17,7 +17,7 @@ strided *view* of ``xpad`` (``as_strided``), so gathering them is one copy.
 Backpropagating through ``y = W @ cols + b``:
 
     dL/db      = sum over n, p, q of g                      (g = dL/dy)
-    dL/dW      = sum_n g[n] @ cols[n]^T                     (cols kept from the forward)
+    dL/dW      = sum_n g[n] @ cols[n]^T                     (cols kept from the forward, or gathered again)
     dL/dcols   = W^T @ g[n]
     dL/dxpad   = col2im(dL/dcols)
 
@@ -62,6 +62,11 @@ as parts of its batch, one thread each, with BLAS single-threaded meanwhile
 (``ops/parallel.py``): its many small products gain nothing from a threaded
 BLAS, while the parts run side by side (the ResNet benchmark at 2 threads:
 0.90 of its 1-thread time, from 1.02-1.06 slower before).
+
+Columns that would not stay in cache (kernel rows always, full columns from
+``IM2COL_BLOCKS_FROM_BYTES``) are gathered and multiplied one block of about
+``COLUMNS_BLOCK_BYTES`` at a time, and gathered again for dL/dW instead of
+being kept (:func:`gather_and_multiply`).
 
 Large work arrays (im2col's columns are KH*KW times the input: about 12 MB per
 LeNet-5 step at batch 64) come from the shared scratch pool of
