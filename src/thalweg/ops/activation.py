@@ -231,19 +231,19 @@ class GELU(Function):
         if kernels.usable(x):  # one compiled pass (keeping Phi(x) for the backward; the tanh form keeps nothing)
             out, ctx.cdf_kernel = kernels.gelu_forward(x, approximate)
             return out
-        if approximate == "tanh":
-            s = xp.multiply(x, x, out=xp.empty_like(x))  # out=: an array even for 0-d x (x * x is a scalar)
-            s *= 0.044715
-            s += 1
-            s *= x
-            s *= -2.0 * math.sqrt(2.0 / math.pi)  # -2u
-            with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN in: inf and NaN out, as torch, unwarned
+            if approximate == "tanh":
+                s = xp.multiply(x, x, out=xp.empty_like(x))  # out=: an array even for 0-d x (x * x is a scalar)
+                s *= 0.044715
+                s += 1
+                s *= x
+                s *= -2.0 * math.sqrt(2.0 / math.pi)  # -2u
                 xp.exp(s, out=s)
-            s += 1
-            xp.reciprocal(s, out=s)  # (1 + tanh u) / 2 = 1 / (1 + e^(-2u)): no cancellation where tanh u ~ -1
-            ctx.s = s
-            return x * s
-        out, ctx.cdf = blockwise(_gelu_and_cdf, x)
+                s += 1
+                xp.reciprocal(s, out=s)  # (1 + tanh u) / 2 = 1 / (1 + e^(-2u)): no cancellation where tanh u ~ -1
+                ctx.s = s
+                return x * s
+            out, ctx.cdf = blockwise(_gelu_and_cdf, x)
         return out
 
     @staticmethod
@@ -253,20 +253,21 @@ class GELU(Function):
         if hasattr(ctx, "cdf_kernel"):  # the compiled forward ran
             g = xp.ascontiguousarray(xp.broadcast_to(grad, x.shape), dtype=x.dtype)
             return kernels.gelu_backward(x, ctx.cdf_kernel, g, ctx.approximate)
-        if ctx.approximate == "tanh":  # with s = (1 + t) / 2: f' = s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 0.044715 x^2)
-            s = ctx.s
-            d = xp.subtract(1, s, out=xp.empty_like(s))
-            d *= s
-            d *= x
-            d *= 2.0 * math.sqrt(2.0 / math.pi)
-            q = xp.multiply(x, x, out=xp.empty_like(x))
-            q *= 3 * 0.044715
-            q += 1
-            d *= q
-            d += s
-            d *= grad
-            return d
-        return blockwise(_gelu_grad, x, ctx.cdf, xp.broadcast_to(grad, x.shape))
+        with np.errstate(over="ignore", invalid="ignore"):
+            if ctx.approximate == "tanh":  # s = (1 + t) / 2: f' = s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 0.044715 x^2)
+                s = ctx.s
+                d = xp.subtract(1, s, out=xp.empty_like(s))
+                d *= s
+                d *= x
+                d *= 2.0 * math.sqrt(2.0 / math.pi)
+                q = xp.multiply(x, x, out=xp.empty_like(x))
+                q *= 3 * 0.044715
+                q += 1
+                d *= q
+                d += s
+                d *= grad
+                return d
+            return blockwise(_gelu_grad, x, ctx.cdf, xp.broadcast_to(grad, x.shape))
 
 
 def _gelu_and_cdf(x: Any) -> tuple[Any, Any]:

@@ -176,6 +176,7 @@ class Lease:
     __slots__ = ("arrays",)
 
     def __init__(self, *arrays: Any, alive: Iterable[Any] = ()) -> None:
+        self.arrays: tuple[Any, ...] = ()  # (a refused lease gives nothing back)
         alive = tuple(alive)
         if alive:
             for a in arrays:
