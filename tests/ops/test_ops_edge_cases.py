@@ -140,3 +140,21 @@ def test_gelu_exact_is_accurate_in_the_left_tail() -> None:
     exact = x * 0.5 * np.array([math.erfc(-v / math.sqrt(2.0)) for v in x])
     np.testing.assert_allclose(tw.tensor(x.astype(np.float32)).gelu().numpy(), exact, rtol=1e-5)
     np.testing.assert_allclose(tw.tensor(x).gelu().numpy(), exact, rtol=1e-13)
+
+
+@pytest.mark.parametrize("exponent", [3.0, 3, -2.0, -2, -0.5, 4.0, 2.5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pow_by_multiplication_matches_torch_with_its_edge_values(exponent, dtype):
+    # 3 and -2 by multiplication and -0.5 by 1/sqrt (NumPy's pow is slow there); the rest by NumPy's power
+    torch = pytest.importorskip("torch")
+    x = np.array([-2.5, -1.0, -0.0, 0.0, 0.3, 1.0, 7.0, np.inf, -np.inf, np.nan], dtype=dtype)
+    ours = tw.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    y, yt = tw.pow(ours, exponent), torch.pow(theirs, exponent)
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-6)
+    with np.errstate(invalid="ignore"):
+        g = np.linspace(0.5, 1.5, x.size).astype(dtype)
+    y.backward(tw.tensor(g))
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6)
+    assert y.dtype == ours.dtype

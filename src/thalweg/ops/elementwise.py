@@ -90,7 +90,7 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, y: Any) -> Any:
-        out = x ** y
+        out = scalar_power(x, y)
         ctx.x, ctx.y, ctx.out = x, y, out
         return out
 
@@ -102,7 +102,10 @@ class Pow(Function):
         xp = get_array_module(grad)
         if nx:
             if isinstance(y, (int, float)):
-                gx = grad * (2 * x) if y == 2 else grad * (y * x ** (y - 1)) if y != 0 else xp.zeros_like(grad)
+                if y == 0:
+                    gx = xp.zeros_like(grad)
+                else:
+                    gx = grad * (2 * x) if y == 2 else grad * (y * scalar_power(x, y - 1))
             else:
                 with xp.errstate(divide="ignore", invalid="ignore"):
                     gx = xp.where(y == 0, 0, grad * (y * x ** (y - 1)))
@@ -116,6 +119,28 @@ class Pow(Function):
                 with xp.errstate(divide="ignore", invalid="ignore"):
                     gy = xp.where((x == 0) & (y >= 0), 0, grad * ctx.out * xp.log(x))
         return gx, gy
+
+
+def scalar_power(x: Any, y: Any) -> Any:
+    """``x ** y``, by multiplication for the exponents 3 and -2 and by ``1/sqrt`` for -0.5 (as torch does).
+
+    NumPy takes fast paths for the exponents -1, 0, 0.5, 1 and 2 of a float
+    array; any other calls ``pow`` value by value, about 70 ns each (GPT-2's
+    ``torch.pow(x, 3.0)`` in its GELU made minGPT's adder 2x slower than torch).
+    """
+    if type(y) in (int, float) and getattr(x, "dtype", None) is not None and x.dtype.kind == "f" and x.ndim:
+        if y == 3:
+            out = x * x
+            out *= x
+            return out
+        if y == -2:
+            out = x * x
+            return get_array_module(x).reciprocal(out, out=out)
+        if y == -0.5:
+            xp = get_array_module(x)
+            out = xp.sqrt(x)
+            return xp.reciprocal(out, out=out)
+    return x ** y
 
 
 class Exp(Function):
