@@ -216,6 +216,19 @@ def test_blocks_of_kernel_rows_keep_no_columns_and_give_float64_derivatives(row_
     gradgradcheck(lambda x, w: F.conv2d(x, w, padding=1, groups=2, dilation=(1, 2)) ** 2, [x, w])
 
 
+def test_input_gradient_by_rows_in_blocks_matches_one_block(blocks_of_one_sample):
+    from thalweg.ops import conv as conv_module
+
+    rng = np.random.default_rng(5)
+    x_shape, w = (3, 4, 9, 8), rng.standard_normal((5, 4, 3, 2))
+    geo = ConvGeometry(x_shape, w.shape, (1, 1), (0, 1, 0, 1), (2, 1), 1)
+    g = rng.standard_normal((3, 5, geo.oh, geo.ow))
+    blocked = conv_module.input_grad_by_rows(g, w, geo)
+    whole = conv_module.input_grad_by_rows_block(g, w, geo)
+    np.testing.assert_allclose(blocked, whole, rtol=1e-13, atol=1e-13)
+    assert blocked.shape == x_shape
+
+
 def test_layers_go_in_blocks_only_where_their_columns_leave_the_cache():
     from thalweg.ops.conv import sample_blocks
 

@@ -254,6 +254,23 @@ def col2im(dcols: Any, geo: ConvGeometry) -> Any:
 
 
 def input_grad_by_rows(g: Any, w: Any, geo: ConvGeometry) -> Any:
+    """dL/dx for stride 1 (flat mode) by :func:`input_grad_by_rows_block`, one cache-sized block of samples at a
+    time (its gathered gradient rows are KW times the gradient: 33 MB for one step of PyTorch's MNIST example,
+    whose dL/dx went from 34 to 23 ms in blocks)."""
+    xp = get_array_module(g)
+    pitch = geo.wp + geo.dw * (geo.kw - 1)
+    per_sample = geo.o * geo.kw * geo.oh * pitch * g.dtype.itemsize
+    size = max(1, COLUMNS_BLOCK_BYTES // per_sample)
+    if size >= geo.n:
+        return input_grad_by_rows_block(g, w, geo)
+    gx = xp.empty((geo.n, geo.c, geo.h, geo.w), dtype=g.dtype)
+    for start in range(0, geo.n, size):
+        s = slice(start, min(start + size, geo.n))
+        gx[s] = input_grad_by_rows_block(g[s], w, geo.for_batch(s.stop - s.start))
+    return gx
+
+
+def input_grad_by_rows_block(g: Any, w: Any, geo: ConvGeometry) -> Any:
     """dL/dx for stride 1 (flat mode), one kernel *row* at a time; returns (N, C, H, W).
 
     dxpad[n, c, r, s] = sum_{o, i, j} w[o, c, i, j] g[n, o, r - i*dh, s - j*dw].  For
