@@ -158,3 +158,10 @@ def test_pow_by_multiplication_matches_torch_with_its_edge_values(exponent, dtyp
     yt.backward(torch.tensor(g))
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6)
     assert y.dtype == ours.dtype
+
+
+@pytest.mark.parametrize("exponent", [3.0, -2.0, -0.5])
+def test_pow_by_multiplication_gradcheck(exponent):
+    x = tw.tensor(np.random.default_rng(0).uniform(0.5, 2.0, (3, 4)), requires_grad=True)
+    assert tw.autograd.gradcheck(lambda t: tw.pow(t, exponent), (x,))
+    assert tw.autograd.gradgradcheck(lambda t: tw.pow(t, exponent), (x,))
