@@ -17,7 +17,7 @@ strided *view* of ``xpad`` (``as_strided``), so gathering them is one copy.
 Backpropagating through ``y = W @ cols + b``:
 
     dL/db      = sum over n, p, q of g                      (g = dL/dy)
-    dL/dW      = sum_n g[n] @ cols[n]^T                     (cols kept from the forward, or gathered again)
+    dL/dW      = sum_n g[n] @ cols[n]^T                     (cols kept from the forward or gathered again)
     dL/dcols   = W^T @ g[n]
     dL/dxpad   = col2im(dL/dcols)
 
@@ -492,7 +492,6 @@ class Conv(Function):
     def backward(ctx: Context, grad: Any) -> tuple[Any, Any, Any]:
         if hasattr(ctx, "parts"):
             return _backward_in_parts(ctx, grad)
-        xp = get_array_module(grad)
         geo: ConvGeometry = ctx.geo
         need_x, need_w, need_b = ctx.needs_input_grad
         if ctx.one_d:
