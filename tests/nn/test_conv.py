@@ -180,7 +180,7 @@ def blocks_of_one_sample(monkeypatch):
     import thalweg.ops.conv as conv_module
 
     monkeypatch.setattr(conv_module, "COLUMNS_BLOCK_BYTES", 1)
-    monkeypatch.setattr(conv_module, "IM2COL_BLOCKS_FROM_BYTES", 0)
+    monkeypatch.setattr(conv_module, "BLOCKS_FROM_BYTES", 0)
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ BLAS, while the parts run side by side (the ResNet benchmark at 2 threads:
 0.90 of its 1-thread time, from 1.02-1.06 slower before).
 
 Columns that would not stay in cache (kernel rows always, full columns from
-``IM2COL_BLOCKS_FROM_BYTES``) are gathered and multiplied one block of about
+``BLOCKS_FROM_BYTES``) are gathered and multiplied one block of about
 ``COLUMNS_BLOCK_BYTES`` at a time, and gathered again for dL/dW instead of
 being kept (:func:`gather_and_multiply`).
 
@@ -94,7 +94,7 @@ FLAT_MAX_WIDTH = 2.0  # flat rows when the padded width is at most this many tim
 ROWS_MIN_DEPTH = 16  # at least this many rows (C/G * KW) per kernel row: thinner products run far below peak
 ROWS_MIN_COLUMNS = 1_400_000  # and full columns this large (about 5.6 MB in float32), which fall out of cache
 COLUMNS_BLOCK_BYTES = 2 * 2**20  # gathered columns per block of samples, so its products read them from cache
-IM2COL_BLOCKS_FROM_BYTES = 8 * 2**20  # full (im2col) columns go in blocks only from this size (LeNet's: 4 MB)
+BLOCKS_FROM_BYTES = 8 * 2**20  # full (im2col) columns and dL/dx's gradient rows go in blocks from this size
 
 
 class ConvGeometry:
@@ -261,7 +261,7 @@ def input_grad_by_rows(g: Any, w: Any, geo: ConvGeometry) -> Any:
     pitch = geo.wp + geo.dw * (geo.kw - 1)
     per_sample = geo.o * geo.kw * geo.oh * pitch * g.dtype.itemsize
     size = max(1, COLUMNS_BLOCK_BYTES // per_sample)
-    if size >= geo.n:
+    if size >= geo.n or per_sample * geo.n < BLOCKS_FROM_BYTES:  # (in blocks, LeNet's 2.6 MB: 2.5% slower)
         return input_grad_by_rows_block(g, w, geo)
     gx = xp.empty((geo.n, geo.c, geo.h, geo.w), dtype=g.dtype)
     for start in range(0, geo.n, size):
@@ -364,7 +364,7 @@ def sample_blocks(geo: ConvGeometry, itemsize: int) -> list[slice] | None:
     """Blocks of samples whose gathered columns (rows in rows mode) take about ``COLUMNS_BLOCK_BYTES``;
     None when the whole batch's do."""
     per_sample = geo.c * geo.kw * itemsize * (geo.hp * geo.wp if geo.rows else geo.kh * geo.length)
-    if not geo.rows and per_sample * geo.n < IM2COL_BLOCKS_FROM_BYTES:
+    if not geo.rows and per_sample * geo.n < BLOCKS_FROM_BYTES:
         return None  # full columns are gathered twice when in blocks: only worth it when they are large
     size = max(1, COLUMNS_BLOCK_BYTES // per_sample)
     if size >= geo.n:
