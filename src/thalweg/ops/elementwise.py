@@ -128,19 +128,20 @@ def scalar_power(x: Any, y: Any) -> Any:
     array; any other calls ``pow`` value by value, about 70 ns each (GPT-2's
     ``torch.pow(x, 3.0)`` in its GELU made minGPT's adder 2x slower than torch).
     """
-    if type(y) in (int, float) and getattr(x, "dtype", None) is not None and x.dtype.kind == "f" and x.ndim:
-        if y == 3:
-            out = x * x
-            out *= x
-            return out
-        if y == -2:
-            out = x * x
-            return get_array_module(x).reciprocal(out, out=out)
-        if y == -0.5:
-            xp = get_array_module(x)
-            out = xp.sqrt(x)
-            return xp.reciprocal(out, out=out)
-    return x ** y
+    xp = get_array_module(x)
+    with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):  # 0 ** -2 = inf, (-1) ** 0.5 = NaN, unwarned
+        if type(y) in (int, float) and getattr(x, "dtype", None) is not None and x.dtype.kind == "f" and x.ndim:
+            if y == 3:
+                out = x * x
+                out *= x
+                return out
+            if y == -2:
+                out = x * x
+                return xp.reciprocal(out, out=out)
+            if y == -0.5:
+                out = xp.sqrt(x)
+                return xp.reciprocal(out, out=out)
+        return x ** y
 
 
 class Exp(Function):
