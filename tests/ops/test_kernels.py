@@ -405,7 +405,9 @@ def _lstm_run(x, h0c0, g_out, g_h, g_c, reverse_layer: bool):
 @needs_numba
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("with_states", [False, True])
-def test_lstm_step_kernels_match_the_numpy_loop(bidirectional, with_states):
+def test_lstm_step_kernels_match_the_numpy_loop(bidirectional, with_states, monkeypatch):
+    from unittest import mock
+
     from thalweg.ops import recurrent
     rng = np.random.default_rng(4)
     T, B, F, H = 9, 3, 5, 16
@@ -414,19 +416,10 @@ def test_lstm_step_kernels_match_the_numpy_loop(bidirectional, with_states):
     h0c0 = tuple(rng.standard_normal((d, B, H)).astype(np.float32) for _ in range(2)) if with_states else None
     g_out = rng.standard_normal((T, B, d * H)).astype(np.float32)
     g_h, g_c = (rng.standard_normal((d, B, H)).astype(np.float32) for _ in range(2))
-    calls = []
-    original = recurrent._lstm_backward_compiled
-
-    def spy(*args):
-        calls.append(1)
-        return original(*args)
-
-    recurrent._lstm_backward_compiled = spy
-    try:
-        compiled = _lstm_run(x, h0c0, g_out, g_h, g_c, bidirectional)
-    finally:
-        recurrent._lstm_backward_compiled = original
-    assert len(calls) == d  # the compiled path ran, once per direction
+    spy = mock.Mock(wraps=recurrent._lstm_backward_compiled)
+    monkeypatch.setattr(recurrent, "_lstm_backward_compiled", spy)
+    compiled = _lstm_run(x, h0c0, g_out, g_h, g_c, bidirectional)
+    assert spy.call_count == d  # the compiled path ran, once per direction
     previous = kernels.set_enabled(False)
     try:
         reference = _lstm_run(x, h0c0, g_out, g_h, g_c, bidirectional)
