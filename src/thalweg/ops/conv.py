@@ -259,13 +259,11 @@ def input_grad_by_rows(g: Any, w: Any, geo: ConvGeometry) -> Any:
     whose dL/dx went from 34 to 23 ms in blocks)."""
     xp = get_array_module(g)
     pitch = geo.wp + geo.dw * (geo.kw - 1)
-    per_sample = geo.o * geo.kw * geo.oh * pitch * g.dtype.itemsize
-    size = max(1, COLUMNS_BLOCK_BYTES // per_sample)
-    if size >= geo.n or per_sample * geo.n < BLOCKS_FROM_BYTES:  # (in blocks, LeNet's 2.6 MB: 2.5% slower)
+    blocks = _blocks(geo.n, geo.o * geo.kw * geo.oh * pitch * g.dtype.itemsize, BLOCKS_FROM_BYTES)
+    if blocks is None:  # (in blocks, LeNet's 2.6 MB were 2.5% slower)
         return input_grad_by_rows_block(g, w, geo)
     gx = xp.empty((geo.n, geo.c, geo.h, geo.w), dtype=g.dtype)
-    for start in range(0, geo.n, size):
-        s = slice(start, min(start + size, geo.n))
+    for s in blocks:
         gx[s] = input_grad_by_rows_block(g[s], w, geo.for_batch(s.stop - s.start))
     return gx
 
@@ -362,14 +360,19 @@ def grad_columns(g: Any, geo: ConvGeometry) -> tuple[Any, Any]:
 
 def sample_blocks(geo: ConvGeometry, itemsize: int) -> list[slice] | None:
     """Blocks of samples whose gathered columns (rows in rows mode) take about ``COLUMNS_BLOCK_BYTES``;
-    None when the whole batch's do."""
+    None when the whole batch's do.  Full columns are gathered twice in blocks (again for dL/dW), so they go in
+    blocks only from ``BLOCKS_FROM_BYTES``; kernel rows always."""
     per_sample = geo.c * geo.kw * itemsize * (geo.hp * geo.wp if geo.rows else geo.kh * geo.length)
-    if not geo.rows and per_sample * geo.n < BLOCKS_FROM_BYTES:
-        return None  # full columns are gathered twice when in blocks: only worth it when they are large
+    return _blocks(geo.n, per_sample, 0 if geo.rows else BLOCKS_FROM_BYTES)
+
+
+def _blocks(n: int, per_sample: int, from_bytes: int) -> list[slice] | None:
+    """Slices of ``range(n)`` of about ``COLUMNS_BLOCK_BYTES`` each, at ``per_sample`` bytes a sample; None when
+    all ``n`` fit in one block or take less than ``from_bytes``."""
     size = max(1, COLUMNS_BLOCK_BYTES // per_sample)
-    if size >= geo.n:
+    if size >= n or per_sample * n < from_bytes:
         return None
-    return [slice(start, min(start + size, geo.n)) for start in range(0, geo.n, size)]
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
 def gather_and_multiply(x: Any, w: Any, geo: ConvGeometry, out: Any) -> tuple[Any, Any]:
