@@ -86,7 +86,7 @@ from typing import Any
 
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
-from . import parallel, workspace
+from . import parallel, winograd, workspace
 
 
 FLAT_MAX_WIDTH = 2.0  # flat rows when the padded width is at most this many times the output width
@@ -460,6 +460,12 @@ class Conv(Function):
         if parts > 1:  # the batch in parts on BLAS's threads (ops/parallel.py)
             opts = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
             return _forward_in_parts(ctx, x_in, w_in, b, opts, parts, geo, x, w)
+        if winograd.applies(geo, x, w):  # 3x3, stride 1, 32+ channels: F(2x2, 3x3) (ops/winograd.py)
+            out = winograd.forward(ctx, x, w, b, geo)
+            if getattr(ctx, "needs_input_grad", None) is not None:
+                ctx.geo, ctx.one_d, ctx.w_shape, ctx.x = geo, one_d, w.shape, x
+                ctx.w = w if ctx.needs_input_grad[0] else None
+            return out
         product_shape = (geo.n, groups, geo.o // groups, geo.length)
         if geo.flat and geo.width == geo.ow:  # no thrown-away outputs: the product is the output itself
             out = xp.empty(product_shape, dtype=x.dtype)  # the caller's, never pooled
@@ -497,6 +503,9 @@ class Conv(Function):
             return _backward_in_parts(ctx, grad)
         geo: ConvGeometry = ctx.geo
         need_x, need_w, need_b = ctx.needs_input_grad
+        if hasattr(ctx, "winograd"):
+            gx, gw = winograd.backward(ctx, grad, geo)
+            return gx, gw, (grad.sum(axis=(0, 2, 3)) if need_b else None)
         if ctx.one_d:
             grad = grad[:, :, None, :]
         gx = gw = gb = None

@@ -21,7 +21,8 @@ from .erf import _NR
 KERNELS = ("exp", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_tanh_backward", "layer_norm_forward",
            "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",
            "relu_forward", "relu_backward", "max_pool_2x2_forward", "max_pool_backward",
-           "scaled_add", "adam_direction", "tanh", "lstm_forward_step", "lstm_backward_step")
+           "scaled_add", "adam_direction", "tanh", "lstm_forward_step", "lstm_backward_step",
+           "winograd_input_transform", "winograd_output_transform", "winograd_output_adjoint", "winograd_input_adjoint")
 
 # no "nnan"/"ninf": NaN and infinity must propagate as in NumPy and torch
 _ELEMENTWISE = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True, fastmath={"nsz", "contract"})
@@ -448,3 +449,139 @@ def lstm_backward_step(back: Any, dY: Any, t: int, dc: Any, G: Any, TC: Any, c_p
             dA[t, b, 3, j] = dc[b, j] * i * (ONE - g * g)
         for j in range(h_):
             dc[b, j] *= G[2, t, b, j]
+
+
+# Winograd F(2x2, 3x3) transforms (ops/winograd.py).  Tile t = (n*TH + a)*TW + b covers output rows 2a, 2a+1 and
+# columns 2b, 2b+1, and reads the 4x4 input patch at rows 2a-top .. 2a-top+3, columns 2b-left .. 2b-left+3 (zero
+# outside the input: the padding).  The 16 transformed values of a tile and channel go to v[k, t, c], k = 4*i + j
+# (the layout whose products BLAS runs fastest).  The loops use no constants, so they compile for float32 and
+# float64 alike.
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _patch_transform(d0: Any, d1: Any, d2: Any, d3: Any, v: Any, t: int, c: int) -> None:  # pragma: no cover
+    """v[:, t, c] = B^T d B for the patch d with rows d0..d3, B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0],
+    [0, 1, 0, -1]]."""
+    # B^T d: the patch's rows combined, column by column
+    r00, r01, r02, r03 = d0[0] - d2[0], d0[1] - d2[1], d0[2] - d2[2], d0[3] - d2[3]
+    r10, r11, r12, r13 = d1[0] + d2[0], d1[1] + d2[1], d1[2] + d2[2], d1[3] + d2[3]
+    r20, r21, r22, r23 = d2[0] - d1[0], d2[1] - d1[1], d2[2] - d1[2], d2[3] - d1[3]
+    r30, r31, r32, r33 = d1[0] - d3[0], d1[1] - d3[1], d1[2] - d3[2], d1[3] - d3[3]
+    # (B^T d) B: the same combination of the columns
+    v[0, t, c], v[1, t, c], v[2, t, c], v[3, t, c] = r00 - r02, r01 + r02, r02 - r01, r01 - r03
+    v[4, t, c], v[5, t, c], v[6, t, c], v[7, t, c] = r10 - r12, r11 + r12, r12 - r11, r11 - r13
+    v[8, t, c], v[9, t, c], v[10, t, c], v[11, t, c] = r20 - r22, r21 + r22, r22 - r21, r21 - r23
+    v[12, t, c], v[13, t, c], v[14, t, c], v[15, t, c] = r30 - r32, r31 + r32, r32 - r31, r31 - r33
+
+
+@numba.njit(**_ELEMENTWISE)
+def winograd_input_transform(x: Any, top: int, left: int, th: int, tw: int, v: Any) -> None:  # pragma: no cover
+    """v[:, t, c] = B^T d B for the 4x4 patch d of every tile t and channel c of x (N, C, H, W)."""
+    n_, c_, h_, w_ = x.shape
+    patch = np.zeros((4, 4), x.dtype)
+    for n in range(n_):
+        for a in range(th):
+            r0 = 2 * a - top
+            for b in range(tw):
+                t, q0 = (n * th + a) * tw + b, 2 * b - left
+                if r0 >= 0 and r0 + 4 <= h_ and q0 >= 0 and q0 + 4 <= w_:
+                    for c in range(c_):
+                        _patch_transform(x[n, c, r0, q0:q0 + 4], x[n, c, r0 + 1, q0:q0 + 4],
+                                         x[n, c, r0 + 2, q0:q0 + 4], x[n, c, r0 + 3, q0:q0 + 4], v, t, c)
+                else:  # a border tile: the patch with zeros outside x
+                    for c in range(c_):
+                        for i in range(4):
+                            for j in range(4):
+                                r, q = r0 + i, q0 + j
+                                patch[i, j] = x[n, c, r, q] if 0 <= r < h_ and 0 <= q < w_ else x[n, c, 0, 0] * 0
+                        _patch_transform(patch[0], patch[1], patch[2], patch[3], v, t, c)
+
+
+@numba.njit(**_ELEMENTWISE)
+def winograd_output_transform(m: Any, th: int, tw: int, y: Any) -> None:  # pragma: no cover - compiled
+    """Each 2x2 output tile of y (N, O, OH, OW) = A^T M A from M = m[:, t, o] as 4x4 (the part inside y),
+    A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]."""
+    n_, o_, oh, ow = y.shape
+    for n in range(n_):
+        for a in range(th):
+            for b in range(tw):
+                t, r, q = (n * th + a) * tw + b, 2 * a, 2 * b
+                down, right = r + 1 < oh, q + 1 < ow
+                for o in range(o_):
+                    s0 = m[0, t, o] + m[4, t, o] + m[8, t, o]
+                    s1 = m[1, t, o] + m[5, t, o] + m[9, t, o]
+                    s2 = m[2, t, o] + m[6, t, o] + m[10, t, o]
+                    s3 = m[3, t, o] + m[7, t, o] + m[11, t, o]
+                    y[n, o, r, q] = s0 + s1 + s2
+                    if right:
+                        y[n, o, r, q + 1] = s1 - s2 - s3
+                    if down:
+                        u0 = m[4, t, o] - m[8, t, o] - m[12, t, o]
+                        u1 = m[5, t, o] - m[9, t, o] - m[13, t, o]
+                        u2 = m[6, t, o] - m[10, t, o] - m[14, t, o]
+                        u3 = m[7, t, o] - m[11, t, o] - m[15, t, o]
+                        y[n, o, r + 1, q] = u0 + u1 + u2
+                        if right:
+                            y[n, o, r + 1, q + 1] = u1 - u2 - u3
+
+
+@numba.njit(**_ELEMENTWISE)
+def winograd_output_adjoint(g: Any, th: int, tw: int, dm: Any) -> None:  # pragma: no cover - compiled
+    """The adjoint of :func:`winograd_output_transform`: dm[:, t, o] = A G A^T for each 2x2 tile G of
+    g (N, O, OH, OW), zero past its edges."""
+    n_, o_, oh, ow = g.shape
+    for n in range(n_):
+        for a in range(th):
+            for b in range(tw):
+                t, r, q = (n * th + a) * tw + b, 2 * a, 2 * b
+                down, right = r + 1 < oh, q + 1 < ow
+                for o in range(o_):
+                    g00 = g[n, o, r, q]
+                    g01 = g[n, o, r, q + 1] if right else g00 * 0
+                    g10 = g[n, o, r + 1, q] if down else g00 * 0
+                    g11 = g[n, o, r + 1, q + 1] if down and right else g00 * 0
+                    a0, a1, a2, a3 = g00, g00 + g10, g00 - g10, -g10  # A G, column 0
+                    b0, b1, b2, b3 = g01, g01 + g11, g01 - g11, -g11  # A G, column 1
+                    dm[0, t, o], dm[1, t, o], dm[2, t, o], dm[3, t, o] = a0, a0 + b0, a0 - b0, -b0
+                    dm[4, t, o], dm[5, t, o], dm[6, t, o], dm[7, t, o] = a1, a1 + b1, a1 - b1, -b1
+                    dm[8, t, o], dm[9, t, o], dm[10, t, o], dm[11, t, o] = a2, a2 + b2, a2 - b2, -b2
+                    dm[12, t, o], dm[13, t, o], dm[14, t, o], dm[15, t, o] = a3, a3 + b3, a3 - b3, -b3
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _patch_adjoint(dv: Any, t: int, c: int, e: Any) -> None:  # pragma: no cover - compiled
+    """e (4x4) = B D B^T for D = dv[:, t, c] as 4x4 (the adjoint of :func:`_patch_transform`)."""
+    for i in range(4):  # D B^T: each row (d0, d1, d2, d3) becomes (d0, d1 - d2 + d3, d1 + d2 - d0, -d3)
+        d0, d1, d2, d3 = dv[4 * i, t, c], dv[4 * i + 1, t, c], dv[4 * i + 2, t, c], dv[4 * i + 3, t, c]
+        e[i, 0], e[i, 1], e[i, 2], e[i, 3] = d0, d1 - d2 + d3, d1 + d2 - d0, -d3
+    for j in range(4):  # B (D B^T): the same combination of the rows
+        d0, d1, d2, d3 = e[0, j], e[1, j], e[2, j], e[3, j]
+        e[0, j], e[1, j], e[2, j], e[3, j] = d0, d1 - d2 + d3, d1 + d2 - d0, -d3
+
+
+@numba.njit(**_ELEMENTWISE)
+def winograd_input_adjoint(dv: Any, top: int, left: int, th: int, tw: int, dx: Any) -> None:  # pragma: no cover
+    """The adjoint of :func:`winograd_input_transform`: adds B D B^T, D = dv[:, t, c] as 4x4, to the part inside
+    dx (N, C, H, W) of each tile's patch (patches overlap by two rows and columns, so contributions add up)."""
+    n_, c_, h_, w_ = dx.shape
+    e = np.empty((4, 4), dx.dtype)
+    for n in range(n_):
+        for a in range(th):
+            r0 = 2 * a - top
+            for b in range(tw):
+                t, q0 = (n * th + a) * tw + b, 2 * b - left
+                inside = r0 >= 0 and r0 + 4 <= h_ and q0 >= 0 and q0 + 4 <= w_
+                for c in range(c_):
+                    _patch_adjoint(dv, t, c, e)
+                    if inside:
+                        for i in range(4):
+                            row = dx[n, c, r0 + i]
+                            row[q0] += e[i, 0]
+                            row[q0 + 1] += e[i, 1]
+                            row[q0 + 2] += e[i, 2]
+                            row[q0 + 3] += e[i, 3]
+                    else:
+                        for i in range(4):
+                            for j in range(4):
+                                r, q = r0 + i, q0 + j
+                                if 0 <= r < h_ and 0 <= q < w_:
+                                    dx[n, c, r, q] += e[i, j]

@@ -1,0 +1,158 @@
+"""Winograd F(2x2, 3x3) convolutions (ops/winograd.py): where they are used, torch parity of the value and the three
+gradients over borders, odd sizes and blocks, a float64 gradcheck of the same code, and the saved-input rules."""
+
+from unittest import mock
+
+import numpy as np
+import pytest
+
+import thalweg as tw
+from thalweg.autograd import gradcheck
+from thalweg.ops import kernels, winograd, workspace
+from thalweg.ops.conv import ConvGeometry
+
+F = tw.nn.functional
+needs_numba = pytest.mark.skipif(not kernels.enabled(), reason="numba is not installed (the speed extra)")
+pytestmark = needs_numba
+
+
+def _any_dtype(geo, x, w):
+    """winograd.applies without its float32 condition, so float64 runs the same path (for the gradcheck)."""
+    return (geo.kh == geo.kw == 3 and geo.sh == geo.sw == 1 and geo.dh == geo.dw == 1 and geo.groups == 1
+            and geo.oh > 0 and geo.ow > 0 and x.flags.c_contiguous and w.flags.c_contiguous)
+
+
+@pytest.fixture
+def spy():
+    with mock.patch.object(winograd, "forward", wraps=winograd.forward) as f:
+        yield f
+
+
+def test_used_for_3x3_stride_1_layers_with_enough_channels_only(spy):
+    c = winograd.MIN_CHANNELS
+    x = tw.randn(2, c, 6, 6)
+    F.conv2d(x, tw.randn(c, c, 3, 3), padding=1)
+    assert spy.call_count == 1
+    for w, kwargs in [(tw.randn(c, c, 3, 3), dict(stride=2)), (tw.randn(c, c, 3, 3), dict(dilation=2)),
+                      (tw.randn(c, c // 2, 3, 3), dict(groups=2)), (tw.randn(c, c, 5, 5), {}),
+                      (tw.randn(c - 1, c, 3, 3), {})]:
+        F.conv2d(x, w, **kwargs)
+    F.conv2d(x.double(), tw.randn(c, c, 3, 3).double())  # float64 keeps the direct method
+    assert spy.call_count == 1
+
+
+def test_falls_back_to_the_direct_method_without_the_kernels(spy):
+    c = winograd.MIN_CHANNELS
+    previous = kernels.set_enabled(False)
+    try:
+        F.conv2d(tw.randn(1, c, 4, 4), tw.randn(c, c, 3, 3), padding=1)
+    finally:
+        kernels.set_enabled(previous)
+    assert spy.call_count == 0
+
+
+# (batch, in, out, height, width, padding): even and odd outputs, no border, wide and one-sided borders, 1x1 images
+CASES = [(2, 32, 32, 8, 8, 1), (3, 32, 40, 7, 9, 1), (2, 33, 32, 6, 5, 0), (2, 32, 35, 5, 5, 2),
+         (1, 32, 32, 1, 1, 1), (2, 32, 32, 4, 3, (0, 2)), (2, 32, 32, 3, 3, 0)]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_matches_torch_value_and_gradients(spy, case, bias):
+    torch = pytest.importorskip("torch")
+    n, c, o, h, w, padding = case
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    k = rng.standard_normal((o, c, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32) if bias else None
+    ours = [tw.tensor(a, requires_grad=True) if a is not None else None for a in (x, k, b)]
+    theirs = [torch.tensor(a, requires_grad=True) if a is not None else None for a in (x, k, b)]
+    y = F.conv2d(*ours, padding=padding)
+    y_t = torch.nn.functional.conv2d(*theirs, padding=padding)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(tw.tensor(g))
+    y_t.backward(torch.tensor(g))
+    assert spy.call_count == 1
+    for a, a_t, what in zip([y] + [t.grad for t in ours if t is not None],
+                            [y_t] + [t.grad for t in theirs if t is not None], ["y", "dx", "dw", "db"]):
+        expected = a_t.detach().numpy()
+        assert a.shape == expected.shape, what
+        np.testing.assert_allclose(a.numpy(), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max(), err_msg=what)
+
+
+def test_blocks_of_samples_give_the_one_block_result(monkeypatch):
+    rng = np.random.default_rng(1)
+    x = tw.tensor(rng.standard_normal((5, 32, 7, 6)).astype(np.float32), requires_grad=True)
+    w = tw.tensor(rng.standard_normal((32, 32, 3, 3)).astype(np.float32), requires_grad=True)
+
+    def run():
+        y = F.conv2d(x, w, padding=1)
+        gx, gw = tw.autograd.grad((y * y).sum(), [x, w])
+        return y.numpy(), gx.numpy(), gw.numpy()
+
+    whole = run()
+    geo = ConvGeometry(x.shape, w.shape, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    monkeypatch.setattr(winograd, "BLOCK_BYTES", 1)  # one sample a block
+    assert len(winograd.Tiling(geo, 4).blocks) == 5
+    for a, b in zip(run(), whole):  # the same products; dL/dW's sum over the tiles goes block by block
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max())
+
+
+@pytest.mark.parametrize("padding", [1, 0, (2, 1)])
+def test_float64_gradcheck_of_the_winograd_path(spy, monkeypatch, padding):
+    monkeypatch.setattr(winograd, "applies", _any_dtype)
+    monkeypatch.setattr(winograd, "BLOCK_BYTES", 1)  # two blocks
+    rng = np.random.default_rng(2)
+    x = tw.tensor(rng.standard_normal((2, 3, 5, 4)), requires_grad=True)
+    w = tw.tensor(rng.standard_normal((2, 3, 3, 3)), requires_grad=True)
+    b = tw.tensor(rng.standard_normal(2), requires_grad=True)
+    gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=padding), [x, w, b])
+    assert spy.call_count > 0
+
+
+def test_second_derivatives_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 32, 5, 5)).astype(np.float32)
+    k = rng.standard_normal((32, 32, 3, 3)).astype(np.float32) * 0.1
+    xo, ko = tw.tensor(x, requires_grad=True), tw.tensor(k, requires_grad=True)
+    xt, kt = torch.tensor(x, requires_grad=True), torch.tensor(k, requires_grad=True)
+    (gx,) = tw.autograd.grad((F.conv2d(xo, ko, padding=1) ** 2).sum(), [xo], create_graph=True)
+    (gx_t,) = torch.autograd.grad((torch.nn.functional.conv2d(xt, kt, padding=1) ** 2).sum(), [xt], create_graph=True)
+    (gk,) = tw.autograd.grad((gx * gx).sum(), [ko])
+    (gk_t,) = torch.autograd.grad((gx_t * gx_t).sum(), [kt])
+    np.testing.assert_allclose(gk.numpy(), gk_t.numpy(), rtol=1e-3, atol=1e-3 * np.abs(gk_t.numpy()).max())
+
+
+def test_changing_the_input_in_place_after_the_forward_raises():
+    x = tw.randn(2, 32, 4, 4, requires_grad=True)
+    h = x * 1.0
+    y = F.conv2d(h, tw.randn(32, 32, 3, 3, requires_grad=True), padding=1)  # the backward transforms h again
+    with tw.no_grad():
+        h.add_(1.0)
+    with pytest.raises(RuntimeError, match="in-?place|modified"):
+        y.sum().backward()
+
+
+def test_no_pooled_buffer_is_read_after_it_is_given_back():
+    """With the pool poisoned (given-back and taken buffers filled with NaN), results stay finite and equal."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 32, 6, 7)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+
+    def run():
+        xo, wo = tw.tensor(x, requires_grad=True), tw.tensor(w, requires_grad=True)
+        y = F.conv2d(xo, wo, padding=1)
+        z = F.conv2d(tw.tensor(x), wo, padding=1)  # a second convolution between the forward and the backward
+        (y * z.detach()).sum().backward()
+        return y.numpy(), xo.grad.numpy(), wo.grad.numpy()
+
+    plain = run()
+    previous = workspace.set_poison(True)
+    try:
+        poisoned = run()
+    finally:
+        workspace.set_poison(previous)
+    for a, b in zip(poisoned, plain):
+        assert np.isfinite(a).all()
+        np.testing.assert_array_equal(a, b)
