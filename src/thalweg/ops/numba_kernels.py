@@ -548,14 +548,22 @@ def winograd_output_adjoint(g: Any, th: int, tw: int, dm: Any) -> None:  # pragm
 
 
 @numba.njit(inline="always", **_ELEMENTWISE)
-def _patch_adjoint(dv: Any, t: int, c: int, e: Any) -> None:  # pragma: no cover - compiled
-    """e (4x4) = B D B^T for D = dv[:, t, c] as 4x4 (the adjoint of :func:`_patch_transform`)."""
-    for i in range(4):  # D B^T: each row (d0, d1, d2, d3) becomes (d0, d1 - d2 + d3, d1 + d2 - d0, -d3)
-        d0, d1, d2, d3 = dv[4 * i, t, c], dv[4 * i + 1, t, c], dv[4 * i + 2, t, c], dv[4 * i + 3, t, c]
-        e[i, 0], e[i, 1], e[i, 2], e[i, 3] = d0, d1 - d2 + d3, d1 + d2 - d0, -d3
-    for j in range(4):  # B (D B^T): the same combination of the rows
-        d0, d1, d2, d3 = e[0, j], e[1, j], e[2, j], e[3, j]
-        e[0, j], e[1, j], e[2, j], e[3, j] = d0, d1 - d2 + d3, d1 + d2 - d0, -d3
+def _patch_adjoint(dv: Any, t: int, c: int) -> Any:  # pragma: no cover - compiled
+    """The rows of B D B^T for D = dv[:, t, c] as 4x4 (the adjoint of :func:`_patch_transform`), as four 4-tuples."""
+    # D B^T: each row (d0, d1, d2, d3) becomes (d0, d1 - d2 + d3, d1 + d2 - d0, -d3)
+    e00, e01 = dv[0, t, c], dv[1, t, c] - dv[2, t, c] + dv[3, t, c]
+    e02, e03 = dv[1, t, c] + dv[2, t, c] - dv[0, t, c], -dv[3, t, c]
+    e10, e11 = dv[4, t, c], dv[5, t, c] - dv[6, t, c] + dv[7, t, c]
+    e12, e13 = dv[5, t, c] + dv[6, t, c] - dv[4, t, c], -dv[7, t, c]
+    e20, e21 = dv[8, t, c], dv[9, t, c] - dv[10, t, c] + dv[11, t, c]
+    e22, e23 = dv[9, t, c] + dv[10, t, c] - dv[8, t, c], -dv[11, t, c]
+    e30, e31 = dv[12, t, c], dv[13, t, c] - dv[14, t, c] + dv[15, t, c]
+    e32, e33 = dv[13, t, c] + dv[14, t, c] - dv[12, t, c], -dv[15, t, c]
+    # B (D B^T): the same combination of the rows
+    return ((e00, e01, e02, e03),
+            (e10 - e20 + e30, e11 - e21 + e31, e12 - e22 + e32, e13 - e23 + e33),
+            (e10 + e20 - e00, e11 + e21 - e01, e12 + e22 - e02, e13 + e23 - e03),
+            (-e30, -e31, -e32, -e33))
 
 
 @numba.njit(**_ELEMENTWISE)
@@ -563,7 +571,6 @@ def winograd_input_adjoint(dv: Any, top: int, left: int, th: int, tw: int, dx: A
     """The adjoint of :func:`winograd_input_transform`: adds B D B^T, D = dv[:, t, c] as 4x4, to the part inside
     dx (N, C, H, W) of each tile's patch (patches overlap by two rows and columns, so contributions add up)."""
     n_, c_, h_, w_ = dx.shape
-    e = np.empty((4, 4), dx.dtype)
     for n in range(n_):
         for a in range(th):
             r0 = 2 * a - top
@@ -571,17 +578,18 @@ def winograd_input_adjoint(dv: Any, top: int, left: int, th: int, tw: int, dx: A
                 t, q0 = (n * th + a) * tw + b, 2 * b - left
                 inside = r0 >= 0 and r0 + 4 <= h_ and q0 >= 0 and q0 + 4 <= w_
                 for c in range(c_):
-                    _patch_adjoint(dv, t, c, e)
+                    rows = _patch_adjoint(dv, t, c)
                     if inside:
-                        for i in range(4):
-                            row = dx[n, c, r0 + i]
-                            row[q0] += e[i, 0]
-                            row[q0 + 1] += e[i, 1]
-                            row[q0 + 2] += e[i, 2]
-                            row[q0 + 3] += e[i, 3]
+                        for i in numba.literal_unroll((0, 1, 2, 3)):
+                            row, e = dx[n, c, r0 + i], rows[i]
+                            row[q0] += e[0]
+                            row[q0 + 1] += e[1]
+                            row[q0 + 2] += e[2]
+                            row[q0 + 3] += e[3]
                     else:
-                        for i in range(4):
-                            for j in range(4):
-                                r, q = r0 + i, q0 + j
-                                if 0 <= r < h_ and 0 <= q < w_:
-                                    dx[n, c, r, q] += e[i, j]
+                        for i in numba.literal_unroll((0, 1, 2, 3)):
+                            r, e = r0 + i, rows[i]
+                            if 0 <= r < h_:
+                                for j in numba.literal_unroll((0, 1, 2, 3)):
+                                    if 0 <= q0 + j < w_:
+                                        dx[n, c, r, q0 + j] += e[j]
