@@ -427,3 +427,22 @@ def test_lstm_step_kernels_match_the_numpy_loop(bidirectional, with_states, monk
         kernels.set_enabled(previous)
     for a, b in zip(compiled, reference):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+
+
+@needs_numba
+@pytest.mark.parametrize("stride, padding, dilation", [((2, 2), (1, 1, 1, 1), (1, 1)), ((2, 3), (2, 0, 1, 3), (2, 1)),
+                                                       ((3, 3), (4, 4, 4, 4), (1, 1)), ((1, 2), (0, 0, 0, 0), (1, 2))])
+def test_col2im_kernel_matches_numpy_path(stride, padding, dilation):
+    from thalweg.ops import conv
+
+    geo = conv.ConvGeometry((2, 3, 9, 8), (4, 3, 3, 2), stride, padding, dilation, 1)
+    assert not geo.flat
+    d = np.random.default_rng(0).standard_normal((2, 1, geo.depth, geo.length)).astype(np.float32)
+    compiled = conv.col2im(d, geo)
+    previous = kernels.set_enabled(False)
+    try:
+        reference = conv.col2im(d, geo)
+    finally:
+        kernels.set_enabled(previous)
+    assert compiled.shape == reference.shape == (2, 3, 9, 8)
+    np.testing.assert_allclose(compiled, reference, rtol=1e-6, atol=1e-6)

@@ -22,7 +22,8 @@ KERNELS = ("exp", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_ta
            "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",
            "relu_forward", "relu_backward", "max_pool_2x2_forward", "max_pool_backward",
            "scaled_add", "adam_direction", "tanh", "lstm_forward_step", "lstm_backward_step",
-           "winograd_input_transform", "winograd_output_transform", "winograd_output_adjoint", "winograd_input_adjoint")
+           "winograd_input_transform", "winograd_output_transform", "winograd_output_adjoint", "winograd_input_adjoint",
+           "col2im")
 
 # no "nnan"/"ninf": NaN and infinity must propagate as in NumPy and torch
 _ELEMENTWISE = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True, fastmath={"nsz", "contract"})
@@ -593,3 +594,20 @@ def winograd_input_adjoint(dv: Any, top: int, left: int, th: int, tw: int, dx: A
                                 for j in numba.literal_unroll((0, 1, 2, 3)):
                                     if 0 <= q0 + j < w_:
                                         dx[n, c, r, q0 + j] += e[j]
+
+
+@numba.njit(**_ELEMENTWISE)
+def col2im(d: Any, sh: int, sw: int, dh: int, dw: int, xpad: Any) -> None:  # pragma: no cover - compiled
+    """The adjoint of im2col (ops/conv.py, compact layout): for d (N, C, KH, KW, OH, OW), adds
+    d[n, c, i, j, p, q] to xpad[n, c, p*sh + i*dh, q*sw + j*dw] (xpad (N, C, Hp, Wp), zeroed by the caller)."""
+    n_, c_, kh, kw, oh, ow = d.shape
+    for n in range(n_):
+        for c in range(c_):
+            plane = xpad[n, c]
+            for i in range(kh):
+                for j in range(kw):
+                    for p in range(oh):
+                        row, src = plane[p * sh + i * dh], d[n, c, i, j, p]
+                        for q in range(ow):
+                            row[q * sw + j * dw] += src[q]
+

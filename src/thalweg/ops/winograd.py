@@ -94,21 +94,27 @@ class Tiling:
         size = max(1, BLOCK_BYTES // per_sample)
         self.blocks = [slice(s, min(s + size, geo.n)) for s in range(0, geo.n, size)]
 
-    def planes(self, samples: int, channels: int, dtype: Any) -> tuple[Any, Any]:
-        """A (16, samples * TH * TW, channels) workspace array whose planes are ``SKEW`` values further apart than
-        their size; returns (the array, its buffer to give back)."""
-        count = samples * self.th * self.tw
-        plane = count * channels + SKEW
-        buf = workspace.take(np, (16 * plane,), dtype)
-        item = buf.itemsize
-        return np.lib.stride_tricks.as_strided(buf, (16, count, channels), (plane * item, channels * item, item)), buf
+    def planes(self, channels: int, dtype: Any) -> Any:
+        """A workspace buffer for (16, T, channels) of the largest block (see :meth:`view`)."""
+        return workspace.take(np, (16 * self._plane(self.blocks[0], channels),), dtype)
 
-    def transformed_input(self, x: Any) -> tuple[Any, Any]:
-        """V = B^T d B for every patch d of a block of x (n, C, H, W): (16, n * TH * TW, C), and its buffer."""
+    def _plane(self, block: slice, channels: int) -> int:
+        return (block.stop - block.start) * self.th * self.tw * channels + SKEW
+
+    def view(self, buf: Any, block: slice, channels: int) -> Any:
+        """``buf`` as (16, T, channels) for the T tiles of ``block``, with planes ``SKEW`` values further apart than
+        T * channels: with planes exactly T * C apart (often a multiple of 4 KiB), the 16 streams a transform
+        writes fall into the same cache sets and the transforms ran ten times slower."""
+        count, item = (block.stop - block.start) * self.th * self.tw, buf.itemsize
+        strides = (self._plane(block, channels) * item, channels * item, item)
+        return np.lib.stride_tricks.as_strided(buf, (16, count, channels), strides)
+
+    def transform_input(self, x: Any, block: slice, vbuf: Any) -> Any:
+        """V = B^T d B for every patch d of the block's samples of x (N, C, H, W), in ``vbuf`` as (16, T, C)."""
         top, _, left, _ = self.geo.pad
-        v, vbuf = self.planes(x.shape[0], self.geo.c, x.dtype)
-        kernels.get("winograd_input_transform")(x, top, left, self.th, self.tw, v)
-        return v, vbuf
+        v = self.view(vbuf, block, self.geo.c)
+        kernels.get("winograd_input_transform")(x[block], top, left, self.th, self.tw, v)
+        return v
 
 
 def kernel_transform(w: Any) -> Any:
@@ -129,15 +135,15 @@ def forward(ctx: Context, x: Any, w: Any, b: Any, geo: Any) -> Any:
     """y = conv(x, w) + b, (N, O, OH, OW), one block of samples at a time: V, M = V U^T and y = A^T M A while they
     are in cache.  Saves U^T on ``ctx`` when a gradient is needed (the backward transforms x again)."""
     tiling = Tiling(geo, x.itemsize)
-    th, tw = tiling.th, tiling.tw
     ut = kernel_transform(w)
     out = np.empty((geo.n, geo.o, geo.oh, geo.ow), x.dtype)
+    vbuf, mbuf = tiling.planes(geo.c, x.dtype), tiling.planes(geo.o, x.dtype)
+    output_transform = kernels.get("winograd_output_transform")
     for s in tiling.blocks:
-        v, vbuf = tiling.transformed_input(x[s])
-        m, mbuf = tiling.planes(s.stop - s.start, geo.o, x.dtype)
-        np.matmul(v, ut, out=m)
-        kernels.get("winograd_output_transform")(m, th, tw, out[s])
-        workspace.give(vbuf, mbuf, alive=(out,))
+        m = tiling.view(mbuf, s, geo.o)
+        np.matmul(tiling.transform_input(x, s, vbuf), ut, out=m)
+        output_transform(m, tiling.th, tiling.tw, out[s])
+    workspace.give(vbuf, mbuf, alive=(out,))
     if b is not None:
         out += b.reshape(-1, 1, 1)
     if getattr(ctx, "needs_input_grad", None) is not None:
@@ -147,7 +153,7 @@ def forward(ctx: Context, x: Any, w: Any, b: Any, geo: Any) -> Any:
 
 def backward(ctx: Context, grad: Any, geo: Any) -> tuple[Any, Any]:
     """(dL/dx or None, dL/dw or None), one block of samples at a time (see the module docstring): dM = A dY A^T,
-    dL/dU += dM^T V with V transformed again from the saved x, dL/dV = dM U^T^T and its adjoint transform."""
+    dL/dU += dM^T V with V transformed again from the saved x, dL/dV = dM U and its adjoint transform."""
     need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
     x, ut = ctx.x, ctx.winograd
     tiling = Tiling(geo, x.itemsize)
@@ -156,19 +162,18 @@ def backward(ctx: Context, grad: Any, geo: Any) -> tuple[Any, Any]:
     grad = np.ascontiguousarray(grad, dtype=x.dtype)
     gx = np.zeros(x.shape, x.dtype) if need_x else None
     du = np.zeros((16, geo.o, geo.c), x.dtype) if need_w else None
+    du_block = np.empty_like(du) if need_w else None
     u = np.ascontiguousarray(ut.swapaxes(-1, -2)) if need_x else None  # (BLAS ran a transposed view 20-35% slower)
+    dmbuf, vbuf = tiling.planes(geo.o, x.dtype), tiling.planes(geo.c, x.dtype)  # vbuf: V, then dL/dV
+    output_adjoint, input_adjoint = kernels.get("winograd_output_adjoint"), kernels.get("winograd_input_adjoint")
     for s in tiling.blocks:
-        n = s.stop - s.start
-        dm, dmbuf = tiling.planes(n, geo.o, x.dtype)
-        kernels.get("winograd_output_adjoint")(grad[s], th, tw, dm)
+        dm = tiling.view(dmbuf, s, geo.o)
+        output_adjoint(grad[s], th, tw, dm)
         if need_w:
-            v, vbuf = tiling.transformed_input(x[s])
-            du += np.matmul(dm.swapaxes(-1, -2), v)
-            workspace.give(vbuf, alive=(du,))
+            du += np.matmul(dm.swapaxes(-1, -2), tiling.transform_input(x, s, vbuf), out=du_block)
         if need_x:
-            dv, dvbuf = tiling.planes(n, geo.c, x.dtype)
+            dv = tiling.view(vbuf, s, geo.c)
             np.matmul(dm, u, out=dv)
-            kernels.get("winograd_input_adjoint")(dv, top, left, th, tw, gx[s])
-            workspace.give(dvbuf, alive=(gx,))
-        workspace.give(dmbuf, alive=(gx, du))
+            input_adjoint(dv, top, left, th, tw, gx[s])
+    workspace.give(dmbuf, vbuf, alive=(gx, du))
     return gx, (kernel_adjoint(du) if need_w else None)
