@@ -446,3 +446,37 @@ def test_col2im_kernel_matches_numpy_path(stride, padding, dilation):
         kernels.set_enabled(previous)
     assert compiled.shape == reference.shape == (2, 3, 9, 8)
     np.testing.assert_allclose(compiled, reference, rtol=1e-6, atol=1e-6)
+
+
+@needs_numba
+def test_batch_norm_kernel_keeps_its_input_and_sees_it_changed_in_place():
+    """The compiled forward saves x (not xhat) and recomputes xhat in the backward: changing x in place raises."""
+    x = tw.randn(4, 3, 5, 5, requires_grad=True)
+    h = x * 1.0
+    y = tw.nn.functional.batch_norm(h, None, None, training=True)
+    with tw.no_grad():
+        h.mul_(2.0)
+    with pytest.raises(RuntimeError, match="in-?place|modified"):
+        y.sum().backward()
+
+
+@needs_numba
+def test_batch_norm_second_derivatives_match_with_and_without_the_kernels():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 3, 4, 4)).astype(np.float32)
+    w = (rng.standard_normal(3) + 1.5).astype(np.float32)
+
+    def hessian_vector_product():
+        xo, wo = tw.tensor(x, requires_grad=True), tw.tensor(w, requires_grad=True)
+        y = tw.nn.functional.batch_norm(xo, None, None, wo, None, training=True)
+        (gx,) = tw.autograd.grad((y * y * y).sum(), [xo], create_graph=True)
+        return [a.numpy() for a in tw.autograd.grad((gx * gx).sum(), [xo, wo])]
+
+    compiled = hessian_vector_product()
+    previous = kernels.set_enabled(False)
+    try:
+        reference = hessian_vector_product()
+    finally:
+        kernels.set_enabled(previous)
+    for a, b in zip(compiled, reference):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3 * np.abs(b).max())

@@ -128,8 +128,8 @@ def _run_each_once() -> None:
     w = np.ones(4, np.float32)
     _, xhat, rstd = layer_norm_forward(x, w, w, 1e-5)
     layer_norm_backward(x, xhat, rstd, w, True, True, True)
-    out, xhat, mean, var = batch_norm_forward(x, w, w, 1e-5)  # x (3, 4): 4 channels
-    batch_norm_backward(x, xhat, (1 / np.sqrt(var + 1e-5)).astype(np.float32), w, True)
+    out, mean, var, shift, scale = batch_norm_forward(x, w, w, 1e-5)  # x (3, 4): 4 channels
+    batch_norm_backward(x, x, shift, scale, w, True)
     flat = x.reshape(-1)
     _kernels["exp"](flat, np.empty_like(flat))
     _kernels["tanh"](flat, np.empty_like(flat))
@@ -210,23 +210,27 @@ def layer_norm_backward(g2: Any, xhat: Any, rstd: Any, weight: Any, need_x: bool
 
 
 
-def batch_norm_forward(x: Any, weight: Any, bias: Any, eps: float) -> tuple[Any, Any, Any, Any]:
-    """Training-mode BatchNorm of a contiguous float32 (N, C, ...) array: (out, xhat, batch mean, biased var)."""
+def batch_norm_forward(x: Any, weight: Any, bias: Any, eps: float) -> tuple[Any, Any, Any, Any, Any]:
+    """Training-mode BatchNorm of a contiguous float32 (N, C, ...) array: (out, batch mean, biased var, shift,
+    scale), where xhat = (x - shift) scale per channel (float32, what :func:`batch_norm_backward` takes)."""
     n, c = x.shape[:2]
     x3 = x.reshape(n, c, -1)
-    out, xhat = np.empty_like(x3), np.empty_like(x3)
+    out = np.empty_like(x3)
     mean, var = np.empty(c, np.float64), np.empty(c, np.float64)
-    _kernels["batch_norm_forward"](x3, _vector(weight), _vector(bias), np.float32(eps), out, xhat, mean, var)
-    return out.reshape(x.shape), xhat.reshape(x.shape), mean.astype(np.float32), var.astype(np.float32)
+    shift, scale = np.empty(c, np.float32), np.empty(c, np.float32)
+    _kernels["batch_norm_forward"](x3, _vector(weight), _vector(bias), np.float32(eps), out, mean, var, shift, scale)
+    return out.reshape(x.shape), mean.astype(np.float32), var.astype(np.float32), shift, scale
 
 
-def batch_norm_backward(grad: Any, xhat: Any, rstd: Any, weight: Any, need_x: bool) -> tuple[Any, Any, Any]:
-    """Training-mode BatchNorm gradients for float32 arrays: (dL/dx or None, dL/dgamma, dL/dbeta)."""
+def batch_norm_backward(grad: Any, x: Any, shift: Any, scale: Any, weight: Any,
+                        need_x: bool) -> tuple[Any, Any, Any]:
+    """Training-mode BatchNorm gradients for float32 arrays, xhat recomputed from the forward's input ``x`` and its
+    ``shift`` and ``scale``: (dL/dx or None, dL/dgamma, dL/dbeta)."""
     n, c = grad.shape[:2]
     g3 = np.ascontiguousarray(grad).reshape(n, c, -1)
     gx = np.empty_like(g3) if need_x else np.empty((0, 0, 0), np.float32)
     dgamma, dbeta = np.empty(c, np.float64), np.empty(c, np.float64)
-    _kernels["batch_norm_backward"](g3, xhat.reshape(n, c, -1), _vector(rstd), _vector(weight), gx, dgamma, dbeta)
+    _kernels["batch_norm_backward"](g3, x.reshape(n, c, -1), shift, scale, _vector(weight), gx, dgamma, dbeta)
     return (gx.reshape(grad.shape) if need_x else None), dgamma.astype(np.float32), dbeta.astype(np.float32)
 
 

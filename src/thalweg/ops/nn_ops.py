@@ -103,6 +103,14 @@ def update_running_stats(running_mean: Any, running_var: Any, mean: Any, var: An
     running_var += (momentum * m / max(m - 1, 1)) * var.astype(running_var.dtype, copy=False)
 
 
+def saved_xhat(ctx: Context) -> Any:
+    """The normalised input xhat of a BatchNormFunction node: saved by the NumPy forward, recomputed as
+    (x - shift) scale from what the compiled forward saved."""
+    if ctx.xhat is not None:
+        return ctx.xhat
+    return (ctx.x - ctx.shift.reshape(_channel_view(ctx.x.shape))) * ctx.rstd
+
+
 class BatchNormFunction(Function):
     """Batch normalization (Ioffe and Szegedy 2015, arXiv 1502.03167), channels on axis 1.
 
@@ -134,11 +142,13 @@ class BatchNormFunction(Function):
         m = x.size // x.shape[1]  # values per channel
         if training and x.ndim > 1 and kernels.usable(x) and all(p is None or p.dtype == x.dtype
                                                                  for p in (weight, bias)):
-            out, xhat, mean, var = kernels.batch_norm_forward(x, weight, bias, eps)  # compiled, one loop per channel
+            out, mean, var, shift, scale = kernels.batch_norm_forward(x, weight, bias, eps)  # one loop per channel
             if running_mean is not None:
                 update_running_stats(running_mean, running_var, mean, var, momentum, m)
-            rstd = (1 / xp.sqrt(var + dtype(eps))).reshape(view)
-            ctx.xhat, ctx.rstd, ctx.weight, ctx.axes, ctx.training, ctx.m = xhat, rstd, weight, axes, training, m
+            # keep x, not xhat: x is alive anyway (an input), and not writing xhat saves a pass over memory
+            ctx.x, ctx.shift, ctx.scale = x, shift, scale
+            ctx.xhat, ctx.rstd, ctx.weight, ctx.axes, ctx.training, ctx.m = None, scale.reshape(view), weight, axes, \
+                training, m
             return out
         if training:
             mean = x.mean(axis=axes, keepdims=True)
@@ -161,10 +171,11 @@ class BatchNormFunction(Function):
         need_x, need_w, need_b = ctx.needs_input_grad
         xhat, rstd, axes = ctx.xhat, ctx.rstd, ctx.axes
         view = _channel_view(grad.shape)
-        if ctx.training and kernels.usable(xhat) and grad.dtype == xhat.dtype and (
-                ctx.weight is None or ctx.weight.dtype == grad.dtype):
-            gx, dgamma, dbeta = kernels.batch_norm_backward(grad, xhat, rstd, ctx.weight, need_x)
-            return gx, (dgamma if need_w else None), (dbeta if need_b else None)
+        if xhat is None:  # the compiled forward kept x
+            if kernels.usable(ctx.x) and grad.dtype == ctx.x.dtype:
+                gx, dgamma, dbeta = kernels.batch_norm_backward(grad, ctx.x, ctx.shift, ctx.scale, ctx.weight, need_x)
+                return gx, (dgamma if need_w else None), (dbeta if need_b else None)
+            xhat = saved_xhat(ctx)  # (kernels switched off since the forward)
         dbeta = grad.sum(axis=axes) if (need_b or (need_x and ctx.training)) else None
         dgamma = (grad * xhat).sum(axis=axes) if (need_w or (need_x and ctx.training)) else None
         gx = None

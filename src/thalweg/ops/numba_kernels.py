@@ -258,10 +258,12 @@ def layer_norm_backward(g: Any, xhat: Any, rstd: Any, w: Any, gx: Any, gw: Any,
 
 
 @numba.njit(**_REDUCING)
-def batch_norm_forward(x: Any, w: Any, b: Any, eps: Any, out: Any, xhat: Any, mean: Any,
-                       var: Any) -> None:  # pragma: no cover - compiled
+def batch_norm_forward(x: Any, w: Any, b: Any, eps: Any, out: Any, mean: Any, var: Any, shift: Any,
+                       scale: Any) -> None:  # pragma: no cover - compiled
     """Per channel c of x (N, C, S): mu, var over the N*S values (float64 sums), xhat = (x - mu) / sqrt(var + eps),
-    out = xhat w + b; ``mean`` and ``var`` (biased) receive mu and var.  ``w``, ``b`` of length 0 mean none."""
+    out = xhat w + b; ``mean`` and ``var`` (biased) receive mu and var, ``shift`` and ``scale`` the float32 mu and
+    1 / sqrt(var + eps) that xhat used (the backward recomputes xhat from x with them).  ``w``, ``b`` of length 0
+    mean none."""
     n_, c_, s_ = x.shape
     inv_m = 1.0 / max(n_ * s_, 1)
     has_w, has_b = w.size > 0, b.size > 0
@@ -281,40 +283,41 @@ def batch_norm_forward(x: Any, w: Any, b: Any, eps: Any, out: Any, xhat: Any, me
         var[c] = v
         mu32 = F32(mu)
         rs = F32(1.0 / np.sqrt(F32(v) + eps))
+        shift[c] = mu32
+        scale[c] = rs
         wc = w[c] if has_w else ONE
         bc = b[c] if has_b else ZERO
         for n in range(n_):
             for s in range(s_):
-                xh = (x[n, c, s] - mu32) * rs
-                xhat[n, c, s] = xh
-                out[n, c, s] = xh * wc + bc
+                out[n, c, s] = (x[n, c, s] - mu32) * rs * wc + bc
 
 
 @numba.njit(**_REDUCING)
-def batch_norm_backward(g: Any, xhat: Any, rstd: Any, w: Any, gx: Any, dgamma: Any,
+def batch_norm_backward(g: Any, x: Any, shift: Any, scale: Any, w: Any, gx: Any, dgamma: Any,
                         dbeta: Any) -> None:  # pragma: no cover - compiled
-    """Per channel: dbeta = sum g, dgamma = sum g xhat (float64 sums), and, if ``gx`` has the shape of g (N, C, S),
-    dL/dx = w r (g - dbeta / m - xhat dgamma / m)."""
+    """Per channel, with xhat = (x - shift) scale as in the forward: dbeta = sum g, dgamma = sum g xhat (float64
+    sums), and, if ``gx`` has the shape of g (N, C, S), dL/dx = w scale (g - dbeta / m - xhat dgamma / m)."""
     n_, c_, s_ = g.shape
     inv_m = 1.0 / max(n_ * s_, 1)
     has_w, want_x = w.size > 0, gx.size > 0
     for c in range(c_):
+        mu, rs = shift[c], scale[c]
         sg = 0.0
         sgx = 0.0
         for n in range(n_):
             for s in range(s_):
                 gv = g[n, c, s]
                 sg += gv
-                sgx += gv * xhat[n, c, s]
+                sgx += gv * ((x[n, c, s] - mu) * rs)
         dbeta[c] = sg
         dgamma[c] = sgx
         if want_x:
-            scale = rstd[c] * (w[c] if has_w else ONE)
+            k = rs * (w[c] if has_w else ONE)
             a = F32(sg * inv_m)
             bq = F32(sgx * inv_m)
             for n in range(n_):
                 for s in range(s_):
-                    gx[n, c, s] = scale * (g[n, c, s] - a - xhat[n, c, s] * bq)
+                    gx[n, c, s] = k * (g[n, c, s] - a - ((x[n, c, s] - mu) * rs) * bq)
 
 
 @numba.njit(**_ELEMENTWISE)

@@ -92,7 +92,7 @@ def _normalized(x: Any, xa: Any, xhat: Any, rstd: Any, axes: tuple[int, ...]) ->
 @register(N.BatchNormFunction)
 def _batch_norm(ctx: Context, g: Any) -> tuple[Any, Any, Any]:
     axes, training = ctx.axes, ctx.training
-    xhat_arr, rstd = ctx.xhat, ctx.rstd
+    xhat_arr, rstd = N.saved_xhat(ctx), ctx.rstd
     view = N._channel_view(xhat_arr.shape)
 
     def build(x: Any, w: Any, b: Any) -> Any:
