@@ -455,148 +455,254 @@ def lstm_backward_step(back: Any, dY: Any, t: int, dc: Any, G: Any, TC: Any, c_p
             dc[b, j] *= G[2, t, b, j]
 
 
-# Winograd F(2x2, 3x3) transforms (ops/winograd.py).  Tile t = (n*TH + a)*TW + b covers output rows 2a, 2a+1 and
-# columns 2b, 2b+1, and reads the 4x4 input patch at rows 2a-top .. 2a-top+3, columns 2b-left .. 2b-left+3 (zero
-# outside the input: the padding).  The 16 transformed values of a tile and channel go to v[k, t, c], k = 4*i + j
-# (the layout whose products BLAS runs fastest).  The loops use no constants, so they compile for float32 and
-# float64 alike.
+# Winograd F(4x4, 3x3) transforms (ops/winograd.py).  Tile t = (n*TH + a)*TW + b covers output rows 4a .. 4a+3 and
+# columns 4b .. 4b+3, and reads the 6x6 input patch at rows 4a-top .. 4a-top+5, columns 4b-left .. 4b-left+5 (zero
+# outside the input: the padding).  The 36 transformed values of a tile and channel go to v[k, t, c], k = 6*i + j
+# (the layout whose products BLAS runs fastest).  Each 2-D transform is a 1-D one on the patch's columns, then on
+# the rows of the result, written out with constant tuple indices so that everything stays in registers.  The
+# constants are float32, so the loops compile for float32 and float64 alike.
+TWO, FOUR, FIVE, EIGHT = F32(2.0), F32(4.0), F32(5.0), F32(8.0)
+
 
 @numba.njit(inline="always", **_ELEMENTWISE)
-def _patch_transform(d0: Any, d1: Any, d2: Any, d3: Any, v: Any, t: int, c: int) -> None:  # pragma: no cover
-    """v[:, t, c] = B^T d B for the patch d with rows d0..d3, B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0],
-    [0, 1, 0, -1]]."""
-    # B^T d: the patch's rows combined, column by column
-    r00, r01, r02, r03 = d0[0] - d2[0], d0[1] - d2[1], d0[2] - d2[2], d0[3] - d2[3]
-    r10, r11, r12, r13 = d1[0] + d2[0], d1[1] + d2[1], d1[2] + d2[2], d1[3] + d2[3]
-    r20, r21, r22, r23 = d2[0] - d1[0], d2[1] - d1[1], d2[2] - d1[2], d2[3] - d1[3]
-    r30, r31, r32, r33 = d1[0] - d3[0], d1[1] - d3[1], d1[2] - d3[2], d1[3] - d3[3]
-    # (B^T d) B: the same combination of the columns
-    v[0, t, c], v[1, t, c], v[2, t, c], v[3, t, c] = r00 - r02, r01 + r02, r02 - r01, r01 - r03
-    v[4, t, c], v[5, t, c], v[6, t, c], v[7, t, c] = r10 - r12, r11 + r12, r12 - r11, r11 - r13
-    v[8, t, c], v[9, t, c], v[10, t, c], v[11, t, c] = r20 - r22, r21 + r22, r22 - r21, r21 - r23
-    v[12, t, c], v[13, t, c], v[14, t, c], v[15, t, c] = r30 - r32, r31 + r32, r32 - r31, r31 - r33
+def _bt6(d0: Any, d1: Any, d2: Any, d3: Any, d4: Any, d5: Any) -> Any:  # pragma: no cover - compiled
+    """B^T d, B^T = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0],
+    [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]."""
+    return (FOUR * d0 - FIVE * d2 + d4, -FOUR * (d1 + d2) + d3 + d4, FOUR * (d1 - d2) - d3 + d4,
+            TWO * (d3 - d1) - d2 + d4, TWO * (d1 - d3) - d2 + d4, FOUR * d1 - FIVE * d3 + d5)
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _b6(v0: Any, v1: Any, v2: Any, v3: Any, v4: Any, v5: Any) -> Any:  # pragma: no cover - compiled
+    """B v (the adjoint of :func:`_bt6`)."""
+    return (FOUR * v0, FOUR * (v2 - v1 + v5) + TWO * (v4 - v3), -FIVE * v0 - FOUR * (v1 + v2) - v3 - v4,
+            v1 - v2 + TWO * (v3 - v4) - FIVE * v5, v0 + v1 + v2 + v3 + v4, v5)
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _at4(m0: Any, m1: Any, m2: Any, m3: Any, m4: Any, m5: Any) -> Any:  # pragma: no cover - compiled
+    """A^T m, A^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]."""
+    return (m0 + m1 + m2 + m3 + m4, m1 - m2 + TWO * (m3 - m4), m1 + m2 + FOUR * (m3 + m4),
+            m1 - m2 + EIGHT * (m3 - m4) + m5)
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _a6(y0: Any, y1: Any, y2: Any, y3: Any) -> Any:  # pragma: no cover - compiled
+    """A y (the adjoint of :func:`_at4`)."""
+    return (y0, y0 + y1 + y2 + y3, y0 - y1 + y2 - y3, y0 + TWO * y1 + FOUR * y2 + EIGHT * y3,
+            y0 - TWO * y1 + FOUR * y2 - EIGHT * y3, y3)
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _load(x: Any, n: int, c: int, r: int, q: int, inside: bool) -> Any:  # pragma: no cover - compiled
+    """x[n, c, r, q], or zero outside x (checked only for a patch not ``inside``)."""
+    if inside or (0 <= r < x.shape[2] and 0 <= q < x.shape[3]):
+        return x[n, c, r, q]
+    return x[n, c, 0, 0] * 0
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _patch_row(x: Any, n: int, c: int, r: int, q: int, inside: bool) -> Any:  # pragma: no cover - compiled
+    return (_load(x, n, c, r, q, inside), _load(x, n, c, r, q + 1, inside), _load(x, n, c, r, q + 2, inside),
+            _load(x, n, c, r, q + 3, inside), _load(x, n, c, r, q + 4, inside), _load(x, n, c, r, q + 5, inside))
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _put6(v: Any, k: int, t: int, c: int, e: Any) -> None:  # pragma: no cover - compiled
+    """v[6k .. 6k+5, t, c] = e."""
+    v[6 * k, t, c], v[6 * k + 1, t, c], v[6 * k + 2, t, c] = e[0], e[1], e[2]
+    v[6 * k + 3, t, c], v[6 * k + 4, t, c], v[6 * k + 5, t, c] = e[3], e[4], e[5]
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _get6(m: Any, k: int, t: int, o: int) -> Any:  # pragma: no cover - compiled
+    """m[6k .. 6k+5, t, o]: row k of a tile's 6x6 transformed values."""
+    return m[6 * k, t, o], m[6 * k + 1, t, o], m[6 * k + 2, t, o], m[6 * k + 3, t, o], m[6 * k + 4, t, o], \
+        m[6 * k + 5, t, o]
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _transform_patch(x: Any, n: int, c: int, r0: int, q0: int, inside: bool, v: Any,
+                     t: int) -> None:  # pragma: no cover - compiled
+    """v[:, t, c] = B^T d B for the 6x6 patch d of x at (r0, q0)."""
+    d0, d1, d2 = _patch_row(x, n, c, r0, q0, inside), _patch_row(x, n, c, r0 + 1, q0, inside), \
+        _patch_row(x, n, c, r0 + 2, q0, inside)
+    d3, d4, d5 = _patch_row(x, n, c, r0 + 3, q0, inside), _patch_row(x, n, c, r0 + 4, q0, inside), \
+        _patch_row(x, n, c, r0 + 5, q0, inside)
+    # B^T d, column by column: column j of the result is _bt6 of column j of d
+    c0 = _bt6(d0[0], d1[0], d2[0], d3[0], d4[0], d5[0])
+    c1 = _bt6(d0[1], d1[1], d2[1], d3[1], d4[1], d5[1])
+    c2 = _bt6(d0[2], d1[2], d2[2], d3[2], d4[2], d5[2])
+    c3 = _bt6(d0[3], d1[3], d2[3], d3[3], d4[3], d5[3])
+    c4 = _bt6(d0[4], d1[4], d2[4], d3[4], d4[4], d5[4])
+    c5 = _bt6(d0[5], d1[5], d2[5], d3[5], d4[5], d5[5])
+    # (B^T d) B: row i is _bt6 of row i of B^T d
+    _put6(v, 0, t, c, _bt6(c0[0], c1[0], c2[0], c3[0], c4[0], c5[0]))
+    _put6(v, 1, t, c, _bt6(c0[1], c1[1], c2[1], c3[1], c4[1], c5[1]))
+    _put6(v, 2, t, c, _bt6(c0[2], c1[2], c2[2], c3[2], c4[2], c5[2]))
+    _put6(v, 3, t, c, _bt6(c0[3], c1[3], c2[3], c3[3], c4[3], c5[3]))
+    _put6(v, 4, t, c, _bt6(c0[4], c1[4], c2[4], c3[4], c4[4], c5[4]))
+    _put6(v, 5, t, c, _bt6(c0[5], c1[5], c2[5], c3[5], c4[5], c5[5]))
 
 
 @numba.njit(**_ELEMENTWISE)
 def winograd_input_transform(x: Any, top: int, left: int, th: int, tw: int, v: Any) -> None:  # pragma: no cover
-    """v[:, t, c] = B^T d B for the 4x4 patch d of every tile t and channel c of x (N, C, H, W)."""
+    """v[:, t, c] = B^T d B for the 6x6 patch d of every tile t and channel c of x (N, C, H, W)."""
     n_, c_, h_, w_ = x.shape
-    patch = np.zeros((4, 4), x.dtype)
     for n in range(n_):
         for a in range(th):
-            r0 = 2 * a - top
+            r0 = 4 * a - top
             for b in range(tw):
-                t, q0 = (n * th + a) * tw + b, 2 * b - left
-                if r0 >= 0 and r0 + 4 <= h_ and q0 >= 0 and q0 + 4 <= w_:
+                t, q0 = (n * th + a) * tw + b, 4 * b - left
+                if r0 >= 0 and r0 + 6 <= h_ and q0 >= 0 and q0 + 6 <= w_:
                     for c in range(c_):
-                        _patch_transform(x[n, c, r0, q0:q0 + 4], x[n, c, r0 + 1, q0:q0 + 4],
-                                         x[n, c, r0 + 2, q0:q0 + 4], x[n, c, r0 + 3, q0:q0 + 4], v, t, c)
-                else:  # a border tile: the patch with zeros outside x
+                        _transform_patch(x, n, c, r0, q0, True, v, t)
+                else:  # a border tile: zeros outside x
                     for c in range(c_):
-                        for i in range(4):
-                            for j in range(4):
-                                r, q = r0 + i, q0 + j
-                                patch[i, j] = x[n, c, r, q] if 0 <= r < h_ and 0 <= q < w_ else x[n, c, 0, 0] * 0
-                        _patch_transform(patch[0], patch[1], patch[2], patch[3], v, t, c)
+                        _transform_patch(x, n, c, r0, q0, False, v, t)
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _put4(y: Any, n: int, o: int, r: int, q: int, e: Any) -> None:  # pragma: no cover - compiled
+    """y[n, o, r, q .. q+3] = e."""
+    y[n, o, r, q], y[n, o, r, q + 1], y[n, o, r, q + 2], y[n, o, r, q + 3] = e[0], e[1], e[2], e[3]
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _put4_inside(y: Any, n: int, o: int, r: int, q: int, e: Any) -> None:  # pragma: no cover - compiled
+    """y[n, o, r, q .. q+3] = e, the part inside y."""
+    if r < y.shape[2]:
+        for j in numba.literal_unroll((0, 1, 2, 3)):
+            if q + j < y.shape[3]:
+                y[n, o, r, q + j] = e[j]
 
 
 @numba.njit(**_ELEMENTWISE)
 def winograd_output_transform(m: Any, th: int, tw: int, y: Any) -> None:  # pragma: no cover - compiled
-    """Each 2x2 output tile of y (N, O, OH, OW) = A^T M A from M = m[:, t, o] as 4x4 (the part inside y),
-    A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]."""
+    """Each 4x4 output tile of y (N, O, OH, OW) = A^T M A from M = m[:, t, o] as 6x6 (the part inside y)."""
     n_, o_, oh, ow = y.shape
     for n in range(n_):
         for a in range(th):
             for b in range(tw):
-                t, r, q = (n * th + a) * tw + b, 2 * a, 2 * b
-                down, right = r + 1 < oh, q + 1 < ow
+                t, r, q = (n * th + a) * tw + b, 4 * a, 4 * b
+                full = r + 4 <= oh and q + 4 <= ow
                 for o in range(o_):
-                    s0 = m[0, t, o] + m[4, t, o] + m[8, t, o]
-                    s1 = m[1, t, o] + m[5, t, o] + m[9, t, o]
-                    s2 = m[2, t, o] + m[6, t, o] + m[10, t, o]
-                    s3 = m[3, t, o] + m[7, t, o] + m[11, t, o]
-                    y[n, o, r, q] = s0 + s1 + s2
-                    if right:
-                        y[n, o, r, q + 1] = s1 - s2 - s3
-                    if down:
-                        u0 = m[4, t, o] - m[8, t, o] - m[12, t, o]
-                        u1 = m[5, t, o] - m[9, t, o] - m[13, t, o]
-                        u2 = m[6, t, o] - m[10, t, o] - m[14, t, o]
-                        u3 = m[7, t, o] - m[11, t, o] - m[15, t, o]
-                        y[n, o, r + 1, q] = u0 + u1 + u2
-                        if right:
-                            y[n, o, r + 1, q + 1] = u1 - u2 - u3
+                    m0, m1, m2, m3, m4, m5 = _get6(m, 0, t, o), _get6(m, 1, t, o), _get6(m, 2, t, o), \
+                        _get6(m, 3, t, o), _get6(m, 4, t, o), _get6(m, 5, t, o)
+                    # A^T M, column by column
+                    s0 = _at4(m0[0], m1[0], m2[0], m3[0], m4[0], m5[0])
+                    s1 = _at4(m0[1], m1[1], m2[1], m3[1], m4[1], m5[1])
+                    s2 = _at4(m0[2], m1[2], m2[2], m3[2], m4[2], m5[2])
+                    s3 = _at4(m0[3], m1[3], m2[3], m3[3], m4[3], m5[3])
+                    s4 = _at4(m0[4], m1[4], m2[4], m3[4], m4[4], m5[4])
+                    s5 = _at4(m0[5], m1[5], m2[5], m3[5], m4[5], m5[5])
+                    # (A^T M) A, row by row
+                    e0 = _at4(s0[0], s1[0], s2[0], s3[0], s4[0], s5[0])
+                    e1 = _at4(s0[1], s1[1], s2[1], s3[1], s4[1], s5[1])
+                    e2 = _at4(s0[2], s1[2], s2[2], s3[2], s4[2], s5[2])
+                    e3 = _at4(s0[3], s1[3], s2[3], s3[3], s4[3], s5[3])
+                    if full:  # (one branch per tile: checks inside the stores made the loop 1.8x slower)
+                        _put4(y, n, o, r, q, e0)
+                        _put4(y, n, o, r + 1, q, e1)
+                        _put4(y, n, o, r + 2, q, e2)
+                        _put4(y, n, o, r + 3, q, e3)
+                    else:
+                        _put4_inside(y, n, o, r, q, e0)
+                        _put4_inside(y, n, o, r + 1, q, e1)
+                        _put4_inside(y, n, o, r + 2, q, e2)
+                        _put4_inside(y, n, o, r + 3, q, e3)
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _grad_row(g: Any, n: int, o: int, r: int, q: int, full: bool) -> Any:  # pragma: no cover - compiled
+    """g[n, o, r, q .. q+3], zero past g's edges unless ``full``."""
+    return (_load(g, n, o, r, q, full), _load(g, n, o, r, q + 1, full), _load(g, n, o, r, q + 2, full),
+            _load(g, n, o, r, q + 3, full))
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _tile_adjoint(g: Any, n: int, o: int, r: int, q: int, full: bool, dm: Any, t: int) -> None:  # pragma: no cover
+    """dm[:, t, o] = A G A^T for the 4x4 tile G of g at (r, q)."""
+    g0, g1, g2, g3 = _grad_row(g, n, o, r, q, full), _grad_row(g, n, o, r + 1, q, full), \
+        _grad_row(g, n, o, r + 2, q, full), _grad_row(g, n, o, r + 3, q, full)
+    # A G, column by column, then (A G) A^T row by row
+    p0, p1 = _a6(g0[0], g1[0], g2[0], g3[0]), _a6(g0[1], g1[1], g2[1], g3[1])
+    p2, p3 = _a6(g0[2], g1[2], g2[2], g3[2]), _a6(g0[3], g1[3], g2[3], g3[3])
+    _put6(dm, 0, t, o, _a6(p0[0], p1[0], p2[0], p3[0]))
+    _put6(dm, 1, t, o, _a6(p0[1], p1[1], p2[1], p3[1]))
+    _put6(dm, 2, t, o, _a6(p0[2], p1[2], p2[2], p3[2]))
+    _put6(dm, 3, t, o, _a6(p0[3], p1[3], p2[3], p3[3]))
+    _put6(dm, 4, t, o, _a6(p0[4], p1[4], p2[4], p3[4]))
+    _put6(dm, 5, t, o, _a6(p0[5], p1[5], p2[5], p3[5]))
 
 
 @numba.njit(**_ELEMENTWISE)
 def winograd_output_adjoint(g: Any, th: int, tw: int, dm: Any) -> None:  # pragma: no cover - compiled
-    """The adjoint of :func:`winograd_output_transform`: dm[:, t, o] = A G A^T for each 2x2 tile G of
+    """The adjoint of :func:`winograd_output_transform`: dm[:, t, o] = A G A^T for each 4x4 tile G of
     g (N, O, OH, OW), zero past its edges."""
     n_, o_, oh, ow = g.shape
     for n in range(n_):
         for a in range(th):
             for b in range(tw):
-                t, r, q = (n * th + a) * tw + b, 2 * a, 2 * b
-                down, right = r + 1 < oh, q + 1 < ow
-                for o in range(o_):
-                    g00 = g[n, o, r, q]
-                    g01 = g[n, o, r, q + 1] if right else g00 * 0
-                    g10 = g[n, o, r + 1, q] if down else g00 * 0
-                    g11 = g[n, o, r + 1, q + 1] if down and right else g00 * 0
-                    a0, a1, a2, a3 = g00, g00 + g10, g00 - g10, -g10  # A G, column 0
-                    b0, b1, b2, b3 = g01, g01 + g11, g01 - g11, -g11  # A G, column 1
-                    dm[0, t, o], dm[1, t, o], dm[2, t, o], dm[3, t, o] = a0, a0 + b0, a0 - b0, -b0
-                    dm[4, t, o], dm[5, t, o], dm[6, t, o], dm[7, t, o] = a1, a1 + b1, a1 - b1, -b1
-                    dm[8, t, o], dm[9, t, o], dm[10, t, o], dm[11, t, o] = a2, a2 + b2, a2 - b2, -b2
-                    dm[12, t, o], dm[13, t, o], dm[14, t, o], dm[15, t, o] = a3, a3 + b3, a3 - b3, -b3
+                t, r, q = (n * th + a) * tw + b, 4 * a, 4 * b
+                if r + 4 <= oh and q + 4 <= ow:
+                    for o in range(o_):
+                        _tile_adjoint(g, n, o, r, q, True, dm, t)
+                else:
+                    for o in range(o_):
+                        _tile_adjoint(g, n, o, r, q, False, dm, t)
 
 
 @numba.njit(inline="always", **_ELEMENTWISE)
-def _patch_adjoint(dv: Any, t: int, c: int) -> Any:  # pragma: no cover - compiled
-    """The rows of B D B^T for D = dv[:, t, c] as 4x4 (the adjoint of :func:`_patch_transform`), as four 4-tuples."""
-    # D B^T: each row (d0, d1, d2, d3) becomes (d0, d1 - d2 + d3, d1 + d2 - d0, -d3)
-    e00, e01 = dv[0, t, c], dv[1, t, c] - dv[2, t, c] + dv[3, t, c]
-    e02, e03 = dv[1, t, c] + dv[2, t, c] - dv[0, t, c], -dv[3, t, c]
-    e10, e11 = dv[4, t, c], dv[5, t, c] - dv[6, t, c] + dv[7, t, c]
-    e12, e13 = dv[5, t, c] + dv[6, t, c] - dv[4, t, c], -dv[7, t, c]
-    e20, e21 = dv[8, t, c], dv[9, t, c] - dv[10, t, c] + dv[11, t, c]
-    e22, e23 = dv[9, t, c] + dv[10, t, c] - dv[8, t, c], -dv[11, t, c]
-    e30, e31 = dv[12, t, c], dv[13, t, c] - dv[14, t, c] + dv[15, t, c]
-    e32, e33 = dv[13, t, c] + dv[14, t, c] - dv[12, t, c], -dv[15, t, c]
-    # B (D B^T): the same combination of the rows
-    return ((e00, e01, e02, e03),
-            (e10 - e20 + e30, e11 - e21 + e31, e12 - e22 + e32, e13 - e23 + e33),
-            (e10 + e20 - e00, e11 + e21 - e01, e12 + e22 - e02, e13 + e23 - e03),
-            (-e30, -e31, -e32, -e33))
+def _add_row(dx: Any, n: int, c: int, r: int, q: int, e: Any, inside: bool) -> None:  # pragma: no cover
+    """dx[n, c, r, q .. q+5] += e, the part inside dx unless ``inside``."""
+    if inside:
+        dx[n, c, r, q] += e[0]
+        dx[n, c, r, q + 1] += e[1]
+        dx[n, c, r, q + 2] += e[2]
+        dx[n, c, r, q + 3] += e[3]
+        dx[n, c, r, q + 4] += e[4]
+        dx[n, c, r, q + 5] += e[5]
+    elif 0 <= r < dx.shape[2]:
+        for j in range(max(0, -q), min(6, dx.shape[3] - q)):
+            dx[n, c, r, q + j] += e[j]
 
 
 @numba.njit(**_ELEMENTWISE)
 def winograd_input_adjoint(dv: Any, top: int, left: int, th: int, tw: int, dx: Any) -> None:  # pragma: no cover
-    """The adjoint of :func:`winograd_input_transform`: adds B D B^T, D = dv[:, t, c] as 4x4, to the part inside
+    """The adjoint of :func:`winograd_input_transform`: adds B D B^T, D = dv[:, t, c] as 6x6, to the part inside
     dx (N, C, H, W) of each tile's patch (patches overlap by two rows and columns, so contributions add up)."""
     n_, c_, h_, w_ = dx.shape
     for n in range(n_):
         for a in range(th):
-            r0 = 2 * a - top
+            r0 = 4 * a - top
             for b in range(tw):
-                t, q0 = (n * th + a) * tw + b, 2 * b - left
-                inside = r0 >= 0 and r0 + 4 <= h_ and q0 >= 0 and q0 + 4 <= w_
+                t, q0 = (n * th + a) * tw + b, 4 * b - left
+                inside = r0 >= 0 and r0 + 6 <= h_ and q0 >= 0 and q0 + 6 <= w_
                 for c in range(c_):
-                    rows = _patch_adjoint(dv, t, c)
+                    d0, d1, d2 = _get6(dv, 0, t, c), _get6(dv, 1, t, c), _get6(dv, 2, t, c)
+                    d3, d4, d5 = _get6(dv, 3, t, c), _get6(dv, 4, t, c), _get6(dv, 5, t, c)
+                    # B D, column by column, then (B D) B^T row by row
+                    u0 = _b6(d0[0], d1[0], d2[0], d3[0], d4[0], d5[0])
+                    u1 = _b6(d0[1], d1[1], d2[1], d3[1], d4[1], d5[1])
+                    u2 = _b6(d0[2], d1[2], d2[2], d3[2], d4[2], d5[2])
+                    u3 = _b6(d0[3], d1[3], d2[3], d3[3], d4[3], d5[3])
+                    u4 = _b6(d0[4], d1[4], d2[4], d3[4], d4[4], d5[4])
+                    u5 = _b6(d0[5], d1[5], d2[5], d3[5], d4[5], d5[5])
                     if inside:
-                        for i in numba.literal_unroll((0, 1, 2, 3)):
-                            row, e = dx[n, c, r0 + i], rows[i]
-                            row[q0] += e[0]
-                            row[q0 + 1] += e[1]
-                            row[q0 + 2] += e[2]
-                            row[q0 + 3] += e[3]
+                        _add_row(dx, n, c, r0, q0, _b6(u0[0], u1[0], u2[0], u3[0], u4[0], u5[0]), True)
+                        _add_row(dx, n, c, r0 + 1, q0, _b6(u0[1], u1[1], u2[1], u3[1], u4[1], u5[1]), True)
+                        _add_row(dx, n, c, r0 + 2, q0, _b6(u0[2], u1[2], u2[2], u3[2], u4[2], u5[2]), True)
+                        _add_row(dx, n, c, r0 + 3, q0, _b6(u0[3], u1[3], u2[3], u3[3], u4[3], u5[3]), True)
+                        _add_row(dx, n, c, r0 + 4, q0, _b6(u0[4], u1[4], u2[4], u3[4], u4[4], u5[4]), True)
+                        _add_row(dx, n, c, r0 + 5, q0, _b6(u0[5], u1[5], u2[5], u3[5], u4[5], u5[5]), True)
                     else:
-                        for i in numba.literal_unroll((0, 1, 2, 3)):
-                            r, e = r0 + i, rows[i]
-                            if 0 <= r < h_:
-                                for j in numba.literal_unroll((0, 1, 2, 3)):
-                                    if 0 <= q0 + j < w_:
-                                        dx[n, c, r, q0 + j] += e[j]
+                        _add_row(dx, n, c, r0, q0, _b6(u0[0], u1[0], u2[0], u3[0], u4[0], u5[0]), False)
+                        _add_row(dx, n, c, r0 + 1, q0, _b6(u0[1], u1[1], u2[1], u3[1], u4[1], u5[1]), False)
+                        _add_row(dx, n, c, r0 + 2, q0, _b6(u0[2], u1[2], u2[2], u3[2], u4[2], u5[2]), False)
+                        _add_row(dx, n, c, r0 + 3, q0, _b6(u0[3], u1[3], u2[3], u3[3], u4[3], u5[3]), False)
+                        _add_row(dx, n, c, r0 + 4, q0, _b6(u0[4], u1[4], u2[4], u3[4], u4[4], u5[4]), False)
+                        _add_row(dx, n, c, r0 + 5, q0, _b6(u0[5], u1[5], u2[5], u3[5], u4[5], u5[5]), False)
 
 
 @numba.njit(**_ELEMENTWISE)

@@ -1,29 +1,38 @@
-"""3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3), with the exact adjoint as the backward.
+"""3x3 stride-1 convolutions by Winograd's minimal filtering F(4x4, 3x3), with the exact adjoint as the backward.
 
 Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks" (CVPR
-2016).  A 2x2 block of outputs of a 3x3 correlation reads a 4x4 patch ``d`` of
-the (padded) input.  Computed directly, it costs 4 * 9 = 36 multiplications
-per channel; Winograd's algorithm needs 16:
+2016).  A 4x4 block of outputs of a 3x3 correlation reads a 6x6 patch ``d`` of
+the (padded) input.  Computed directly, it costs 16 * 9 = 144 multiplications
+per channel; Winograd's algorithm (a Toom-Cook product at the points 0, 1, -1,
+2, -2 and infinity) needs 36:
 
-    Y = A^T [ (G w G^T) * (B^T d B) ] A        (* elementwise, 4x4)
+    Y = A^T [ (G w G^T) * (B^T d B) ] A        (* elementwise, 6x6)
 
-    B^T = [[1, 0, -1, 0],     G = [[1,    0,   0],     A^T = [[1, 1,  1,  0],
-           [0, 1,  1, 0],          [1/2,  1/2, 1/2],          [0, 1, -1, -1]]
-           [0, -1, 1, 0],          [1/2, -1/2, 1/2],
-           [0, 1,  0, -1]]         [0,    0,   1]]
+    B^T = [[4,  0, -5,  0, 1, 0],     G = [[ 1/4,     0,    0],    A^T = [[1, 1,  1, 1,  1, 0],
+           [0, -4, -4,  1, 1, 0],          [-1/6,  -1/6, -1/6],           [0, 1, -1, 2, -2, 0],
+           [0,  4, -4, -1, 1, 0],          [-1/6,   1/6, -1/6],           [0, 1,  1, 4,  4, 0],
+           [0, -2, -1,  2, 1, 0],          [1/24,  1/12,  1/6],           [0, 1, -1, 8, -8, 1]]
+           [0,  2, -1, -2, 1, 0],          [1/24, -1/12,  1/6],
+           [0,  4,  0, -5, 0, 1]]          [   0,     0,    1]]
 
 Summed over input channels, the elementwise product becomes, for each of the
-16 positions k of the 4x4 transform domain, one matrix product over channels:
+36 positions k of the 6x6 transform domain, one matrix product over channels:
 
     U[k] = (G w G^T)[k]        (O, C)       the kernel, transformed once per call
-    V[k] = (B^T d B)[k]        (T, C)       every input patch; T tiles of 2x2 outputs
-    M[k] = V[k] @ U[k]^T       (T, O)       16 products with 16/36 of the direct method's arithmetic
-    y    = A^T M A             per tile     (a 2x2 block of the output)
+    V[k] = (B^T d B)[k]        (T, C)       every input patch; T tiles of 4x4 outputs
+    M[k] = V[k] @ U[k]^T       (T, O)       36 products with a quarter of the direct method's arithmetic
+    y    = A^T M A             per tile     (a 4x4 block of the output)
 
-The transforms are additions only (the 1/2 of G is in the kernel's), so they
-are cheap compiled loops (``numba_kernels.winograd_*``, which also supply the
-zero border); the products are BLAS.  Rounding: one transform more than the
-direct method's sum, within a few float32 ulps of PyTorch's convolutions.
+The transforms are a few dozen additions and multiplications by small
+integers per patch (the fractions are all in G, applied to the kernel), so
+they are compiled loops (``numba_kernels.winograd_*``, which also supply the
+zero border); the products are BLAS.  Rounding: the transforms' coefficients
+(up to 8) cost a few float32 ulps more than the direct method; measured
+relative errors of 3-6e-6 of the output's largest value against PyTorch.
+F(2x2, 3x3), the smaller variant (4x4 patches, 16 products with 4/9 of the
+arithmetic), was this module's first version: its transforms did more work per
+output and its products twice the arithmetic, and the ResNet step was about 5%
+slower with it.
 
 Backward.  Every step above is linear, so the gradients are the adjoint steps
 in reverse order, with ``dM = A dY A^T`` (the adjoint of the output transform):
@@ -32,30 +41,27 @@ in reverse order, with ``dM = A dY A^T`` (the adjoint of the output transform):
     dL/dV[k] = dM[k] @ U[k]        -> dL/dx = B dL/dV B^T, added back onto each
                                        patch (neighbouring patches overlap by 2)
 
-so the backward pass costs two sets of 16 products, again 16/36 of the direct
-method's arithmetic.
+so the backward pass costs two sets of 36 products, again a quarter of the
+direct method's arithmetic.
 
-Blocks.  The transformed arrays are 4x the input (V) and the output (M), and
-BLAS runs these products at 100+ GFLOP/s when they are in cache but at 40-60
-when they are not (measured, 16-64 channels).  So the batch goes in blocks of
-samples whose V takes about ``BLOCK_BYTES``: transform, multiply and transform
-back while the block is in cache.  Nothing but the input is kept for the
-backward pass, which transforms each block of x again (cheaper than keeping V,
-4x the input, and reading it back from memory).
+Blocks.  The transformed arrays are 2.25x the input (V) and the output (M),
+and BLAS runs these products at 100+ GFLOP/s when they are in cache but at
+40-60 when they are not (measured, 16-64 channels).  So the batch goes in
+blocks of samples whose V takes about ``BLOCK_BYTES``: transform, multiply and
+transform back while the block is in cache.  Nothing but the input is kept for
+the backward pass, which transforms each block of x again (cheaper than
+keeping V and reading it back from memory).
 
 When it is used (:func:`applies`): 3x3 kernels, stride 1, no dilation, one
 group, at least ``MIN_CHANNELS`` input and output channels, and the compiled
-kernels on (float32, contiguous).  On the ResNet benchmark's layers (batch 32,
-forward + both gradients, alone): 16 channels 8.1 -> 7.4 ms, 32 channels 7.2 ->
-5.1, 64 channels 7.7 -> 4.6 (torch: 6.0, 4.3, 4.4); the whole ResNet step went
-from 1.11-1.12 of torch's time to 1.06-1.07 when the 16-channel layers joined.
-Below 16 channels the products are too thin for BLAS and the transforms
-(proportional to C + O where the products are to C * O) weigh more.
+kernels on (float32, contiguous).  Below 16 channels the products are too thin
+for BLAS and the transforms (proportional to C + O where the products are to
+C * O) weigh more.  Measured numbers: the README's speed section.
 
-Memory layout.  The 16 planes ``V[k]`` are one array (16, T, C) whose planes
+Memory layout.  The 36 planes ``V[k]`` are one array (36, T, C) whose planes
 are a cache line further apart than T * C values (``SKEW``): with planes
-exactly T * C apart (a multiple of 4 KiB), the 16 streams a transform writes
-map to the same cache sets and the transforms ran ten times slower.
+exactly T * C apart (often a multiple of 4 KiB), the 36 streams a transform
+writes map to the same cache sets and the transforms ran ten times slower.
 """
 
 from __future__ import annotations
@@ -71,9 +77,11 @@ MIN_CHANNELS = 16  # input and output channels at least this many (see the modul
 BLOCK_BYTES = 2**20  # the transformed input of one block of samples, so a block's work stays in cache
 SKEW = 16  # values between consecutive planes of a transformed array beyond T * C: one 64-byte cache line
 
-# the kernel transform G (4x3), and G (x) G (16x9): U[4i + j] = sum_pq G[i, p] G[j, q] w[p, q] = (G (x) G) vec(w)
-G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+# the kernel transform G (6x3), and G (x) G (36x9): U[6i + j] = sum_pq G[i, p] G[j, q] w[p, q] = (G (x) G) vec(w)
+G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
+              [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]])
 G_KRON = np.kron(G, G)
+TILE, PATCH, PLANES = 4, 6, 36  # outputs per tile side, input patch side, transform-domain positions
 
 
 def applies(geo: Any, x: Any, w: Any) -> bool:
@@ -85,33 +93,33 @@ def applies(geo: Any, x: Any, w: Any) -> bool:
 
 
 class Tiling:
-    """The 2x2 output tiles of one convolution, TH down and TW across (a last, half-used tile where the output
-    size is odd), and the blocks of samples whose transformed input takes about ``BLOCK_BYTES``."""
+    """The 4x4 output tiles of one convolution, TH down and TW across (the last ones partly used where the
+    output size is not a multiple of 4), and the blocks of samples whose transformed input takes about
+    ``BLOCK_BYTES``."""
 
     def __init__(self, geo: Any, itemsize: int) -> None:
         self.geo = geo
-        self.th, self.tw = (geo.oh + 1) // 2, (geo.ow + 1) // 2
-        per_sample = 16 * self.th * self.tw * max(geo.c, geo.o) * itemsize
+        self.th, self.tw = -(-geo.oh // TILE), -(-geo.ow // TILE)
+        per_sample = PLANES * self.th * self.tw * max(geo.c, geo.o) * itemsize
         size = max(1, BLOCK_BYTES // per_sample)
         self.blocks = [slice(s, min(s + size, geo.n)) for s in range(0, geo.n, size)]
 
     def planes(self, channels: int, dtype: Any) -> Any:
-        """A workspace buffer for (16, T, channels) of the largest block (see :meth:`view`)."""
-        return workspace.take(np, (16 * self._plane(self.blocks[0], channels),), dtype)
+        """A workspace buffer for (36, T, channels) of the largest block (see :meth:`view`)."""
+        return workspace.take(np, (PLANES * self._plane(self.blocks[0], channels),), dtype)
 
     def _plane(self, block: slice, channels: int) -> int:
         return (block.stop - block.start) * self.th * self.tw * channels + SKEW
 
     def view(self, buf: Any, block: slice, channels: int) -> Any:
-        """``buf`` as (16, T, channels) for the T tiles of ``block``, with planes ``SKEW`` values further apart than
-        T * channels: with planes exactly T * C apart (often a multiple of 4 KiB), the 16 streams a transform
-        writes fall into the same cache sets and the transforms ran ten times slower."""
+        """``buf`` as (36, T, channels) for the T tiles of ``block``, with planes ``SKEW`` values further apart than
+        T * channels (see the module docstring)."""
         count, item = (block.stop - block.start) * self.th * self.tw, buf.itemsize
         strides = (self._plane(block, channels) * item, channels * item, item)
-        return np.lib.stride_tricks.as_strided(buf, (16, count, channels), strides)
+        return np.lib.stride_tricks.as_strided(buf, (PLANES, count, channels), strides)
 
     def transform_input(self, x: Any, block: slice, vbuf: Any) -> Any:
-        """V = B^T d B for every patch d of the block's samples of x (N, C, H, W), in ``vbuf`` as (16, T, C)."""
+        """V = B^T d B for every patch d of the block's samples of x (N, C, H, W), in ``vbuf`` as (36, T, C)."""
         top, _, left, _ = self.geo.pad
         v = self.view(vbuf, block, self.geo.c)
         kernels.get("winograd_input_transform")(x[block], top, left, self.th, self.tw, v)
@@ -119,17 +127,17 @@ class Tiling:
 
 
 def kernel_transform(w: Any) -> Any:
-    """U^T = (G w G^T)^T for every (output, input) channel pair: (O, C, 3, 3) -> (16, C, O), one product with
+    """U^T = (G w G^T)^T for every (output, input) channel pair: (O, C, 3, 3) -> (36, C, O), one product with
     G (x) G."""
     o, c = w.shape[0], w.shape[1]
-    u = np.matmul(w.reshape(o * c, 9), G_KRON.T.astype(w.dtype))  # (O*C, 16)
-    return np.ascontiguousarray(u.reshape(o, c, 16).transpose(2, 1, 0))
+    u = np.matmul(w.reshape(o * c, 9), G_KRON.T.astype(w.dtype))  # (O*C, 36)
+    return np.ascontiguousarray(u.reshape(o, c, PLANES).transpose(2, 1, 0))
 
 
 def kernel_adjoint(du: Any) -> Any:
-    """dL/dw = G^T dL/dU G, from dL/dU (16, O, C), as (O, C, 3, 3): one product with (G (x) G)^T."""
+    """dL/dw = G^T dL/dU G, from dL/dU (36, O, C), as (O, C, 3, 3): one product with (G (x) G)^T."""
     o, c = du.shape[1], du.shape[2]
-    return np.matmul(du.reshape(16, o * c).T, G_KRON.astype(du.dtype)).reshape(o, c, 3, 3)
+    return np.matmul(du.reshape(PLANES, o * c).T, G_KRON.astype(du.dtype)).reshape(o, c, 3, 3)
 
 
 def forward(ctx: Context, x: Any, w: Any, b: Any, geo: Any) -> Any:
@@ -162,7 +170,7 @@ def backward(ctx: Context, grad: Any, geo: Any) -> tuple[Any, Any]:
     top, _, left, _ = geo.pad
     grad = np.ascontiguousarray(grad, dtype=x.dtype)
     gx = np.zeros(x.shape, x.dtype) if need_x else None
-    du = np.zeros((16, geo.o, geo.c), x.dtype) if need_w else None
+    du = np.zeros((PLANES, geo.o, geo.c), x.dtype) if need_w else None
     du_block = np.empty_like(du) if need_w else None
     u = np.ascontiguousarray(ut.swapaxes(-1, -2)) if need_x else None  # (BLAS ran a transposed view 20-35% slower)
     dmbuf, vbuf = tiling.planes(geo.o, x.dtype), tiling.planes(geo.c, x.dtype)  # vbuf: V, then dL/dV
