@@ -110,10 +110,12 @@ def _build() -> None:
 def warm_up() -> bool:
     """Load (or compile) every kernel now; returns whether the kernels are on.
 
-    The first use of the kernels in a process loads each from numba's cache,
-    or compiles it (about a second each); numba and LLVM then hold about
-    150 MB of resident memory for the life of the process.  Call this to pay
-    that before timing or measuring anything.
+    The first use of the kernels in a process loads each from numba's cache
+    (under a second for all of them) or compiles it (about 30 s for all on a
+    fresh cache; the Winograd input transform and output adjoint take 8-10 s
+    each); numba and LLVM then hold about 150 MB of resident memory for the
+    life of the process.  Call this to pay that before timing or measuring
+    anything.
     """
     return get("gelu_forward") is not None
 
