@@ -73,6 +73,11 @@ def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | 
     contention no single-library training loop has.  There the calls alternate
     in rounds of ``ROUND`` calls with a pause between libraries, and the first
     call of each round (which wakes the workers) is not counted.
+
+    At more threads, thalweg is also timed at one thread in the same rounds
+    (``thalweg_1_thread``): this machine's speed drifts by 10-30% over minutes,
+    so comparing with the one-thread pass, run minutes earlier, would measure
+    the drift as much as the threads.
     """
     ours, theirs = case.build(quick)
     first = (ours(), theirs())
@@ -81,22 +86,33 @@ def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | 
     for _ in range(warmup if case.unit != "s" else 0):
         ours()
         theirs()
-    t_ours, t_theirs = [], []
+    from threadpoolctl import threadpool_limits
+
+    t_ours, t_theirs, t_ours_1 = [], [], []
     n = repeats or case.repeats
     if threads == 1 or case.unit == "s":
         for _ in range(n):
             t_ours += _timed(ours, 1)
             t_theirs += _timed(theirs, 1)
+            if threads > 1:
+                with threadpool_limits(limits=1):
+                    t_ours_1 += _timed(ours, 1)
     else:
         for _ in range(max(2, -(-n // (ROUND - 1)))):
             _settle()
             t_ours += _timed(ours, ROUND)[1:]
             _settle()
             t_theirs += _timed(theirs, ROUND)[1:]
+            _settle()
+            with threadpool_limits(limits=1):
+                t_ours_1 += _timed(ours, ROUND)[1:]
     mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
-    return {"case": case.name, "group": case.group, "unit": case.unit, "thalweg": _scale(case, mo),
-            "torch": _scale(case, mt), "ratio": mo / mt, "target": TARGETS.get(case.name),
-            "first_loss_thalweg": first[0], "first_loss_torch": first[1]}
+    row = {"case": case.name, "group": case.group, "unit": case.unit, "thalweg": _scale(case, mo),
+           "torch": _scale(case, mt), "ratio": mo / mt, "target": TARGETS.get(case.name),
+           "first_loss_thalweg": first[0], "first_loss_torch": first[1]}
+    if t_ours_1:
+        row["thalweg_1_thread"] = _scale(case, statistics.median(t_ours_1))
+    return row
 
 
 MLP_B128_FLOP = 2 * 128 * (784 * 256 + 256 * 256 + 256 * 10) * 2 + 2 * 128 * (256 * 256 + 256 * 10)
@@ -146,15 +162,14 @@ def _print_roofline(rows: list[dict]) -> None:
 
 
 def _print_thread_scaling(rows: list[dict]) -> None:
-    """thalweg's time at each thread count over its time at one thread: more threads must never be slower."""
-    one = {r["case"]: r["thalweg"] for r in rows if r.get("threads") == 1 and "ratio" in r}
-    more = [r for r in rows if r.get("threads", 1) > 1 and r["case"] in one and "ratio" in r
-            and r.get("unit") != "KiB"]  # times only
+    """thalweg's time at each thread count over its time at one thread in the same rounds: more threads must never
+    be slower."""
+    more = [r for r in rows if r.get("threads", 1) > 1 and "thalweg_1_thread" in r]
     if not more:
         return
-    print("thread scaling (thalweg at n threads / thalweg at 1 thread; target: at most 1.00)")
+    print("thread scaling (thalweg at n threads / thalweg at 1 thread, timed in the same rounds; target: at most 1.00)")
     for r in more:
-        scale = r["thalweg"] / one[r["case"]]
+        scale = r["thalweg"] / r["thalweg_1_thread"]
         r["scaling_vs_1_thread"] = scale
         print(f"  {r['case']:<16}{r['threads']:>3} threads {scale:>6.2f}{'  ok' if scale <= 1.0 else '  SLOWER'}")
 

@@ -42,19 +42,36 @@ def test_peak_memory_child_process_reports_both_frameworks():
 def test_two_thread_measurement_alternates_in_rounds_and_drops_each_rounds_first_call(monkeypatch):
     import benchmarks.run as run
     from benchmarks.cases import Case
+    from thalweg.ops import parallel
 
     monkeypatch.setattr(run, "SETTLE_SECONDS", 0.0)
     calls = []
 
     def build(quick):
-        return (lambda: calls.append("ours") or 0.0), (lambda: calls.append("theirs") or 0.0)
+        ours = lambda: calls.append(("ours", parallel.blas_thread_count())) or 0.0  # noqa: E731
+        return ours, (lambda: calls.append(("theirs", 0)) or 0.0)
 
-    r = run.measure(Case("fake", "fake", build, repeats=10), warmup=0, threads=2)
+    with run._set_threads(2):
+        r = run.measure(Case("fake", "fake", build, repeats=10), warmup=0, threads=2)
     body = calls[2:]  # after the first-loss call of each
-    rounds = [body[i:i + run.ROUND] for i in range(0, len(body), run.ROUND)]
-    assert all(len(set(block)) == 1 for block in rounds)  # one library per block of ROUND calls
-    assert rounds[0][0] == "ours" and rounds[1][0] == "theirs"
-    assert r["ratio"] > 0 and len(rounds) == 2 * max(2, -(-10 // (run.ROUND - 1)))
+    blocks = [body[i:i + run.ROUND] for i in range(0, len(body), run.ROUND)]
+    assert all(len(set(block)) == 1 for block in blocks)  # one library (and thread count) per block of ROUND calls
+    # each round: ours at 2 threads, torch, then ours at 1 thread (the scaling's baseline, timed in the same round)
+    assert [b[0] for b in blocks[:3]] == [("ours", 2), ("theirs", 0), ("ours", 1)]
+    assert len(blocks) == 3 * max(2, -(-10 // (run.ROUND - 1)))
+    assert r["ratio"] > 0 and r["thalweg_1_thread"] > 0
+
+
+def test_thread_scaling_compares_with_the_one_thread_time_of_the_same_rounds(capsys):
+    import benchmarks.run as run
+
+    rows = [{"case": "a", "threads": 1, "thalweg": 1.0, "ratio": 1.0},
+            {"case": "a", "threads": 2, "thalweg": 3.0, "thalweg_1_thread": 4.0, "ratio": 1.0},
+            {"case": "b", "threads": 2, "thalweg": 5.0, "thalweg_1_thread": 4.0, "ratio": 1.0}]
+    run._print_thread_scaling(rows)
+    assert rows[1]["scaling_vs_1_thread"] == 0.75 and rows[2]["scaling_vs_1_thread"] == 1.25
+    out = capsys.readouterr().out
+    assert "0.75  ok" in out and "1.25  SLOWER" in out
 
 
 def test_roofline_flop_count_is_the_mlp_steps():

@@ -28,8 +28,8 @@ the batch or the pixels): for offset (i, j) the columns form one strided slab of
 ``xpad`` and one vectorised ``+=`` adds them all (or one compiled pass, with
 numba: ``ops/kernels.py``).
 
-3x3 stride-1 layers with 32 or more channels do not come here: they run by
-Winograd's algorithm (``ops/winograd.py``), which needs 16/36 of the arithmetic.
+3x3 stride-1 layers with 16 or more channels do not come here: they run by
+Winograd's algorithm (``ops/winograd.py``), which needs a quarter of the arithmetic.
 
 Three speed-ups for stride 1, the common case (``ConvGeometry.flat``):
 
@@ -467,7 +467,7 @@ class Conv(Function):
         if parts > 1:  # the batch in parts on BLAS's threads (ops/parallel.py)
             opts = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
             return _forward_in_parts(ctx, x_in, w_in, b, opts, parts, geo, x, w)
-        if winograd.applies(geo, x, w):  # 3x3, stride 1, 32+ channels: F(2x2, 3x3) (ops/winograd.py)
+        if winograd.applies(geo, x, w):  # 3x3, stride 1, 16+ channels: F(4x4, 3x3) (ops/winograd.py)
             out = winograd.forward(ctx, x, w, b, geo)
             if getattr(ctx, "needs_input_grad", None) is not None:
                 ctx.geo, ctx.one_d, ctx.w_shape, ctx.x = geo, one_d, w.shape, x
