@@ -262,6 +262,23 @@ def test_a_kernel_that_fails_to_load_leaves_the_kernels_off_with_a_warning(monke
     np.testing.assert_allclose(y.numpy(), [0.3457312, -0.1586553], rtol=1e-6)
 
 
+def test_a_slow_load_says_it_is_compiling_and_a_fast_one_says_nothing(monkeypatch, caplog):
+    pytest.importorskip("numba")
+    import time
+
+    for seconds, expected in ((0.3, True), (0.0, False)):
+        monkeypatch.setattr(kernels, "_run_each_once", lambda s=seconds: time.sleep(s))
+        monkeypatch.setattr(kernels, "_kernels", None)
+        monkeypatch.setattr(kernels, "_tried", [False])
+        monkeypatch.setattr(kernels, "SLOW_LOAD_NOTICE_SECONDS", 0.1)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="thalweg"):
+            assert kernels.get("gelu_forward") is not None
+            time.sleep(0.2)  # past the notice's time: a cancelled notice stays silent
+        said = [r.getMessage() for r in caplog.records if r.name == "thalweg"]
+        assert bool(said) == expected and all("compiling numba's kernels once" in m for m in said), (seconds, said)
+
+
 # ------------------------------------------------------------------ max pooling
 def _max_pool_everything(x: np.ndarray, g: np.ndarray, **opts):
     t = tw.tensor(x, requires_grad=True)

@@ -44,13 +44,16 @@ NumPy.  numba is imported on the first call, not with thalweg, and compiled
 kernels are cached on disk (``cache=True``).  The cost: numba and LLVM hold
 about 150 MB of resident memory per process once the kernels are loaded
 (:func:`warm_up` loads them up front).  Every kernel is loaded on the first
-use of any, and if one fails (no writable cache directory, say) the kernels
+use of any (compiling them all takes about 30 s on a fresh cache, so a load
+that takes longer than ``SLOW_LOAD_NOTICE_SECONDS`` says so on the ``thalweg``
+logger), and if one fails (no writable cache directory, say) the kernels
 stay off with a warning.  Reductions may be reassociated
 (``fastmath``), so sums differ from NumPy's in the last bits only.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import warnings
@@ -58,6 +61,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+
+SLOW_LOAD_NOTICE_SECONDS = 3.0  # a load still running after this is a compile: say why the process waits
 
 _kernels: dict[str, Callable[..., Any]] | None = None
 _lock = threading.Lock()
@@ -99,12 +104,22 @@ def _build() -> None:
     except ImportError:  # numba is not installed
         return
     _kernels = {name: getattr(numba_kernels, name) for name in numba_kernels.KERNELS}
+    notice = threading.Timer(SLOW_LOAD_NOTICE_SECONDS, _say_compiling)
+    notice.daemon = True
+    notice.start()
     try:
         _run_each_once()
     except Exception as e:  # e.g. no writable cache directory, or an LLVM that cannot compile for this CPU
         _kernels = None
         warnings.warn(f"thalweg: numba's compiled kernels are unavailable ({type(e).__name__}: {e}); "
                       "using NumPy", RuntimeWarning, stacklevel=3)
+    finally:
+        notice.cancel()
+
+
+def _say_compiling() -> None:
+    logging.getLogger("thalweg").warning(
+        "thalweg: compiling numba's kernels once (about 30 s; later processes load them from numba's cache)")
 
 
 def warm_up() -> bool:
