@@ -688,6 +688,16 @@ def _patch_adjoint(dv: Any, t: int, c: int) -> Any:  # pragma: no cover - compil
             _b6(u0[4], u1[4], u2[4], u3[4], u4[4], u5[4]), _b6(u0[5], u1[5], u2[5], u3[5], u4[5], u5[5]))
 
 
+@numba.njit(inline="always", **_ELEMENTWISE)
+def _add_rows(dx: Any, n: int, c: int, r0: int, q0: int, rows: Any, carried: Any,
+              inside: bool) -> None:  # pragma: no cover - compiled
+    """Adds the first four columns of a patch's six rows to dx at (r0, q0), the first two plus the previous patch's
+    last two (``carried``, row by row)."""
+    for i in range(6):
+        e, k = rows[i], carried[i]
+        _add4(dx, n, c, r0 + i, q0, e[0] + k[0], e[1] + k[1], e[2], e[3], inside)
+
+
 @numba.njit(**_ELEMENTWISE)
 def winograd_input_adjoint(dv: Any, top: int, left: int, th: int, tw: int, dx: Any) -> None:  # pragma: no cover
     """The adjoint of :func:`winograd_input_transform`: adds B D B^T, D = dv[:, t, c] as 6x6, to the part inside
@@ -703,33 +713,18 @@ def winograd_input_adjoint(dv: Any, top: int, left: int, th: int, tw: int, dx: A
             base = (n * th + a) * tw
             for c in range(c_):
                 z = dv[0, base, c] * 0
-                k0 = k1 = k2 = k3 = k4 = k5 = (z, z)  # the previous patch's last two columns, row by row
+                carried = ((z, z), (z, z), (z, z), (z, z), (z, z), (z, z))  # the previous patch's last two columns
                 for b in range(tw):
                     q0 = 4 * b - left
-                    e0, e1, e2, e3, e4, e5 = _patch_adjoint(dv, base + b, c)
-                    if rows_inside and q0 >= 0 and q0 + 6 <= w_:
-                        _add4(dx, n, c, r0, q0, e0[0] + k0[0], e0[1] + k0[1], e0[2], e0[3], True)
-                        _add4(dx, n, c, r0 + 1, q0, e1[0] + k1[0], e1[1] + k1[1], e1[2], e1[3], True)
-                        _add4(dx, n, c, r0 + 2, q0, e2[0] + k2[0], e2[1] + k2[1], e2[2], e2[3], True)
-                        _add4(dx, n, c, r0 + 3, q0, e3[0] + k3[0], e3[1] + k3[1], e3[2], e3[3], True)
-                        _add4(dx, n, c, r0 + 4, q0, e4[0] + k4[0], e4[1] + k4[1], e4[2], e4[3], True)
-                        _add4(dx, n, c, r0 + 5, q0, e5[0] + k5[0], e5[1] + k5[1], e5[2], e5[3], True)
+                    rows = _patch_adjoint(dv, base + b, c)
+                    if rows_inside and q0 >= 0 and q0 + 6 <= w_:  # (a literal flag: the bounds checks compile away)
+                        _add_rows(dx, n, c, r0, q0, rows, carried, True)
                     else:
-                        _add4(dx, n, c, r0, q0, e0[0] + k0[0], e0[1] + k0[1], e0[2], e0[3], False)
-                        _add4(dx, n, c, r0 + 1, q0, e1[0] + k1[0], e1[1] + k1[1], e1[2], e1[3], False)
-                        _add4(dx, n, c, r0 + 2, q0, e2[0] + k2[0], e2[1] + k2[1], e2[2], e2[3], False)
-                        _add4(dx, n, c, r0 + 3, q0, e3[0] + k3[0], e3[1] + k3[1], e3[2], e3[3], False)
-                        _add4(dx, n, c, r0 + 4, q0, e4[0] + k4[0], e4[1] + k4[1], e4[2], e4[3], False)
-                        _add4(dx, n, c, r0 + 5, q0, e5[0] + k5[0], e5[1] + k5[1], e5[2], e5[3], False)
-                    k0, k1, k2 = (e0[4], e0[5]), (e1[4], e1[5]), (e2[4], e2[5])
-                    k3, k4, k5 = (e3[4], e3[5]), (e4[4], e4[5]), (e5[4], e5[5])
-                q = 4 * tw - left  # the last patch's last two columns
-                _add4(dx, n, c, r0, q, k0[0], k0[1], z, z, False)
-                _add4(dx, n, c, r0 + 1, q, k1[0], k1[1], z, z, False)
-                _add4(dx, n, c, r0 + 2, q, k2[0], k2[1], z, z, False)
-                _add4(dx, n, c, r0 + 3, q, k3[0], k3[1], z, z, False)
-                _add4(dx, n, c, r0 + 4, q, k4[0], k4[1], z, z, False)
-                _add4(dx, n, c, r0 + 5, q, k5[0], k5[1], z, z, False)
+                        _add_rows(dx, n, c, r0, q0, rows, carried, False)
+                    carried = ((rows[0][4], rows[0][5]), (rows[1][4], rows[1][5]), (rows[2][4], rows[2][5]),
+                               (rows[3][4], rows[3][5]), (rows[4][4], rows[4][5]), (rows[5][4], rows[5][5]))
+                none = (z, z, z, z, z, z)  # past the last patch only its carried columns remain
+                _add_rows(dx, n, c, r0, 4 * tw - left, (none, none, none, none, none, none), carried, False)
 
 
 @numba.njit(**_ELEMENTWISE)
