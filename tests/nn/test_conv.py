@@ -102,13 +102,16 @@ def test_compact_layout_used_when_kernel_is_wide_compared_to_output():
 # ------------------------------------------------------------- kernel-row products
 # Stride-1 layers with deep enough kernel rows and large columns use gather_rows and
 # product_by_rows, and their input gradient is a convolution of g (input_grad_as_conv).
-# The size thresholds keep small test shapes on full columns, so these tests lower them.
+# The size thresholds keep small test shapes on full columns, so these tests lower them (and keep float32 layers
+# with few output channels off the direct loops of ops/direct_conv.py, tested in tests/ops/test_direct_conv.py).
 @pytest.fixture
 def kernel_rows(monkeypatch):
     import thalweg.ops.conv as conv_module
+    from thalweg.ops import direct_conv
 
     monkeypatch.setattr(conv_module, "ROWS_MIN_DEPTH", 1)
     monkeypatch.setattr(conv_module, "ROWS_MIN_COLUMNS", 0)
+    monkeypatch.setattr(direct_conv, "MAX_CHANNEL_PAIRS", 0)
 
 
 def test_kernel_rows_chosen_for_large_stride_one_layers_only():

@@ -30,6 +30,9 @@ numba: ``ops/kernels.py``).
 
 3x3 stride-1 layers with 16 or more channels do not come here: they run by
 Winograd's algorithm (``ops/winograd.py``), which needs a quarter of the arithmetic.
+Nor do stride-1 layers with few channels per group (LeNet's first layer,
+depthwise convolutions): their columns would cost more to copy than the
+product saves, and compiled direct loops compute them (``ops/direct_conv.py``).
 
 Three speed-ups for stride 1, the common case (``ConvGeometry.flat``):
 
@@ -90,7 +93,7 @@ from typing import Any
 
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
-from . import kernels, parallel, winograd, workspace
+from . import direct_conv, kernels, parallel, winograd, workspace
 
 
 FLAT_MAX_WIDTH = 2.0  # flat rows when the padded width is at most this many times the output width
@@ -467,12 +470,13 @@ class Conv(Function):
         if parts > 1:  # the batch in parts on BLAS's threads (ops/parallel.py)
             opts = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
             return _forward_in_parts(ctx, x_in, w_in, b, opts, parts, geo, x, w)
-        if winograd.applies(geo, x, w):  # 3x3, stride 1, 16+ channels: F(4x4, 3x3) (ops/winograd.py)
-            out = winograd.forward(ctx, x, w, b, geo)
+        special = winograd if winograd.applies(geo, x, w) else direct_conv if direct_conv.applies(geo, x, w) else None
+        if special is not None:  # 3x3 with 16+ channels: Winograd; few outputs per group: direct loops
+            out = special.forward(ctx, x, w, b, geo)
             if getattr(ctx, "needs_input_grad", None) is not None:
                 ctx.geo, ctx.one_d, ctx.w_shape, ctx.x = geo, one_d, w.shape, x
                 ctx.w = w if ctx.needs_input_grad[0] else None
-            return out
+            return out[:, :, 0, :] if one_d else out
         product_shape = (geo.n, groups, geo.o // groups, geo.length)
         if geo.flat and geo.width == geo.ow:  # no thrown-away outputs: the product is the output itself
             out = xp.empty(product_shape, dtype=x.dtype)  # the caller's, never pooled
@@ -510,11 +514,15 @@ class Conv(Function):
             return _backward_in_parts(ctx, grad)
         geo: ConvGeometry = ctx.geo
         need_x, need_w, need_b = ctx.needs_input_grad
-        if hasattr(ctx, "winograd"):
-            gx, gw = winograd.backward(ctx, grad, geo)
-            return gx, gw, (grad.sum(axis=(0, 2, 3)) if need_b else None)
         if ctx.one_d:
             grad = grad[:, :, None, :]
+        special = winograd if hasattr(ctx, "winograd") else direct_conv if hasattr(ctx, "direct") else None
+        if special is not None:
+            gx, gw = special.backward(ctx, grad, geo)
+            if ctx.one_d:
+                gx = None if gx is None else gx[:, :, 0, :]
+                gw = None if gw is None else gw[:, :, 0, :]
+            return gx, gw, (grad.sum(axis=(0, 2, 3)) if need_b else None)
         gx = gw = gb = None
         if need_b:
             gb = grad.sum(axis=(0, 2, 3))

@@ -23,7 +23,7 @@ KERNELS = ("exp", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_ta
            "relu_forward", "relu_backward", "max_pool_2x2_forward", "max_pool_backward",
            "scaled_add", "adam_direction", "tanh", "lstm_forward_step", "lstm_backward_step",
            "winograd_input_transform", "winograd_output_transform", "winograd_output_adjoint", "winograd_input_adjoint",
-           "col2im")
+           "col2im", "direct_conv_forward", "direct_conv_weight_grad", "direct_conv_input_grad")
 
 # no "nnan"/"ninf": NaN and infinity must propagate as in NumPy and torch
 _ELEMENTWISE = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True, fastmath={"nsz", "contract"})
@@ -742,3 +742,96 @@ def col2im(d: Any, sh: int, sw: int, dh: int, dw: int, xpad: Any) -> None:  # pr
                         for q in range(ow):
                             row[q * sw + j * dw] += src[q]
 
+
+
+# Direct convolution (ops/direct_conv.py): stride 1, each plane seen as one flat row of length Hp*Wp.  Output
+# row p of a (n, o) plane is the run acc[p*Wp : p*Wp + OW] of one flat accumulator; kernel tap (i, j) adds the input
+# plane's run starting at i*dh*Wp + j*dw, times w[o, c, i, j].  Every inner loop reads a slice (not plane[off + p]:
+# an index that could be negative keeps the loop scalar) and writes one array, so the compiler vectorises it.
+@numba.njit(**_ELEMENTWISE)
+def direct_conv_forward(x: Any, w: Any, b: Any, wp: int, dh: int, dw: int,
+                        out: Any) -> None:  # pragma: no cover - compiled
+    """out (N, O, OH, OW) = conv(x, w) + b for x (N, C, Hp*Wp) already padded, w (O, C/G, KH, KW), b (O,) or empty."""
+    n_, _, _ = x.shape
+    o_, cg, kh, kw = w.shape
+    _, _, oh, ow = out.shape
+    og = o_ // (x.shape[1] // cg)
+    length = (oh - 1) * wp + ow
+    acc = np.empty(length, x.dtype)
+    for n in range(n_):
+        for o in range(o_):
+            bias = b[o] if b.shape[0] > 0 else ZERO
+            for p in range(length):
+                acc[p] = bias
+            for c in range(cg):
+                plane = x[n, (o // og) * cg + c]
+                for i in range(kh):
+                    for j in range(kw):
+                        wv, start = w[o, c, i, j], i * dh * wp + j * dw
+                        src = plane[start:start + length]
+                        for p in range(length):
+                            acc[p] += wv * src[p]
+            for y in range(oh):
+                row, dst = acc[y * wp:y * wp + ow], out[n, o, y]
+                for q in range(ow):
+                    dst[q] = row[q]
+
+
+@numba.njit(**_ELEMENTWISE)
+def _flat_gradient(g: Any, wp: int, flat: Any) -> None:  # pragma: no cover - compiled
+    """flat (O, (OH-1)*Wp + OW) = g (O, OH, OW) laid out with row pitch Wp, zeros between the rows."""
+    o_, oh, ow = g.shape
+    for o in range(o_):
+        dst = flat[o]
+        for p in range(dst.shape[0]):
+            dst[p] = ZERO
+        for y in range(oh):
+            row, src = dst[y * wp:y * wp + ow], g[o, y]
+            for q in range(ow):
+                row[q] = src[q]
+
+
+@numba.njit(**_REDUCING)
+def direct_conv_weight_grad(x: Any, g: Any, wp: int, dh: int, dw: int, gw: Any) -> None:  # pragma: no cover
+    """gw (O, C/G, KH, KW) += sum over n and output pixels of g[n, o, y, q] * x[n, c, (y + i*dh)*Wp + q + j*dw]."""
+    n_, o_, oh, ow = g.shape
+    _, cg, kh, kw = gw.shape
+    og = o_ // (x.shape[1] // cg)
+    length = (oh - 1) * wp + ow
+    flat = np.empty((o_, length), g.dtype)
+    for n in range(n_):
+        _flat_gradient(g[n], wp, flat)
+        for o in range(o_):
+            gf = flat[o]
+            for c in range(cg):
+                plane = x[n, (o // og) * cg + c]
+                for i in range(kh):
+                    for j in range(kw):
+                        start = i * dh * wp + j * dw
+                        src = plane[start:start + length]
+                        s = ZERO
+                        for p in range(length):
+                            s += gf[p] * src[p]
+                        gw[o, c, i, j] += s
+
+
+@numba.njit(**_ELEMENTWISE)
+def direct_conv_input_grad(g: Any, w: Any, wp: int, dh: int, dw: int, gx: Any) -> None:  # pragma: no cover
+    """gx (N, C, Hp*Wp), zeroed by the caller, += the adjoint of direct_conv_forward applied to g (N, O, OH, OW)."""
+    n_, o_, oh, ow = g.shape
+    _, cg, kh, kw = w.shape
+    og = o_ // (gx.shape[1] // cg)
+    length = (oh - 1) * wp + ow
+    flat = np.empty((o_, length), g.dtype)
+    for n in range(n_):
+        _flat_gradient(g[n], wp, flat)
+        for o in range(o_):
+            gf = flat[o]
+            for c in range(cg):
+                plane = gx[n, (o // og) * cg + c]
+                for i in range(kh):
+                    for j in range(kw):
+                        wv, start = w[o, c, i, j], i * dh * wp + j * dw
+                        dst = plane[start:start + length]
+                        for p in range(length):
+                            dst[p] += wv * gf[p]
