@@ -152,7 +152,7 @@ def _run_each_once() -> None:
     _kernels["tanh"](flat, np.empty_like(flat))
     g4 = np.zeros((4, 1, 1, 3), np.float32)  # one LSTM step: T = 1, B = 1, H = 3
     s3 = np.zeros((1, 1, 3), np.float32)
-    _kernels["lstm_forward_step"](g4[:, 0], g4, 0, s3[0], g4, s3, s3.copy(), s3.copy())
+    _kernels["lstm_forward_step"](g4[:, 0], g4, np.zeros((4, 3), np.float32), 0, s3[0], g4, s3, s3.copy(), s3.copy())
     _kernels["lstm_backward_step"](g4[:, 0], s3, 0, s3[0].copy(), g4, s3, s3[0], np.zeros((1, 1, 4, 3), np.float32),
                                    s3[0].copy())
     out, which = max_pool_2x2_forward(x.reshape(1, 1, 3, 4))

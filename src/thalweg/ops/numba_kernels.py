@@ -393,20 +393,21 @@ def scaled_add(p: Any, g: Any, factor: Any) -> None:  # pragma: no cover - compi
 
 
 @numba.njit(**_ELEMENTWISE)
-def lstm_forward_step(a: Any, P: Any, t: int, c: Any, G: Any, C: Any, TC: Any,
+def lstm_forward_step(a: Any, P: Any, bias: Any, t: int, c: Any, G: Any, C: Any, TC: Any,
                       S: Any) -> None:  # pragma: no cover - compiled
     """One LSTM step after the product a = h_{t-1} W_hh (ops/recurrent.py's layout and gate order o, i, f, g).
 
-    a (4, B, H) and P (4, T, B, H) hold the pre-activations with the sigmoid
-    gates' rows halved, so that sigmoid(z) = 1/2 + tanh(z/2)/2 shares one
-    tanh: G[:, t] = the gate activations, then
+    a (4, B, H), P (4, T, B, H) (the input projections) and bias (4, H) are
+    the pre-activations' three terms, with the sigmoid gates' rows halved, so
+    that sigmoid(z) = 1/2 + tanh(z/2)/2 shares one tanh: G[:, t] = the gate
+    activations, then
     C[t] = f c + i g,  TC[t] = tanh(C[t]),  S[t] = o TC[t].
     """
     _, b_, h_ = a.shape
     for k in range(4):
         for b in range(b_):
             for j in range(h_):
-                y = fast_tanh(a[k, b, j] + P[k, t, b, j])
+                y = fast_tanh(a[k, b, j] + P[k, t, b, j] + bias[k, j])
                 G[k, t, b, j] = HALF * y + HALF if k < 3 else y
     for b in range(b_):
         for j in range(h_):

@@ -337,11 +337,19 @@ class LSTMLayer(Function):
         dtype = x.dtype
         rows = _lstm_rows(xp, H)
         half = _half_rows(xp, 3 * H, 4 * H, dtype)  # o, i, f are sigmoid gates
-        x2, P = _project(x, w_ih, None if b_ih is None else b_ih + b_hh, 4, rows, half)
+        masked = lengths is not None
+        h = _initial(xp, h0, B, H, dtype)
+        c = _initial(xp, c0, B, H, dtype)
+        float32 = x.dtype == w_ih.dtype == w_hh.dtype == xp.float32
+        compiled = _compiled_lstm_step("lstm_forward_step", h, c) if float32 and not masked else None
+        bias = None if b_ih is None else b_ih + b_hh
+        # the compiled step adds the bias itself, which saves a pass over P
+        x2, P = _project(x, w_ih, bias if compiled is None else None, 4, rows, half)
+        if compiled is not None:
+            bias = xp.zeros((4, H), dtype) if bias is None else (bias[rows] * half).astype(dtype).reshape(4, H)
         w_hh4 = _gate_major(w_hh, 4, rows, half)
         G = take(xp, (4, T, B, H), dtype)  # gate activations [o, i, f, g], saved for backward
         Z = xp.empty((T + 2, B, H), dtype=dtype)
-        masked = lengths is not None
         S = take(xp, (T, B, H), dtype) if masked else Z[:T]  # carried h
         C = take(xp, (T, B, H), dtype)  # carried c
         TC = take(xp, (T, B, H), dtype)  # tanh of the new cell state
@@ -349,14 +357,11 @@ class LSTMLayer(Function):
             real, keep, drop = _masks(xp, lengths, T, dtype)
             c_new = xp.empty((B, H), dtype=dtype)
             h_new = xp.empty((B, H), dtype=dtype)
-        h = _initial(xp, h0, B, H, dtype)
-        c = _initial(xp, c0, B, H, dtype)
         a = xp.empty((4, B, H), dtype=dtype)  # this step's gates
-        compiled = None if masked else _compiled_lstm_step("lstm_forward_step", P, w_hh4, h, c)
         if compiled is not None:  # the elementwise part of each step in one compiled loop
             for t in _steps(T, reverse):
                 xp.matmul(h, w_hh4, out=a)
-                compiled(a, P, t, c, G, C, TC, S)
+                compiled(a, P, bias, t, c, G, C, TC, S)
                 h, c = S[t], C[t]
         else:
             o, i, f, g = a
