@@ -82,3 +82,31 @@ def test_roofline_flop_count_is_the_mlp_steps():
     weight_grads = forward
     input_grads = sum(2 * 128 * i * o for i, o in layers[1:])  # the first layer's input needs none
     assert MLP_B128_FLOP == forward + weight_grads + input_grads == 155_058_176
+
+
+def test_roofline_pairs_the_sgemm_rate_and_the_step_round_by_round(monkeypatch, capsys):
+    """A slow round slows the rate and the step alike, so its fraction is the same; the result is their median."""
+    import types
+
+    import benchmarks.cases as cases
+    from benchmarks import run
+
+    rounds = iter([(100e9, 2e-3), (50e9, 4e-3), (100e9, 1.9e-3)] + [(100e9, 2e-3)] * (run.ROOFLINE_ROUNDS - 3))
+    current = {}
+
+    def rate(calls):
+        current["rate"], current["step"] = next(rounds)
+        return current["rate"]
+
+    monkeypatch.setattr(run, "sgemm_rate", rate)
+    monkeypatch.setattr(run, "_timed", lambda step, calls: [current.get("step", 1.0)] * calls)
+    fake = types.SimpleNamespace(name="mlp_b128", build=lambda quick: (lambda: None, None))
+    monkeypatch.setattr(cases, "CASES", [fake])
+    rows = [{"case": "mlp_b128", "threads": 1, "thalweg": 2.5}]
+    run._print_roofline(rows)
+    result = rows[-1]
+    ideal = run.MLP_B128_FLOP / 100e9
+    assert result["round_fractions"][0] == pytest.approx(ideal / 2e-3)  # the slow round gives 0.775 too, not 0.39
+    assert result["fraction_alone"] == pytest.approx(ideal / 2e-3)
+    assert result["round_fractions"][-1] == pytest.approx(ideal / 1.9e-3)
+    assert "MISS" not in capsys.readouterr().out

@@ -33,12 +33,13 @@ the output width (as for conv.py's flat rows), and the compiled kernels on
 (contiguous float32).  Measured on one core, forward and backward against the
 im2col path (``python benchmarks/run.py --cases lenet_b64`` for the model):
 
-* LeNet-5's first layer inside its training step: forward 0.98 -> 0.46 ms,
-  weight gradient 0.73 -> 0.50 ms; the whole step 0.93 -> 0.77-0.82 of torch's.
-* Depthwise 3x3, 32-64 channels, batch 32: 0.35-0.45 of the im2col time.
-* 1-2 input channels, 8 outputs, 5x5 and 7x7: 0.68-0.70.
-* With 3 or more input channels and 4-8 outputs (12-64 pairs), im2col was
-  faster when its columns stayed in cache (1.2-1.9x), hence the limit.
+* LeNet-5's first layer inside its training step: forward 0.98-1.17 ->
+  0.54-0.64 ms, weight gradient 0.71-0.87 -> 0.54-0.59 ms; the whole step
+  0.95-0.97 -> 0.81-0.86 of torch's (two runs of each version).
+* Depthwise 3x3, 32-64 channels, batch 32: 0.34-0.43 of the im2col time.
+* 1-2 input channels, 8 outputs, 5x5 and 7x7: 0.62-0.75.
+* 3 or more input channels with 4-8 outputs (24-64 pairs): im2col was as
+  fast (0.96) or faster (1.06-1.8x), hence the limit.
 """
 
 from __future__ import annotations

@@ -170,6 +170,8 @@ def _run_each_once() -> None:
     _kernels["direct_conv_forward"](flat, tap, np.zeros(1, np.float32), 2, 1, 1, image)
     _kernels["direct_conv_weight_grad"](flat, image, 2, 1, 1, tap.copy())
     _kernels["direct_conv_input_grad"](image, tap, 2, 1, 1, flat.copy())
+    _, _, _, p, safe = cross_entropy_forward(x, np.array([0, 1, -100]), -100)
+    cross_entropy_backward(p, safe, np.ones(3, np.float32))
 
 
 def _vector(a: Any) -> Any:
@@ -285,6 +287,25 @@ def max_pool_backward(grad: Any, which: Any, shape: tuple[int, ...]) -> Any:
     gx = np.zeros(shape, np.float32)
     g = np.ascontiguousarray(grad, dtype=np.float32)
     _kernels["max_pool_backward"](g.reshape(n * c, -1), which.reshape(n * c, -1), gx.reshape(n * c, h * w))
+    return gx
+
+
+def cross_entropy_forward(x: Any, target: Any, ignore_index: int) -> tuple[int, int, Any, Any, Any]:
+    """Cross-entropy of contiguous float32 logits (N, C) against int64 class indices (N,) in one compiled pass.
+
+    Returns (valid rows, first out-of-range row or -1, loss per row, softmax p, targets with ignored ones as 0).
+    """
+    n = x.shape[0]
+    p, loss, safe = np.empty_like(x), np.empty(n, x.dtype), np.empty(n, np.int64)
+    count, bad = _kernels["cross_entropy_forward"](x, np.ascontiguousarray(target, dtype=np.int64), ignore_index,
+                                                   p, loss, safe)
+    return count, bad, loss, p, safe
+
+
+def cross_entropy_backward(p: Any, safe: Any, s: Any) -> Any:
+    """dL/dx = s[n] (p[n] - onehot(safe[n])) for :func:`cross_entropy_forward`'s p and targets, s (N,) float32."""
+    gx = np.empty_like(p)
+    _kernels["cross_entropy_backward"](p, safe, np.ascontiguousarray(s, dtype=p.dtype), gx)
     return gx
 
 

@@ -16,8 +16,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import numpy as np
+
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
+from . import kernels
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -134,6 +137,8 @@ class CrossEntropyFunction(Function):
                 reduction: str = "mean", label_smoothing: float = 0.0) -> Any:
         xp = get_array_module(x)
         C = x.shape[1]
+        if weight is None and label_smoothing == 0 and x.ndim == 2 and kernels.usable(x):
+            return _compiled_cross_entropy(ctx, x, target, ignore_index, reduction)
         tgt, valid = check_class_targets(target, C, ignore_index, "cross_entropy")
         shifted = x - x.max(axis=1, keepdims=True)
         picked = _gather(shifted, tgt)
@@ -165,9 +170,11 @@ class CrossEntropyFunction(Function):
     def backward(ctx: Context, grad: Any) -> Any:
         e, S, tgt, valid, wt, weight, eps = ctx.e, ctx.S, ctx.tgt, ctx.valid, ctx.wt, ctx.weight, ctx.eps
         xp = get_array_module(e)
-        s = xp.broadcast_to(_scale(grad, ctx.reduction, ctx.count), S.shape)
+        s = xp.broadcast_to(_scale(grad, ctx.reduction, ctx.count), tgt.shape)
         if valid is not None:  # ignored targets get exactly 0 (torch), not 0 * (g / 0) = nan
             s = xp.where(valid, s, s.dtype.type(0))
+        if S is None:  # the compiled forward: e holds softmax(x) itself
+            return kernels.cross_entropy_backward(e, tgt, s)
         b = s if wt is None else s * wt  # s w_t
         if eps > 0:
             C = e.shape[1]
@@ -182,6 +189,20 @@ class CrossEntropyFunction(Function):
             w = 1 if weight is None else _class_view(weight, e.ndim)
             gx -= (s * (eps / C))[:, None] * w
         return gx
+
+
+def _compiled_cross_entropy(ctx: Context, x: Any, target: Any, ignore_index: int, reduction: str) -> Any:
+    """CrossEntropyFunction.forward without weights or smoothing, for contiguous float32 (N, C) logits: one
+    compiled pass (``numba_kernels.cross_entropy_forward``) validates the targets and computes the losses and
+    softmax(x), which the backward turns into p - onehot(t) (about 10 NumPy calls and their passes otherwise)."""
+    count, bad, loss, p, safe = kernels.cross_entropy_forward(x, target, ignore_index)
+    if bad >= 0:
+        check_class_targets(target, x.shape[1], ignore_index, "cross_entropy")  # raises, naming the index
+    valid = None if count == x.shape[0] else target != ignore_index
+    divisor = _mean_divisor(loss, None, valid) if reduction == "mean" else None
+    ctx.e, ctx.S, ctx.tgt, ctx.valid, ctx.wt, ctx.weight = p, None, safe, valid, None, None
+    ctx.reduction, ctx.count, ctx.eps = reduction, divisor, 0.0
+    return _reduce(np, loss, reduction, divisor)
 
 
 class SoftCrossEntropyFunction(Function):

@@ -23,7 +23,8 @@ KERNELS = ("exp", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_ta
            "relu_forward", "relu_backward", "max_pool_2x2_forward", "max_pool_backward",
            "scaled_add", "adam_direction", "tanh", "lstm_forward_step", "lstm_backward_step",
            "winograd_input_transform", "winograd_output_transform", "winograd_output_adjoint", "winograd_input_adjoint",
-           "col2im", "direct_conv_forward", "direct_conv_weight_grad", "direct_conv_input_grad")
+           "col2im", "direct_conv_forward", "direct_conv_weight_grad", "direct_conv_input_grad",
+           "cross_entropy_forward", "cross_entropy_backward")
 
 # no "nnan"/"ninf": NaN and infinity must propagate as in NumPy and torch
 _ELEMENTWISE = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True, fastmath={"nsz", "contract"})
@@ -836,3 +837,54 @@ def direct_conv_input_grad(g: Any, w: Any, wp: int, dh: int, dw: int, gx: Any) -
                         dst = plane[start:start + length]
                         for p in range(length):
                             dst[p] += wv * gf[p]
+
+
+@numba.njit(**_ELEMENTWISE)  # not _REDUCING: reassociated, log(s) - (x_t - max) became (log(s) + max) - x_t
+def cross_entropy_forward(x: Any, target: Any, ignore_index: int, p: Any, loss: Any,
+                          safe: Any) -> tuple[int, int]:  # pragma: no cover - compiled
+    """Cross-entropy of logits x (N, C) against class indices target (N,) (ops/loss.py), one pass per row.
+
+    Writes p = softmax(x) (zero rows where the target is ignore_index), loss =
+    log sum exp(x - max) - (x_t - max) (0 where ignored) and safe = the targets
+    with ignored ones replaced by 0.  Returns (valid rows, first row whose
+    target is out of range or -1); at a bad row it stops.
+    """
+    n_, c_ = x.shape
+    count = 0
+    for n in range(n_):
+        t = target[n]
+        row, prow = x[n], p[n]
+        if t == ignore_index:
+            safe[n] = 0
+            loss[n] = ZERO
+            for k in range(c_):
+                prow[k] = ZERO
+            continue
+        if t < 0 or t >= c_:
+            return count, n
+        safe[n] = t
+        count += 1
+        m = row[0]
+        for k in range(1, c_):
+            m = row[k] if row[k] > m else m
+        s = ZERO
+        for k in range(c_):
+            e = fast_exp(row[k] - m)
+            prow[k] = e
+            s += e
+        inv = ONE / s
+        for k in range(c_):
+            prow[k] *= inv
+        loss[n] = np.log(s) - (row[t] - m)
+    return count, -1
+
+
+@numba.njit(**_ELEMENTWISE)
+def cross_entropy_backward(p: Any, safe: Any, s: Any, gx: Any) -> None:  # pragma: no cover - compiled
+    """gx (N, C) = s[n] (p[n] - onehot(safe[n])): the gradient of cross_entropy_forward's loss scaled by s."""
+    n_, c_ = p.shape
+    for n in range(n_):
+        sn, prow, grow = s[n], p[n], gx[n]
+        for k in range(c_):
+            grow[k] = prow[k] * sn
+        grow[safe[n]] -= sn
