@@ -29,6 +29,7 @@ from typing import Any
 
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
+from . import kernels
 from .sums import row_sums
 
 _CAUSAL: dict[tuple[int, int, Any], Any] = {}  # (L, S, dtype) -> read-only additive mask; never handed out
@@ -132,7 +133,15 @@ def _batch_blocks(q: Any, k: Any, v: Any, float_mask: Any, blocked: Any, xp: Any
 
 
 def _softmax_scores(s: Any, float_mask: Any, blocked: Any, causal: bool, scale: float, xp: Any) -> Any:
-    """P = softmax_rows(scale s + M) of the raw scores s = Q K^T, in place where it can be; returns P."""
+    """P = softmax_rows(scale s + M) of the raw scores s = Q K^T, in place where it can be; returns P.
+
+    Without a float or boolean mask, contiguous float32 scores take one compiled pass per row
+    (``numba_kernels.attention_softmax``; a causal row exponentiates only the keys it sees) instead
+    of the eight NumPy passes below.
+    """
+    if float_mask is None and blocked is None and kernels.usable(s):
+        kernels.get("attention_softmax")(s.reshape(-1, s.shape[-2], s.shape[-1]), s.dtype.type(scale), causal)
+        return s
     s *= s.dtype.type(scale)
     masked = causal or blocked is not None
     if float_mask is not None:
@@ -170,11 +179,15 @@ def _backward_block(grad: Any, q: Any, k: Any, v: Any, p: Any, drop: Any, scale:
     ds = xp.matmul(grad, xp.swapaxes(v, -1, -2))  # dP, a new array: turned into dS in place
     if drop is not None:
         ds *= drop
-    row = row_sums(ds * p)
-    ds -= row
-    ds *= p
-    dm = ds.copy() if need_m else None
-    ds *= scale
+    dm = None
+    if not need_m and kernels.usable(ds, p):  # one compiled pass per row: ds = scale p (ds - rowsum(ds p))
+        kernels.get("attention_softmax_backward")(ds.reshape(-1, ds.shape[-1]), p.reshape(-1, p.shape[-1]), scale)
+    else:
+        row = row_sums(ds * p)
+        ds -= row
+        ds *= p
+        dm = ds.copy() if need_m else None
+        ds *= scale
     dq = xp.matmul(ds, k) if need_q else None
     dk = xp.matmul(xp.swapaxes(ds, -1, -2), q) if need_k else None
     return dq, dk, dv, dm

@@ -172,6 +172,9 @@ def _run_each_once() -> None:
     _kernels["direct_conv_input_grad"](image, tap, 2, 1, 1, flat.copy())
     _, _, _, p, safe = cross_entropy_forward(x, np.array([0, 1, -100]), -100)
     cross_entropy_backward(p, safe, np.ones(3, np.float32))
+    for causal in (False, True):
+        _kernels["attention_softmax"](x.reshape(1, 3, 4).copy(), np.float32(0.5), causal)
+    _kernels["attention_softmax_backward"](x.copy(), x, np.float32(0.5))
 
 
 def _vector(a: Any) -> Any:

@@ -24,7 +24,7 @@ KERNELS = ("exp", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_ta
            "scaled_add", "adam_direction", "tanh", "lstm_forward_step", "lstm_backward_step",
            "winograd_input_transform", "winograd_output_transform", "winograd_output_adjoint", "winograd_input_adjoint",
            "col2im", "direct_conv_forward", "direct_conv_weight_grad", "direct_conv_input_grad",
-           "cross_entropy_forward", "cross_entropy_backward")
+           "cross_entropy_forward", "cross_entropy_backward", "attention_softmax", "attention_softmax_backward")
 
 # no "nnan"/"ninf": NaN and infinity must propagate as in NumPy and torch
 _ELEMENTWISE = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True, fastmath={"nsz", "contract"})
@@ -888,3 +888,63 @@ def cross_entropy_backward(p: Any, safe: Any, s: Any, gx: Any) -> None:  # pragm
         for k in range(c_):
             grow[k] = prow[k] * sn
         grow[safe[n]] -= sn
+
+
+@numba.njit(**_REDUCING)
+def _sum(a: Any) -> Any:  # pragma: no cover - compiled
+    """sum(a) of a 1-D float32 run; its own function so that only this loop may be reassociated (vectorised)."""
+    total = ZERO
+    for i in range(a.shape[0]):
+        total += a[i]
+    return total
+
+
+@numba.njit(**_REDUCING)
+def _dot(a: Any, b: Any) -> Any:  # pragma: no cover - compiled
+    """sum(a * b) of two 1-D float32 runs (reassociated, as _sum)."""
+    total = ZERO
+    for i in range(a.shape[0]):
+        total += a[i] * b[i]
+    return total
+
+
+@numba.njit(**_ELEMENTWISE)
+def attention_softmax(s: Any, scale: Any, causal: bool) -> None:  # pragma: no cover - compiled
+    """s (B, L, S) = softmax over the keys of scale * s, in place (ops/attention.py's _softmax_scores).
+
+    Causal: query i sees keys 0..i (torch's top-left alignment); the others get
+    weight 0 and are never exponentiated.  As the NumPy form: a row whose
+    visible scores are all -inf gets weights 0 when causal (NaN otherwise), and
+    a NaN score makes its whole row NaN.
+    """
+    b_, l_, s_ = s.shape
+    for b in range(b_):
+        for i in range(l_):
+            row = s[b, i]
+            n = min(i + 1, s_) if causal else s_
+            seen = row[:n]
+            for j in range(n):
+                seen[j] *= scale
+            m = np.max(seen) if n > 0 else ZERO
+            if causal and m == -np.inf:
+                m = ZERO
+            for j in range(n):
+                seen[j] = fast_exp(seen[j] - m)
+            z = _sum(seen)
+            if causal and z == ZERO:
+                z = ONE
+            inv = ONE / z
+            for j in range(n):
+                seen[j] *= inv
+            for j in range(n, s_):
+                row[j] = ZERO
+
+
+@numba.njit(**_ELEMENTWISE)
+def attention_softmax_backward(ds: Any, p: Any, scale: Any) -> None:  # pragma: no cover - compiled
+    """ds (R, S) = scale * p * (ds - rowsum(ds * p)), in place: dL/dscores from dL/dP (ops/attention.py)."""
+    for r in range(ds.shape[0]):
+        drow, prow = ds[r], p[r]
+        dot = _dot(drow, prow)
+        for j in range(drow.shape[0]):
+            drow[j] = scale * prow[j] * (drow[j] - dot)
