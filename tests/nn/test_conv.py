@@ -463,3 +463,30 @@ def test_functional_conv1d_unbatched_matches_torch():
                                         dilation=2, groups=2)
     assert ours.shape == (6, 10)
     np.testing.assert_allclose(ours.array, theirs.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(padding=(2, 1)), dict(dilation=2, padding=1), dict(groups=2)],
+                         ids=str)
+def test_flat_input_gradient_by_columns_and_compiled_col2im_matches_torch(kwargs, monkeypatch):
+    """float32 stride-1 layers whose dL/dx is not a kernel-row convolution: W^T g and the flat col2im kernel."""
+    torch = pytest.importorskip("torch")
+    from thalweg.ops import kernels
+
+    if not kernels.enabled():
+        pytest.skip("numba is not installed (the speed extra)")
+    kernels.warm_up()
+    runs = []
+    real = kernels._kernels["col2im_flat"]
+    monkeypatch.setitem(kernels._kernels, "col2im_flat", lambda *a: runs.append(1) or real(*a))
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 6, 9, 8)).astype(np.float32)  # 6 x 12 channels: im2col, not the direct loops
+    w = rng.standard_normal((12, 6 // kwargs.get("groups", 1), 5, 3)).astype(np.float32)
+    xo, wo = tw.tensor(x, requires_grad=True), tw.tensor(w, requires_grad=True)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    y, y_t = F.conv2d(xo, wo, **kwargs), torch.nn.functional.conv2d(xt, wt, **kwargs)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(tw.tensor(g))
+    y_t.backward(torch.tensor(g))
+    assert runs, "the flat col2im kernel did not run"
+    assert_close(xo.grad, xt.grad, np.float32, "input gradient")
+    assert_close(wo.grad, wt.grad, np.float32, "weight gradient")

@@ -166,6 +166,7 @@ def _run_each_once() -> None:
     _kernels["winograd_output_adjoint"](image, 1, 1, planes)
     _kernels["winograd_input_adjoint"](planes, 1, 1, 1, 1, image)
     _kernels["col2im"](np.ones((1, 1, 1, 1, 1, 1), np.float32), 2, 2, 1, 1, image)
+    _kernels["col2im_flat"](np.ones((1, 1, 1, 1, 4), np.float32), 2, 1, 1, image.reshape(1, 1, 4))
     flat, tap = np.zeros((1, 1, 4), np.float32), np.ones((1, 1, 1, 1), np.float32)  # a 1x1 kernel on a 2x2 image
     _kernels["direct_conv_forward"](flat, tap, np.zeros(1, np.float32), 2, 1, 1, image)
     _kernels["direct_conv_weight_grad"](flat, image, 2, 1, 1, tap.copy())

@@ -24,7 +24,8 @@ KERNELS = ("exp", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_ta
            "scaled_add", "adam_direction", "tanh", "lstm_forward_step", "lstm_backward_step",
            "winograd_input_transform", "winograd_output_transform", "winograd_output_adjoint", "winograd_input_adjoint",
            "col2im", "direct_conv_forward", "direct_conv_weight_grad", "direct_conv_input_grad",
-           "cross_entropy_forward", "cross_entropy_backward", "attention_softmax", "attention_softmax_backward")
+           "cross_entropy_forward", "cross_entropy_backward", "attention_softmax", "attention_softmax_backward",
+           "col2im_flat")
 
 # no "nnan"/"ninf": NaN and infinity must propagate as in NumPy and torch
 _ELEMENTWISE = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True, fastmath={"nsz", "contract"})
@@ -948,3 +949,19 @@ def attention_softmax_backward(ds: Any, p: Any, scale: Any) -> None:  # pragma: 
         dot = _dot(drow, prow)
         for j in range(drow.shape[0]):
             drow[j] = scale * prow[j] * (drow[j] - dot)
+
+
+@numba.njit(**_ELEMENTWISE)
+def col2im_flat(d: Any, wp: int, dh: int, dw: int, xflat: Any) -> None:  # pragma: no cover - compiled
+    """The adjoint of im2col in flat rows (ops/conv.py): for d (N, C, KH, KW, length), adds the run d[n, c, i, j]
+    to xflat[n, c] (N, C, Hp*Wp + tail, zeroed by the caller) starting at i*dh*Wp + j*dw."""
+    n_, c_, kh, kw, length = d.shape
+    for n in range(n_):
+        for c in range(c_):
+            plane = xflat[n, c]
+            for i in range(kh):
+                for j in range(kw):
+                    start = i * dh * wp + j * dw
+                    dst, src = plane[start:start + length], d[n, c, i, j]
+                    for p in range(length):
+                        dst[p] += src[p]
