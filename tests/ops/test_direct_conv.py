@@ -11,6 +11,9 @@ import thalweg as tw
 from thalweg.autograd import gradcheck
 from thalweg.ops import direct_conv, kernels
 
+from conv_checks import (assert_conv2d_matches_torch, assert_in_place_change_of_the_input_raises,
+                         assert_second_derivatives_match_torch)
+
 F = tw.nn.functional
 pytestmark = pytest.mark.skipif(not kernels.enabled(), reason="numba is not installed (the speed extra)")
 
@@ -63,29 +66,14 @@ CASES = [(3, 1, 6, 12, 12, 5, 0, 1, 1),  # LeNet's first layer, smaller
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_matches_torch_value_and_gradients(spy, case, bias):
-    torch = pytest.importorskip("torch")
     n, c, o, h, w, k, padding, dilation, groups = case
     kh, kw = (k, k) if isinstance(k, int) else k
-    if isinstance(padding, tuple):  # (rows, columns): torch's padding argument
-        padding = tuple(padding)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, c, h, w)).astype(np.float32)
     kernel = rng.standard_normal((o, c // groups, kh, kw)).astype(np.float32)
     b = rng.standard_normal(o).astype(np.float32) if bias else None
-    ours = [tw.tensor(a, requires_grad=True) if a is not None else None for a in (x, kernel, b)]
-    theirs = [torch.tensor(a, requires_grad=True) if a is not None else None for a in (x, kernel, b)]
-    opts = dict(padding=padding, dilation=dilation, groups=groups)
-    y = F.conv2d(*ours, **opts)
-    y_t = torch.nn.functional.conv2d(*theirs, **opts)
-    g = rng.standard_normal(y.shape).astype(np.float32)
-    y.backward(tw.tensor(g))
-    y_t.backward(torch.tensor(g))
+    assert_conv2d_matches_torch(x, kernel, b, padding=padding, dilation=dilation, groups=groups)
     assert spy.call_count == 1
-    for a, a_t, what in zip([y] + [t.grad for t in ours if t is not None],
-                            [y_t] + [t.grad for t in theirs if t is not None], ["y", "dx", "dw", "db"]):
-        expected = a_t.detach().numpy()
-        assert a.shape == expected.shape, what
-        np.testing.assert_allclose(a.numpy(), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max(), err_msg=what)
 
 
 def test_1d_convolution_matches_torch(spy):
@@ -123,24 +111,10 @@ def test_float64_gradcheck_of_the_direct_path(spy, monkeypatch, case):
 
 
 def test_second_derivatives_match_torch():
-    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 2, 7, 7)).astype(np.float32)
-    k = rng.standard_normal((4, 2, 3, 3)).astype(np.float32) * 0.1
-    xo, ko = tw.tensor(x, requires_grad=True), tw.tensor(k, requires_grad=True)
-    xt, kt = torch.tensor(x, requires_grad=True), torch.tensor(k, requires_grad=True)
-    (gx,) = tw.autograd.grad((F.conv2d(xo, ko, padding=1) ** 2).sum(), [xo], create_graph=True)
-    (gx_t,) = torch.autograd.grad((torch.nn.functional.conv2d(xt, kt, padding=1) ** 2).sum(), [xt], create_graph=True)
-    (gk,) = tw.autograd.grad((gx * gx).sum(), [ko])
-    (gk_t,) = torch.autograd.grad((gx_t * gx_t).sum(), [kt])
-    np.testing.assert_allclose(gk.numpy(), gk_t.numpy(), rtol=1e-3, atol=1e-3 * np.abs(gk_t.numpy()).max())
+    assert_second_derivatives_match_torch(x, rng.standard_normal((4, 2, 3, 3)).astype(np.float32) * 0.1, padding=1)
 
 
 def test_changing_the_input_in_place_after_the_forward_raises():
-    x = tw.randn(2, 1, 6, 6, requires_grad=True)
-    h = x * 1.0
-    y = F.conv2d(h, tw.randn(4, 1, 3, 3, requires_grad=True))  # dL/dw reads h again
-    with tw.no_grad():
-        h.add_(1.0)
-    with pytest.raises(RuntimeError, match="in-?place|modified"):
-        y.sum().backward()
+    assert_in_place_change_of_the_input_raises((2, 1, 6, 6), (4, 1, 3, 3), padding=0)  # dL/dw reads x again

@@ -11,6 +11,9 @@ from thalweg.autograd import gradcheck
 from thalweg.ops import kernels, winograd, workspace
 from thalweg.ops.conv import ConvGeometry
 
+from conv_checks import (assert_conv2d_matches_torch, assert_in_place_change_of_the_input_raises,
+                         assert_second_derivatives_match_torch)
+
 F = tw.nn.functional
 needs_numba = pytest.mark.skipif(not kernels.enabled(), reason="numba is not installed (the speed extra)")
 pytestmark = needs_numba
@@ -59,25 +62,13 @@ CASES = [(2, 32, 32, 8, 8, 1), (3, 32, 40, 7, 9, 1), (2, 33, 32, 6, 5, 0), (2, 3
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_matches_torch_value_and_gradients(spy, case, bias):
-    torch = pytest.importorskip("torch")
     n, c, o, h, w, padding = case
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, c, h, w)).astype(np.float32)
     k = rng.standard_normal((o, c, 3, 3)).astype(np.float32)
     b = rng.standard_normal(o).astype(np.float32) if bias else None
-    ours = [tw.tensor(a, requires_grad=True) if a is not None else None for a in (x, k, b)]
-    theirs = [torch.tensor(a, requires_grad=True) if a is not None else None for a in (x, k, b)]
-    y = F.conv2d(*ours, padding=padding)
-    y_t = torch.nn.functional.conv2d(*theirs, padding=padding)
-    g = rng.standard_normal(y.shape).astype(np.float32)
-    y.backward(tw.tensor(g))
-    y_t.backward(torch.tensor(g))
+    assert_conv2d_matches_torch(x, k, b, padding=padding)
     assert spy.call_count == 1
-    for a, a_t, what in zip([y] + [t.grad for t in ours if t is not None],
-                            [y_t] + [t.grad for t in theirs if t is not None], ["y", "dx", "dw", "db"]):
-        expected = a_t.detach().numpy()
-        assert a.shape == expected.shape, what
-        np.testing.assert_allclose(a.numpy(), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max(), err_msg=what)
 
 
 def test_blocks_of_samples_give_the_one_block_result(monkeypatch):
@@ -111,27 +102,13 @@ def test_float64_gradcheck_of_the_winograd_path(spy, monkeypatch, padding):
 
 
 def test_second_derivatives_match_torch():
-    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 32, 5, 5)).astype(np.float32)
-    k = rng.standard_normal((32, 32, 3, 3)).astype(np.float32) * 0.1
-    xo, ko = tw.tensor(x, requires_grad=True), tw.tensor(k, requires_grad=True)
-    xt, kt = torch.tensor(x, requires_grad=True), torch.tensor(k, requires_grad=True)
-    (gx,) = tw.autograd.grad((F.conv2d(xo, ko, padding=1) ** 2).sum(), [xo], create_graph=True)
-    (gx_t,) = torch.autograd.grad((torch.nn.functional.conv2d(xt, kt, padding=1) ** 2).sum(), [xt], create_graph=True)
-    (gk,) = tw.autograd.grad((gx * gx).sum(), [ko])
-    (gk_t,) = torch.autograd.grad((gx_t * gx_t).sum(), [kt])
-    np.testing.assert_allclose(gk.numpy(), gk_t.numpy(), rtol=1e-3, atol=1e-3 * np.abs(gk_t.numpy()).max())
+    assert_second_derivatives_match_torch(x, rng.standard_normal((32, 32, 3, 3)).astype(np.float32) * 0.1, padding=1)
 
 
 def test_changing_the_input_in_place_after_the_forward_raises():
-    x = tw.randn(2, 32, 4, 4, requires_grad=True)
-    h = x * 1.0
-    y = F.conv2d(h, tw.randn(32, 32, 3, 3, requires_grad=True), padding=1)  # the backward transforms h again
-    with tw.no_grad():
-        h.add_(1.0)
-    with pytest.raises(RuntimeError, match="in-?place|modified"):
-        y.sum().backward()
+    assert_in_place_change_of_the_input_raises((2, 32, 4, 4), (32, 32, 3, 3), padding=1)  # x is transformed again
 
 
 def test_no_pooled_buffer_is_read_after_it_is_given_back():

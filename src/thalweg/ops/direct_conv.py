@@ -23,7 +23,7 @@ row pitch (zeros between the rows):
     dL/dw[o, c, i, j] = sum_n  <g[n, o].flat, xpad[n, c].flat[i*dh*Wp + j*dw : ...]>
     dL/dxpad[n, c].flat[i*dh*Wp + j*dw : ...] += w[o, c, i, j] * g[n, o].flat
 
-Each is a compiled loop (``numba_kernels.direct_conv_*``) over contiguous runs
+Each is a compiled loop (``numba_kernels.direct_conv_forward`` and ``direct_conv_gradient``) over contiguous runs
 that the compiler vectorises.  They touch only the input, the output and
 their gradients, so nothing large is kept for the backward pass.
 
@@ -88,11 +88,11 @@ def backward(ctx: Context, grad: Any, geo: Any) -> tuple[Any, Any]:
     gx = gw = None
     if need_w:
         gw = np.zeros(ctx.w_shape, x.dtype)
-        kernels.get("direct_conv_weight_grad")(_flat_input(x, geo), grad, geo.wp, geo.dh, geo.dw, gw)
+        kernels.get("direct_conv_gradient")(grad, _flat_input(x, geo), gw, geo.wp, geo.dh, geo.dw, True)
     if need_x:
         gxpad = np.zeros((geo.n, geo.c, geo.hp, geo.wp), x.dtype)
-        kernels.get("direct_conv_input_grad")(grad, np.ascontiguousarray(ctx.w), geo.wp, geo.dh, geo.dw,
-                                              gxpad.reshape(geo.n, geo.c, geo.hp * geo.wp))
+        kernels.get("direct_conv_gradient")(grad, gxpad.reshape(geo.n, geo.c, geo.hp * geo.wp),
+                                            np.ascontiguousarray(ctx.w), geo.wp, geo.dh, geo.dw, False)
         top, _, left, _ = geo.pad
         gx = gxpad if not any(geo.pad) else gxpad[:, :, top:top + geo.h, left:left + geo.w].copy()
     return gx, gw

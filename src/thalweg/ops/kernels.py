@@ -169,8 +169,8 @@ def _run_each_once() -> None:
     _kernels["col2im_flat"](np.ones((1, 1, 1, 1, 4), np.float32), 2, 1, 1, image.reshape(1, 1, 4))
     flat, tap = np.zeros((1, 1, 4), np.float32), np.ones((1, 1, 1, 1), np.float32)  # a 1x1 kernel on a 2x2 image
     _kernels["direct_conv_forward"](flat, tap, np.zeros(1, np.float32), 2, 1, 1, image)
-    _kernels["direct_conv_weight_grad"](flat, image, 2, 1, 1, tap.copy())
-    _kernels["direct_conv_input_grad"](image, tap, 2, 1, 1, flat.copy())
+    for of_weight in (True, False):
+        _kernels["direct_conv_gradient"](image, flat.copy(), tap.copy(), 2, 1, 1, of_weight)
     _, _, _, p, safe = cross_entropy_forward(x, np.array([0, 1, -100]), -100)
     cross_entropy_backward(p, safe, np.ones(3, np.float32))
     for causal in (False, True):

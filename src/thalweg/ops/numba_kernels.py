@@ -23,7 +23,7 @@ KERNELS = ("exp", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_ta
            "relu_forward", "relu_backward", "max_pool_2x2_forward", "max_pool_backward",
            "scaled_add", "adam_direction", "tanh", "lstm_forward_step", "lstm_backward_step",
            "winograd_input_transform", "winograd_output_transform", "winograd_output_adjoint", "winograd_input_adjoint",
-           "col2im", "direct_conv_forward", "direct_conv_weight_grad", "direct_conv_input_grad",
+           "col2im", "direct_conv_forward", "direct_conv_gradient",
            "cross_entropy_forward", "cross_entropy_backward", "attention_softmax", "attention_softmax_backward",
            "col2im_flat")
 
@@ -794,12 +794,19 @@ def _flat_gradient(g: Any, wp: int, flat: Any) -> None:  # pragma: no cover - co
                 row[q] = src[q]
 
 
-@numba.njit(**_REDUCING)
-def direct_conv_weight_grad(x: Any, g: Any, wp: int, dh: int, dw: int, gw: Any) -> None:  # pragma: no cover
-    """gw (O, C/G, KH, KW) += sum over n and output pixels of g[n, o, y, q] * x[n, c, (y + i*dh)*Wp + q + j*dw]."""
+@numba.njit(**_ELEMENTWISE)
+def direct_conv_gradient(g: Any, planes: Any, weights: Any, wp: int, dh: int, dw: int,
+                         of_weight: bool) -> None:  # pragma: no cover - compiled
+    """Either gradient of direct_conv_forward from g (N, O, OH, OW), in the loops both share: every sample n,
+    output channel o, input channel c of o's group and kernel tap (i, j), with gf = g[n, o] in flat rows of
+    pitch Wp and run = the flat run of planes[n, c] that tap (i, j) of the forward read:
+
+      of_weight:     weights = dL/dw (O, C/G, KH, KW), planes = x (N, C, Hp*Wp):   dL/dw[o, c, i, j] += <gf, run>
+      not of_weight: weights = w, planes = dL/dxpad (N, C, Hp*Wp), zeroed:        run += w[o, c, i, j] gf
+    """
     n_, o_, oh, ow = g.shape
-    _, cg, kh, kw = gw.shape
-    og = o_ // (x.shape[1] // cg)
+    _, cg, kh, kw = weights.shape
+    og = o_ // (planes.shape[1] // cg)
     length = (oh - 1) * wp + ow
     flat = np.empty((o_, length), g.dtype)
     for n in range(n_):
@@ -807,37 +814,17 @@ def direct_conv_weight_grad(x: Any, g: Any, wp: int, dh: int, dw: int, gw: Any) 
         for o in range(o_):
             gf = flat[o]
             for c in range(cg):
-                plane = x[n, (o // og) * cg + c]
+                plane = planes[n, (o // og) * cg + c]
                 for i in range(kh):
                     for j in range(kw):
                         start = i * dh * wp + j * dw
-                        src = plane[start:start + length]
-                        s = ZERO
-                        for p in range(length):
-                            s += gf[p] * src[p]
-                        gw[o, c, i, j] += s
-
-
-@numba.njit(**_ELEMENTWISE)
-def direct_conv_input_grad(g: Any, w: Any, wp: int, dh: int, dw: int, gx: Any) -> None:  # pragma: no cover
-    """gx (N, C, Hp*Wp), zeroed by the caller, += the adjoint of direct_conv_forward applied to g (N, O, OH, OW)."""
-    n_, o_, oh, ow = g.shape
-    _, cg, kh, kw = w.shape
-    og = o_ // (gx.shape[1] // cg)
-    length = (oh - 1) * wp + ow
-    flat = np.empty((o_, length), g.dtype)
-    for n in range(n_):
-        _flat_gradient(g[n], wp, flat)
-        for o in range(o_):
-            gf = flat[o]
-            for c in range(cg):
-                plane = gx[n, (o // og) * cg + c]
-                for i in range(kh):
-                    for j in range(kw):
-                        wv, start = w[o, c, i, j], i * dh * wp + j * dw
-                        dst = plane[start:start + length]
-                        for p in range(length):
-                            dst[p] += wv * gf[p]
+                        run = plane[start:start + length]
+                        if of_weight:
+                            weights[o, c, i, j] += _dot(gf, run)
+                        else:
+                            wv = weights[o, c, i, j]
+                            for p in range(length):
+                                run[p] += wv * gf[p]
 
 
 @numba.njit(**_ELEMENTWISE)  # not _REDUCING: reassociated, log(s) - (x_t - max) became (log(s) + max) - x_t
