@@ -44,7 +44,7 @@ NumPy.  numba is imported on the first call, not with thalweg, and compiled
 kernels are cached on disk (``cache=True``).  The cost: numba and LLVM hold
 about 150 MB of resident memory per process once the kernels are loaded
 (:func:`warm_up` loads them up front).  Every kernel is loaded on the first
-use of any (compiling them all takes about 30 s on a fresh cache, so a load
+use of any (compiling them all takes about 40 s on a fresh cache, so a load
 that takes longer than ``SLOW_LOAD_NOTICE_SECONDS`` says so on the ``thalweg``
 logger), and if one fails (no writable cache directory, say) the kernels
 stay off with a warning.  Reductions may be reassociated
@@ -119,14 +119,14 @@ def _build() -> None:
 
 def _say_compiling() -> None:
     logging.getLogger("thalweg").warning(
-        "thalweg: compiling numba's kernels once (about 30 s; later processes load them from numba's cache)")
+        "thalweg: compiling numba's kernels once (about 40 s; later processes load them from numba's cache)")
 
 
 def warm_up() -> bool:
     """Load (or compile) every kernel now; returns whether the kernels are on.
 
     The first use of the kernels in a process loads each from numba's cache
-    (under a second for all of them) or compiles it (about 30 s for all on a
+    (under a second for all of them) or compiles it (about 40 s for all on a
     fresh cache; the Winograd input transform and output adjoint take 8-10 s
     each); numba and LLVM then hold about 150 MB of resident memory for the
     life of the process.  Call this to pay that before timing or measuring
