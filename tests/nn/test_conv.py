@@ -490,3 +490,24 @@ def test_flat_input_gradient_by_columns_and_compiled_col2im_matches_torch(kwargs
     assert runs, "the flat col2im kernel did not run"
     assert_close(xo.grad, xt.grad, np.float32, "input gradient")
     assert_close(wo.grad, wt.grad, np.float32, "weight gradient")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])  # NumPy's adds; the compiled pass (float32, with numba)
+@pytest.mark.parametrize("kwargs", [dict(pad=(0, 0, 0, 0), dilation=(1, 1)), dict(pad=(2, 1, 0, 1), dilation=(2, 1))],
+                         ids=str)
+def test_flat_col2im_is_the_adjoint_of_flat_im2col(dtype, kwargs):
+    """<im2col(x), d> = <x, col2im(d)> in the flat-row layout, for d zero at the thrown-away columns (as the layer's
+    gradients are: those columns of the last row read past the plane, and col2im drops what lands there)."""
+    from thalweg.ops import conv
+
+    rng = np.random.default_rng(6)
+    geo = ConvGeometry((2, 3, 7, 6), (4, 3, 3, 2), (1, 1), kwargs["pad"], kwargs["dilation"], 1)
+    assert geo.flat
+    x = rng.standard_normal((2, 3, 7, 6)).astype(dtype)
+    cols, buf = conv.im2col(x, geo)
+    d = rng.standard_normal(cols.shape).astype(dtype)
+    d.reshape(2, 1, -1, geo.oh, geo.wp)[..., geo.ow:] = 0
+    lhs = float((np.asarray(cols, np.float64) * d).sum())
+    workspace.give(buf)
+    rhs = float((x.astype(np.float64) * conv.col2im(d, geo)).sum())
+    assert rhs == pytest.approx(lhs, rel=1e-5 if dtype == np.float32 else 1e-12)

@@ -850,6 +850,32 @@ def _max(a: Any) -> Any:  # pragma: no cover - compiled
     return m23 if m23 > m01 else m01
 
 
+@numba.njit(**_ELEMENTWISE)
+def _softmax_row(src: Any, dst: Any, masked: bool) -> tuple[Any, Any]:  # pragma: no cover - compiled
+    """dst = softmax(src) of one non-empty row, stably: e = exp(src - max), dst = e / sum(e).
+
+    Returns (max, sum) for callers that need log-softmax.  ``masked`` (a row
+    that a mask may have set to -inf throughout): max -inf counts as 0 and sum 0
+    as 1, so such a row gets weights 0 instead of NaN.  The exponentials and
+    the sum are separate loops (the sum in its own reassociated function) so
+    that both vectorise.  src and dst must not be the same memory: called in
+    place, the compiler's overlap check sent the loop to its scalar version
+    (2-3x slower), so in-place callers copy the row to a scratch row first.
+    """
+    m = _max(src)
+    if masked and m == -np.inf:
+        m = ZERO
+    for k in range(src.shape[0]):
+        dst[k] = fast_exp(src[k] - m)
+    z = _sum(dst)
+    if masked and z == ZERO:
+        z = ONE
+    inv = ONE / z
+    for k in range(dst.shape[0]):
+        dst[k] *= inv
+    return m, z
+
+
 @numba.njit(**_ELEMENTWISE)  # not _REDUCING: reassociated, log(s) - (x_t - max) became (log(s) + max) - x_t
 def cross_entropy_forward(x: Any, target: Any, ignore_index: int, p: Any, loss: Any,
                           safe: Any) -> tuple[int, int]:  # pragma: no cover - compiled
@@ -875,13 +901,7 @@ def cross_entropy_forward(x: Any, target: Any, ignore_index: int, p: Any, loss: 
             return count, n
         safe[n] = t
         count += 1
-        m = _max(row)
-        for k in range(c_):
-            prow[k] = fast_exp(row[k] - m)
-        s = _sum(prow)  # a separate loop (and function), so that both vectorise
-        inv = ONE / s
-        for k in range(c_):
-            prow[k] *= inv
+        m, s = _softmax_row(row, prow, False)
         loss[n] = np.log(s) - (row[t] - m)
     return count, -1
 
@@ -925,24 +945,16 @@ def attention_softmax(s: Any, scale: Any, causal: bool) -> None:  # pragma: no c
     a NaN score makes its whole row NaN.
     """
     b_, l_, s_ = s.shape
+    scaled = np.empty(s_, s.dtype)
     for b in range(b_):
         for i in range(l_):
             row = s[b, i]
             n = min(i + 1, s_) if causal else s_
-            seen = row[:n]
+            seen = scaled[:n]
             for j in range(n):
-                seen[j] *= scale
-            m = _max(seen) if n > 0 else ZERO
-            if causal and m == -np.inf:
-                m = ZERO
-            for j in range(n):
-                seen[j] = fast_exp(seen[j] - m)
-            z = _sum(seen)
-            if causal and z == ZERO:
-                z = ONE
-            inv = ONE / z
-            for j in range(n):
-                seen[j] *= inv
+                seen[j] = scale * row[j]
+            if n > 0:
+                _softmax_row(seen, row[:n], causal)
             for j in range(n, s_):
                 row[j] = ZERO
 
