@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import statistics
 import sys
@@ -42,7 +43,10 @@ def _scale(case: Case, seconds: float) -> float:
     return seconds * 1e3
 
 
-ROUND = 6  # calls per library per round at more than one thread (the first is not counted)
+ROUND = 6  # calls per library per block at more than one thread, at least (the first is not counted)
+BLOCK_SECONDS = 0.05  # ... and at least this long: a cheap step needs a few calls to get back to its steady speed
+MAX_BLOCK_CALLS = 100
+SCALING_ROUNDS = 4  # rounds at least, at more than one thread (even: the two thalweg blocks swap places)
 SETTLE_SECONDS = 0.3  # longer than OpenBLAS's and OpenMP's idle workers spin before they sleep
 
 
@@ -62,6 +66,40 @@ def _timed(step, calls: int) -> list[float]:
     return times
 
 
+def _measure_in_blocks(ours, theirs, samples: int, seconds_per_call: float) -> tuple[list, list, list, list]:
+    """Ours at the current thread count, torch, and ours at one thread, in blocks of back-to-back calls.
+
+    Each block is at least ``ROUND`` calls and ``BLOCK_SECONDS`` long (at
+    most ``MAX_BLOCK_CALLS``; ``seconds_per_call`` is 0 when unknown); its
+    first call (which wakes the workers and refills the caches the other
+    library's block left) is not counted.  Thalweg's two blocks swap places
+    every other round (A T B, B T A), so that neither always follows torch's.
+    Returns the three lists of times and, per round, thalweg's median time at
+    n threads over its median at one thread (the thread scaling, paired within
+    the round, so that a slow spell of the machine weighs on both sides).
+    """
+    from threadpoolctl import threadpool_limits
+
+    calls = ROUND if seconds_per_call <= 0 else min(MAX_BLOCK_CALLS, max(ROUND, math.ceil(BLOCK_SECONDS / seconds_per_call)))
+    rounds = max(SCALING_ROUNDS, math.ceil(samples / (calls - 1)))
+    rounds += rounds % 2
+    t_ours, t_theirs, t_ours_1, scaling = [], [], [], []
+    for r in range(rounds):
+        blocks = {}
+        for who in (("n", "torch", "1") if r % 2 == 0 else ("1", "torch", "n")):
+            _settle()
+            if who == "1":
+                with threadpool_limits(limits=1):
+                    blocks[who] = _timed(ours, calls)[1:]
+            else:
+                blocks[who] = _timed(ours if who == "n" else theirs, calls)[1:]
+        t_ours += blocks["n"]
+        t_theirs += blocks["torch"]
+        t_ours_1 += blocks["1"]
+        scaling.append(statistics.median(blocks["n"]) / statistics.median(blocks["1"]))
+    return t_ours, t_theirs, t_ours_1, scaling
+
+
 def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | None = None,
             threads: int = 1) -> dict:
     """Median seconds per call of ours and torch's for one case, interleaved.
@@ -71,24 +109,25 @@ def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | 
     its call (OpenBLAS's for thalweg, OpenMP's for torch), so alternating call
     by call would time each library against the other's spinning threads, a
     contention no single-library training loop has.  There the calls alternate
-    in rounds of ``ROUND`` calls with a pause between libraries, and the first
-    call of each round (which wakes the workers) is not counted.
+    in blocks with a pause between libraries (``_measure_in_blocks``).
 
     At more threads, thalweg is also timed at one thread in the same rounds
     (``thalweg_1_thread``): this machine's speed drifts by 10-30% over minutes,
     so comparing with the one-thread pass, run minutes earlier, would measure
-    the drift as much as the threads.
+    the drift as much as the threads.  The scaling is the median over the
+    rounds of each round's own ratio (``scaling_rounds``).
     """
     ours, theirs = case.build(quick)
     first = (ours(), theirs())
     if quick:
         return {"case": case.name, "first_loss_thalweg": first[0], "first_loss_torch": first[1]}
+    warmup_times = []
     for _ in range(warmup if case.unit != "s" else 0):
-        ours()
+        warmup_times += _timed(ours, 1)
         theirs()
     from threadpoolctl import threadpool_limits
 
-    t_ours, t_theirs, t_ours_1 = [], [], []
+    t_ours, t_theirs, t_ours_1, scaling = [], [], [], []
     n = repeats or case.repeats
     if threads == 1 or case.unit == "s":
         for _ in range(n):
@@ -98,20 +137,14 @@ def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | 
                 with threadpool_limits(limits=1):
                     t_ours_1 += _timed(ours, 1)
     else:
-        for _ in range(max(2, -(-n // (ROUND - 1)))):
-            _settle()
-            t_ours += _timed(ours, ROUND)[1:]
-            _settle()
-            t_theirs += _timed(theirs, ROUND)[1:]
-            _settle()
-            with threadpool_limits(limits=1):
-                t_ours_1 += _timed(ours, ROUND)[1:]
+        t_ours, t_theirs, t_ours_1, scaling = _measure_in_blocks(ours, theirs, n, min(warmup_times, default=0.0))
     mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
     row = {"case": case.name, "group": case.group, "unit": case.unit, "thalweg": _scale(case, mo),
            "torch": _scale(case, mt), "ratio": mo / mt, "target": TARGETS.get(case.name),
            "first_loss_thalweg": first[0], "first_loss_torch": first[1]}
     if t_ours_1:
         row["thalweg_1_thread"] = _scale(case, statistics.median(t_ours_1))
+        row["scaling_rounds"] = sorted(scaling) or [mo / statistics.median(t_ours_1)]
     return row
 
 
@@ -176,17 +209,32 @@ def _print_roofline(rows: list[dict]) -> None:
           f"({fraction:.0%}; torch evicts its caches)")
 
 
+def scaling_verdict(per_round: list[float]) -> str:
+    """'ok' when the median round has thalweg no slower at n threads than at one; 'SLOWER' when at least three
+    rounds in four are slower (the lower quartile is above 1); else 'noise': the median is above 1 but the rounds
+    straddle it, as they do for a step whose code is the same at either thread count."""
+    if statistics.median(per_round) <= 1.0:
+        return "ok"
+    if len(per_round) < 4 or statistics.quantiles(per_round, n=4, method="inclusive")[0] > 1.0:
+        return "SLOWER"
+    return "noise"
+
+
 def _print_thread_scaling(rows: list[dict]) -> None:
     """thalweg's time at each thread count over its time at one thread in the same rounds: more threads must never
     be slower."""
     more = [r for r in rows if r.get("threads", 1) > 1 and "thalweg_1_thread" in r]
     if not more:
         return
-    print("thread scaling (thalweg at n threads / thalweg at 1 thread, timed in the same rounds; target: at most 1.00)")
+    print("thread scaling (thalweg at n threads / thalweg at 1 thread, median of each round's own ratio; "
+          "target: at most 1.00; 'noise': above 1 in the median, but the rounds straddle 1)")
     for r in more:
-        scale = r["thalweg"] / r["thalweg_1_thread"]
+        per_round = sorted(r.get("scaling_rounds") or [r["thalweg"] / r["thalweg_1_thread"]])
+        scale = statistics.median(per_round)
         r["scaling_vs_1_thread"] = scale
-        print(f"  {r['case']:<16}{r['threads']:>3} threads {scale:>6.2f}{'  ok' if scale <= 1.0 else '  SLOWER'}")
+        r["scaling_verdict"] = verdict = scaling_verdict(per_round)
+        spread = f"  (rounds {per_round[0]:.2f}-{per_round[-1]:.2f})" if len(per_round) > 1 else ""
+        print(f"  {r['case']:<16}{r['threads']:>3} threads {scale:>6.2f}  {verdict}{spread}")
 
 
 def main(argv: list[str] | None = None) -> int:

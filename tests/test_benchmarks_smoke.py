@@ -56,10 +56,29 @@ def test_two_thread_measurement_alternates_in_rounds_and_drops_each_rounds_first
     body = calls[2:]  # after the first-loss call of each
     blocks = [body[i:i + run.ROUND] for i in range(0, len(body), run.ROUND)]
     assert all(len(set(block)) == 1 for block in blocks)  # one library (and thread count) per block of ROUND calls
-    # each round: ours at 2 threads, torch, then ours at 1 thread (the scaling's baseline, timed in the same round)
-    assert [b[0] for b in blocks[:3]] == [("ours", 2), ("theirs", 0), ("ours", 1)]
-    assert len(blocks) == 3 * max(2, -(-10 // (run.ROUND - 1)))
+    # a round: ours at 2 threads, torch, then ours at 1 thread (the scaling's baseline, timed in the same round);
+    # the next round swaps thalweg's two blocks, so that neither always follows torch's
+    assert [b[0] for b in blocks[:6]] == [("ours", 2), ("theirs", 0), ("ours", 1), ("ours", 1), ("theirs", 0),
+                                          ("ours", 2)]
+    rounds = max(run.SCALING_ROUNDS, -(-10 // (run.ROUND - 1)))
+    assert len(blocks) == 3 * (rounds + rounds % 2)
     assert r["ratio"] > 0 and r["thalweg_1_thread"] > 0
+    assert len(r["scaling_rounds"]) == rounds + rounds % 2  # one paired ratio per round
+
+
+def test_a_two_thread_block_lasts_long_enough_for_a_cheap_step(monkeypatch):
+    import benchmarks.run as run
+
+    monkeypatch.setattr(run, "SETTLE_SECONDS", 0.0)
+    calls = {"ours": 0, "theirs": 0}
+    step = lambda who: (lambda: calls.__setitem__(who, calls[who] + 1))  # noqa: E731
+    t_ours, t_theirs, t_ours_1, scaling = run._measure_in_blocks(step("ours"), step("theirs"), samples=4,
+                                                                seconds_per_call=run.BLOCK_SECONDS / 20)
+    assert len(scaling) == run.SCALING_ROUNDS + run.SCALING_ROUNDS % 2
+    assert len(t_ours) == len(t_ours_1) == len(t_theirs) == len(scaling) * 19  # 20 calls a block, the first dropped
+    assert calls == {"ours": 2 * len(scaling) * 20, "theirs": len(scaling) * 20}
+    _, _, _, few = run._measure_in_blocks(step("ours"), step("theirs"), samples=4, seconds_per_call=1e-12)
+    assert calls["theirs"] == len(scaling) * 20 + len(few) * run.MAX_BLOCK_CALLS  # a cap on a near-free step
 
 
 def test_thread_scaling_compares_with_the_one_thread_time_of_the_same_rounds(capsys):
@@ -67,11 +86,25 @@ def test_thread_scaling_compares_with_the_one_thread_time_of_the_same_rounds(cap
 
     rows = [{"case": "a", "threads": 1, "thalweg": 1.0, "ratio": 1.0},
             {"case": "a", "threads": 2, "thalweg": 3.0, "thalweg_1_thread": 4.0, "ratio": 1.0},
-            {"case": "b", "threads": 2, "thalweg": 5.0, "thalweg_1_thread": 4.0, "ratio": 1.0}]
+            {"case": "b", "threads": 2, "thalweg": 5.0, "thalweg_1_thread": 4.0, "ratio": 1.0},
+            # per-round ratios, when there are some, decide: here one slow round does not
+            {"case": "c", "threads": 2, "thalweg": 5.0, "thalweg_1_thread": 4.0, "ratio": 1.0,
+             "scaling_rounds": [0.9, 0.95, 0.97, 1.6]}]
     run._print_thread_scaling(rows)
     assert rows[1]["scaling_vs_1_thread"] == 0.75 and rows[2]["scaling_vs_1_thread"] == 1.25
+    assert rows[3]["scaling_vs_1_thread"] == 0.96
     out = capsys.readouterr().out
-    assert "0.75  ok" in out and "1.25  SLOWER" in out
+    assert "0.75  ok" in out and "1.25  SLOWER" in out and "0.96  ok  (rounds 0.90-1.60)" in out
+
+
+def test_thread_scaling_verdict_tells_a_slowdown_from_noise():
+    from benchmarks.run import scaling_verdict
+
+    assert scaling_verdict([0.8, 0.9, 1.0, 1.2]) == "ok"
+    assert scaling_verdict([0.95, 0.99, 1.04, 1.1]) == "noise"  # median above 1, but the rounds straddle it
+    assert scaling_verdict([0.97, 1.05, 1.06, 1.08, 1.1, 1.12]) == "SLOWER"  # five rounds in six slower
+    assert scaling_verdict([1.01, 1.02, 1.03, 1.04]) == "SLOWER"
+    assert scaling_verdict([1.01]) == "SLOWER"  # one ratio: no spread to call noise
 
 
 def test_roofline_flop_count_is_the_mlp_steps():
