@@ -115,7 +115,8 @@ def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | 
     (``thalweg_1_thread``): this machine's speed drifts by 10-30% over minutes,
     so comparing with the one-thread pass, run minutes earlier, would measure
     the drift as much as the threads.  The scaling is the median over the
-    rounds of each round's own ratio (``scaling_rounds``).
+    rounds of each round's own ratio (``scaling_rounds``; for a case timed
+    call by call, each call's pair).
     """
     ours, theirs = case.build(quick)
     first = (ours(), theirs())
@@ -136,6 +137,7 @@ def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | 
             if threads > 1:
                 with threadpool_limits(limits=1):
                     t_ours_1 += _timed(ours, 1)
+                scaling.append(t_ours[-1] / t_ours_1[-1])  # this call's pair
     else:
         t_ours, t_theirs, t_ours_1, scaling = _measure_in_blocks(ours, theirs, n, min(warmup_times, default=0.0))
     mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
