@@ -99,3 +99,59 @@ def test_part_count_follows_the_thread_count_batch_and_work(monkeypatch):
 def test_set_num_threads_checks_its_argument():
     with pytest.raises(ValueError, match="set_num_threads: expected a positive int, got 0"):
         tw.set_num_threads(0)
+
+
+class _FakeLibrary:
+    """A stand-in for one of threadpoolctl's library controllers."""
+
+    def __init__(self, filepath, num_threads):
+        self.filepath, self.num_threads = filepath, num_threads
+
+    def set_num_threads(self, n):
+        self.num_threads = n
+
+
+def test_only_numpys_own_blas_counts(tmp_path):
+    import os
+
+    import numpy
+
+    beside = os.path.dirname(os.path.dirname(os.path.abspath(numpy.__file__)))
+    mine = _FakeLibrary(os.path.join(beside, "numpy.libs", "libscipy_openblas64_-x.so"), 1)
+    scipys = _FakeLibrary(os.path.join(beside, "scipy.libs", "libscipy_openblas-y.so"), 2)
+    assert parallel.numpy_blas([scipys, mine]) == [mine]
+    inside = _FakeLibrary(os.path.join(beside, "numpy", ".libs", "libopenblas.so"), 1)
+    assert parallel.numpy_blas([inside, scipys]) == [inside]
+    system = [_FakeLibrary(str(tmp_path / "libopenblas.so"), 1), _FakeLibrary(None, 1)]
+    assert parallel.numpy_blas(system) == system  # no wheel-bundled BLAS: all of them, as before
+
+
+def test_parts_leave_each_blas_library_at_its_own_thread_count(monkeypatch):
+    numpys, other = _FakeLibrary("numpy", 2), _FakeLibrary("other", 3)
+    monkeypatch.setitem(parallel._state, "blas", [numpys, other])
+    seen = parallel.run_parts(lambda i: (numpys.num_threads, other.num_threads), 2)
+    assert seen == [(1, 1), (1, 1)]  # single-threaded BLAS inside the parts
+    assert (numpys.num_threads, other.num_threads) == (2, 3)  # not raised to the larger count
+
+
+def test_a_second_blas_loaded_later_does_not_split_a_one_thread_run(monkeypatch):
+    """SciPy's wheel has its own OpenBLAS, loaded at its import (numba imports SciPy) with a thread per core,
+    whatever limit was set before.  It must not make thalweg think BLAS has several threads."""
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    from threadpoolctl import ThreadpoolController
+
+    before = tw.get_num_threads()
+    tw.set_num_threads(1)
+    try:
+        monkeypatch.delitem(parallel._state, "blas", raising=False)  # found again, with SciPy's loaded
+        assert scipy_linalg.blas is not None
+        everything = ThreadpoolController().select(user_api="blas").lib_controllers
+        numpys = {c.filepath for c in parallel._blas()}
+        for c in everything:
+            if c.filepath not in numpys:  # the case at hand: an OpenBLAS of SciPy's own beside NumPy's
+                c.set_num_threads(2)
+        assert parallel.blas_thread_count() == 1
+        assert parallel.part_count(64, 1e12) == 1
+    finally:
+        monkeypatch.delitem(parallel._state, "blas", raising=False)
+        tw.set_num_threads(before)

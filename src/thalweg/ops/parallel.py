@@ -18,6 +18,7 @@ should it fail to find the library, everything runs as one part.
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,25 +31,51 @@ _lock = threading.Lock()
 _inside = threading.local()  # .part: this thread is running a part (parts never split again)
 
 
-def _blas() -> Any:
-    """threadpoolctl's controller of the loaded BLAS libraries (made once), or None without threadpoolctl."""
+def _blas() -> list[Any]:
+    """threadpoolctl's controllers of the BLAS that NumPy calls (found once; empty without threadpoolctl)."""
     if "blas" not in _state:
         with _lock:
             if "blas" not in _state:
                 try:
                     from threadpoolctl import ThreadpoolController
-                    _state["blas"] = ThreadpoolController().select(user_api="blas")
+                    found = ThreadpoolController().select(user_api="blas").lib_controllers
                 except Exception:  # not installed, or no BLAS it recognises
-                    _state["blas"] = None
+                    found = []
+                _state["blas"] = numpy_blas(found)
     return _state["blas"]
 
 
+def numpy_blas(controllers: list[Any]) -> list[Any]:
+    """Those of ``controllers`` (threadpoolctl's, one per loaded BLAS library) that are NumPy's own BLAS.
+
+    A process may hold several: SciPy's wheel brings its own OpenBLAS, loaded
+    when numba is imported, with as many threads as cores whatever limit was
+    set before it loaded.  thalweg's products go through NumPy, so only
+    NumPy's library counts; counting SciPy's made a one-thread run split its
+    convolutions over two threads.  A NumPy wheel keeps its BLAS beside the
+    package (``numpy.libs``, ``numpy/.libs``, ``numpy/.dylibs``); where none is
+    there (a system BLAS), all the controllers are kept.
+    """
+    import numpy
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(numpy.__file__)))  # the folder that holds numpy
+
+    def beside_numpy(c: Any) -> bool:
+        try:
+            return os.path.relpath(os.path.abspath(c.filepath), root).split(os.sep)[0] in ("numpy", "numpy.libs")
+        except (TypeError, ValueError):  # no path, or another drive
+            return False
+
+    bundled = [c for c in controllers if beside_numpy(c)]
+    return bundled or list(controllers)
+
+
 def blas_thread_count() -> int:
-    """The thread count BLAS uses now (1 when it cannot be read)."""
+    """The thread count NumPy's BLAS uses now (1 when it cannot be read)."""
     blas = _blas()
-    if blas is None or not blas.lib_controllers:
+    if not blas:
         return 1
-    return max(int(c.num_threads or 1) for c in blas.lib_controllers)
+    return max(int(c.num_threads or 1) for c in blas)
 
 
 def part_count(batch: int, work_per_item: float) -> int:
@@ -69,20 +96,22 @@ def batch_slices(batch: int, parts: int) -> list[slice]:
 
 
 @contextmanager
-def _single_threaded_blas(threads: int) -> Iterator[None]:
+def _single_threaded_blas() -> Iterator[None]:
+    """NumPy's BLAS at one thread inside the block; afterwards each library back at its own count."""
     blas = _blas()
-    for c in blas.lib_controllers:
+    before = [c.num_threads for c in blas]
+    for c in blas:
         c.set_num_threads(1)
     try:
         yield
     finally:
-        for c in blas.lib_controllers:
-            c.set_num_threads(threads)
+        for c, n in zip(blas, before):
+            if n:
+                c.set_num_threads(n)
 
 
 def run_parts(fn: Callable[[int], Any], parts: int) -> list[Any]:
     """``[fn(0), ..., fn(parts - 1)]``, run on ``parts`` threads (this one included) with BLAS single-threaded."""
-    threads = blas_thread_count()
     with _lock:
         pool = _state.get("pool")
         if pool is None or _state["pool_size"] < parts - 1:
@@ -96,7 +125,7 @@ def run_parts(fn: Callable[[int], Any], parts: int) -> list[Any]:
         finally:
             _inside.part = False
 
-    with _single_threaded_blas(threads):
+    with _single_threaded_blas():
         futures = [pool.submit(in_part, i) for i in range(1, parts)]
         first = in_part(0)
         return [first] + [f.result() for f in futures]
