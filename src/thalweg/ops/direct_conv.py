@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Context
-from . import kernels
+from . import conv, kernels, workspace
 
 MAX_CHANNEL_PAIRS = 16  # (C/G) * (O/G) up to this; beyond, BLAS's product over im2col columns wins (see above)
 
@@ -60,21 +60,22 @@ def applies(geo: Any, x: Any, w: Any) -> bool:
             and geo.oh > 0 and geo.ow > 0 and kernels.usable(x, w))
 
 
-def _flat_input(x: Any, geo: Any) -> Any:
-    """x inside its zero border, as (N, C, Hp*Wp) (a view of x when there is no border)."""
+def _flat_input(x: Any, geo: Any) -> tuple[Any, Any]:
+    """x inside its zero border, as (N, C, Hp*Wp), and the workspace buffer to give back after use: a view of x
+    and None when there is no border, else ``conv.padded``'s copy (the runs end inside Hp*Wp: no tail is read)."""
     if not any(geo.pad):
-        return x.reshape(geo.n, geo.c, geo.hp * geo.wp)
-    top, _, left, _ = geo.pad
-    xpad = np.zeros((geo.n, geo.c, geo.hp, geo.wp), x.dtype)
-    xpad[:, :, top:top + geo.h, left:left + geo.w] = x
-    return xpad.reshape(geo.n, geo.c, geo.hp * geo.wp)
+        return x.reshape(geo.n, geo.c, geo.hp * geo.wp), None
+    xpad, _, scratch = conv.padded(x, geo)
+    return xpad.reshape(geo.n, geo.c, geo.hp * geo.wp), scratch
 
 
 def forward(ctx: Context, x: Any, w: Any, b: Any, geo: Any) -> Any:
     """y = conv(x, w) + b, (N, O, OH, OW); marks ``ctx`` for :func:`backward` when a gradient is needed."""
     out = np.empty((geo.n, geo.o, geo.oh, geo.ow), x.dtype)
     bias = np.empty(0, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
-    kernels.get("direct_conv_forward")(_flat_input(x, geo), w, bias, geo.wp, geo.dh, geo.dw, out)
+    planes, scratch = _flat_input(x, geo)
+    kernels.get("direct_conv_forward")(planes, w, bias, geo.wp, geo.dh, geo.dw, out)
+    workspace.give(scratch, alive=(out,))
     if getattr(ctx, "needs_input_grad", None) is not None:
         ctx.direct = True
     return out
@@ -88,7 +89,9 @@ def backward(ctx: Context, grad: Any, geo: Any) -> tuple[Any, Any]:
     gx = gw = None
     if need_w:
         gw = np.zeros(ctx.w_shape, x.dtype)
-        kernels.get("direct_conv_gradient")(grad, _flat_input(x, geo), gw, geo.wp, geo.dh, geo.dw, True)
+        planes, scratch = _flat_input(x, geo)
+        kernels.get("direct_conv_gradient")(grad, planes, gw, geo.wp, geo.dh, geo.dw, True)
+        workspace.give(scratch, alive=(gw,))
     if need_x:
         gxpad = np.zeros((geo.n, geo.c, geo.hp, geo.wp), x.dtype)
         kernels.get("direct_conv_gradient")(grad, gxpad.reshape(geo.n, geo.c, geo.hp * geo.wp),
