@@ -1,4 +1,4 @@
-"""Winograd F(2x2, 3x3) convolutions (ops/winograd.py): where they are used, torch parity of the value and the three
+"""Winograd F(4x4, 3x3) convolutions (ops/winograd.py): where they are used, torch parity of the value and the three
 gradients over borders, odd sizes and blocks, a float64 gradcheck of the same code, and the saved-input rules."""
 
 from unittest import mock
