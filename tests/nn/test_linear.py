@@ -116,6 +116,55 @@ def test_linear_keeps_float32_and_does_not_copy_weight_gradients():
     np.testing.assert_allclose(layer.weight.grad, np.tile(x.array.sum(0), (3, 1)), rtol=1e-6)
 
 
+@pytest.mark.parametrize("rows, features, transposed", [
+    (8, (128, 512), True), (32, (784, 256), True), (64, (256, 256), True),  # few rows: (W x^T)^T
+    (4, (784, 256), False), (128, (784, 256), False), (16, (64, 256), False), (16, (256, 64), False)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_product_in_either_orientation_matches_torch(rows, features, transposed, bias, monkeypatch):
+    """linear_product takes (W x^T)^T for few rows (8 <= B <= out/4, features >= 128), x W^T otherwise: both
+    give torch's value and gradients, the same values as each other, and a row-major result."""
+    torch = pytest.importorskip("torch")
+    from thalweg.ops import nn_ops
+
+    in_f, out_f = features
+    assert nn_ops.transposed_product_pays(rows, in_f, out_f) is transposed
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, in_f)).astype(np.float32)
+    w = (rng.standard_normal((out_f, in_f)) / in_f**0.5).astype(np.float32)
+    b = rng.standard_normal(out_f).astype(np.float32) if bias else None
+    g = rng.standard_normal((rows, out_f)).astype(np.float32)
+    xo, wo = tw.tensor(x, requires_grad=True), tw.tensor(w, requires_grad=True)
+    bo = tw.tensor(b, requires_grad=True) if bias else None
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    bt = torch.tensor(b, requires_grad=True) if bias else None
+    yo, yt = F.linear(xo, wo, bo), torch.nn.functional.linear(xt, wt, bt)
+    yo.backward(tw.tensor(g))
+    yt.backward(torch.tensor(g))
+    assert yo.numpy().flags.c_contiguous and yo.dtype == np.float32
+    np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(wo.grad.numpy(), wt.grad.numpy(), rtol=1e-5, atol=1e-5)
+    if bias:
+        np.testing.assert_allclose(bo.grad.numpy(), bt.grad.numpy(), rtol=1e-5, atol=1e-5)
+    monkeypatch.setattr(nn_ops, "TRANSPOSED_MIN_ROWS", 10**9)  # the plain form everywhere
+    assert not nn_ops.transposed_product_pays(rows, in_f, out_f)
+    np.testing.assert_allclose(nn_ops.linear_product(x, w, b), yo.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_linear_product_keeps_the_plain_forms_dtype_rules():
+    """float32 input with a float64 bias stays float32 in both orientations, as x W^T += b does."""
+    from thalweg.ops.nn_ops import linear_product
+
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((512, 128)).astype(np.float32)
+    b = rng.standard_normal(512)
+    for rows in (8, 200):  # transposed, plain
+        x = rng.standard_normal((rows, 128)).astype(np.float32)
+        out = linear_product(x, w, b)
+        assert out.dtype == np.float32 and out.flags.c_contiguous
+        np.testing.assert_allclose(out, (x.astype(np.float64) @ w.T.astype(np.float64)) + b, rtol=1e-4, atol=1e-4)
+
+
 def test_linear_repr_and_constructor_checks():
     torch = pytest.importorskip("torch")
     assert repr(nn.Linear(3, 2)) == repr(torch.nn.Linear(3, 2)) == "Linear(in_features=3, out_features=2, bias=True)"
