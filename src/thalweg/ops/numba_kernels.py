@@ -526,25 +526,19 @@ def _column(x: Any, n: int, c: int, r0: int, q: int, inside: bool) -> Any:  # pr
 
 
 @numba.njit(inline="always", **_ELEMENTWISE)
-def _transform_rows(c0: Any, c1: Any, c2: Any, c3: Any, c4: Any, c5: Any, v: Any, t: int,
-                    c: int) -> None:  # pragma: no cover - compiled
-    """v[:, t, c] = (B^T d) B from the columns c0 .. c5 of B^T d: row i of the result is _bt6 of row i."""
+def _transform_patch(x: Any, n: int, c: int, r0: int, q0: int, inside: bool, v: Any,
+                     t: int) -> None:  # pragma: no cover - compiled
+    """v[:, t, c] = B^T d B for the patch d of x[n, c] at (r0, q0): B^T on its six columns (c0 .. c5), then row i
+    of the result is _bt6 of row i of those columns."""
+    c0, c1 = _column(x, n, c, r0, q0, inside), _column(x, n, c, r0, q0 + 1, inside)
+    c2, c3 = _column(x, n, c, r0, q0 + 2, inside), _column(x, n, c, r0, q0 + 3, inside)
+    c4, c5 = _column(x, n, c, r0, q0 + 4, inside), _column(x, n, c, r0, q0 + 5, inside)
     _put6(v, 0, t, c, _bt6(c0[0], c1[0], c2[0], c3[0], c4[0], c5[0]))
     _put6(v, 1, t, c, _bt6(c0[1], c1[1], c2[1], c3[1], c4[1], c5[1]))
     _put6(v, 2, t, c, _bt6(c0[2], c1[2], c2[2], c3[2], c4[2], c5[2]))
     _put6(v, 3, t, c, _bt6(c0[3], c1[3], c2[3], c3[3], c4[3], c5[3]))
     _put6(v, 4, t, c, _bt6(c0[4], c1[4], c2[4], c3[4], c4[4], c5[4]))
     _put6(v, 5, t, c, _bt6(c0[5], c1[5], c2[5], c3[5], c4[5], c5[5]))
-
-
-@numba.njit(inline="always", **_ELEMENTWISE)
-def _transform_patch(x: Any, n: int, c: int, r0: int, q0: int, inside: bool, v: Any,
-                     t: int) -> None:  # pragma: no cover - compiled
-    """v[:, t, c] = B^T d B for the patch d of x[n, c] at (r0, q0): B^T on its six columns, then on the rows."""
-    c0, c1 = _column(x, n, c, r0, q0, inside), _column(x, n, c, r0, q0 + 1, inside)
-    c2, c3 = _column(x, n, c, r0, q0 + 2, inside), _column(x, n, c, r0, q0 + 3, inside)
-    c4, c5 = _column(x, n, c, r0, q0 + 4, inside), _column(x, n, c, r0, q0 + 5, inside)
-    _transform_rows(c0, c1, c2, c3, c4, c5, v, t, c)
 
 
 @numba.njit(**_ELEMENTWISE)
