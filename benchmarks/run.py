@@ -20,10 +20,12 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.cases import CASES, TARGETS, TINY_OPS, Case  # noqa: E402
+from thalweg.threads import cpu_sample, other_cores  # noqa: E402
 
 
 def _set_threads(n: int):
@@ -48,6 +50,10 @@ BLOCK_SECONDS = 0.05  # ... and at least this long: a cheap step needs a few cal
 MAX_BLOCK_CALLS = 100
 SCALING_ROUNDS = 4  # rounds at least, at more than one thread (even: the two thalweg blocks swap places)
 SETTLE_SECONDS = 0.3  # longer than OpenBLAS's and OpenMP's idle workers spin before they sleep
+# Other processes' CPU use (in cores) above which a round's timings at n threads are unreliable: on a two-core
+# machine a second thread is worth something only while the second core is free.  (In three of six full runs of
+# 2026-12-07 the two-thread MNIST epoch took as long as the one-thread one, torch's too.)
+BUSY_CORES = 0.25
 
 
 def _settle() -> None:
@@ -66,7 +72,17 @@ def _timed(step, calls: int) -> list[float]:
     return times
 
 
-def _measure_in_blocks(ours, theirs, samples: int, seconds_per_call: float) -> tuple[list, list, list, list]:
+class Blocks(NamedTuple):
+    """What :func:`_measure_in_blocks` timed: every call's seconds, and per round the scaling and the other work."""
+
+    ours: list[float]
+    theirs: list[float]
+    ours_1_thread: list[float]
+    scaling: list[float]
+    other_cores: list[float | None]
+
+
+def _measure_in_blocks(ours, theirs, samples: int, seconds_per_call: float) -> Blocks:
     """Ours at the current thread count, torch, and ours at one thread, in blocks of back-to-back calls.
 
     Each block is at least ``ROUND`` calls and ``BLOCK_SECONDS`` long (at
@@ -76,16 +92,18 @@ def _measure_in_blocks(ours, theirs, samples: int, seconds_per_call: float) -> t
     every other round (A T B, B T A), so that neither always follows torch's.
     Returns the three lists of times and, per round, thalweg's median time at
     n threads over its median at one thread (the thread scaling, paired within
-    the round, so that a slow spell of the machine weighs on both sides).
+    the round, so that a slow spell of the machine weighs on both sides) and
+    the cores other processes kept busy meanwhile (``thalweg.threads.other_cores``).
     """
     from threadpoolctl import threadpool_limits
 
     calls = ROUND if seconds_per_call <= 0 else min(MAX_BLOCK_CALLS, max(ROUND, math.ceil(BLOCK_SECONDS / seconds_per_call)))
     rounds = max(SCALING_ROUNDS, math.ceil(samples / (calls - 1)))
     rounds += rounds % 2
-    t_ours, t_theirs, t_ours_1, scaling = [], [], [], []
+    timed = Blocks([], [], [], [], [])
     for r in range(rounds):
         blocks = {}
+        start = cpu_sample()
         for who in (("n", "torch", "1") if r % 2 == 0 else ("1", "torch", "n")):
             _settle()
             if who == "1":
@@ -93,11 +111,12 @@ def _measure_in_blocks(ours, theirs, samples: int, seconds_per_call: float) -> t
                     blocks[who] = _timed(ours, calls)[1:]
             else:
                 blocks[who] = _timed(ours if who == "n" else theirs, calls)[1:]
-        t_ours += blocks["n"]
-        t_theirs += blocks["torch"]
-        t_ours_1 += blocks["1"]
-        scaling.append(statistics.median(blocks["n"]) / statistics.median(blocks["1"]))
-    return t_ours, t_theirs, t_ours_1, scaling
+        timed.other_cores.append(other_cores(start, cpu_sample()))
+        timed.ours.extend(blocks["n"])
+        timed.theirs.extend(blocks["torch"])
+        timed.ours_1_thread.extend(blocks["1"])
+        timed.scaling.append(statistics.median(blocks["n"]) / statistics.median(blocks["1"]))
+    return timed
 
 
 def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | None = None,
@@ -128,25 +147,30 @@ def measure(case: Case, *, quick: bool = False, warmup: int = 3, repeats: int | 
         theirs()
     from threadpoolctl import threadpool_limits
 
-    t_ours, t_theirs, t_ours_1, scaling = [], [], [], []
     n = repeats or case.repeats
+    case_start = cpu_sample()
     if threads == 1 or case.unit == "s":
+        timed = Blocks([], [], [], [], [])
         for _ in range(n):
-            t_ours += _timed(ours, 1)
-            t_theirs += _timed(theirs, 1)
+            start = cpu_sample()
+            timed.ours.extend(_timed(ours, 1))
+            timed.theirs.extend(_timed(theirs, 1))
             if threads > 1:
                 with threadpool_limits(limits=1):
-                    t_ours_1 += _timed(ours, 1)
-                scaling.append(t_ours[-1] / t_ours_1[-1])  # this call's pair
+                    timed.ours_1_thread.extend(_timed(ours, 1))
+                timed.scaling.append(timed.ours[-1] / timed.ours_1_thread[-1])  # this call's pair
+                timed.other_cores.append(other_cores(start, cpu_sample()))
     else:
-        t_ours, t_theirs, t_ours_1, scaling = _measure_in_blocks(ours, theirs, n, min(warmup_times, default=0.0))
-    mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
+        timed = _measure_in_blocks(ours, theirs, n, min(warmup_times, default=0.0))
+    mo, mt = statistics.median(timed.ours), statistics.median(timed.theirs)
     row = {"case": case.name, "group": case.group, "unit": case.unit, "thalweg": _scale(case, mo),
            "torch": _scale(case, mt), "ratio": mo / mt, "target": TARGETS.get(case.name),
-           "first_loss_thalweg": first[0], "first_loss_torch": first[1]}
-    if t_ours_1:
-        row["thalweg_1_thread"] = _scale(case, statistics.median(t_ours_1))
-        row["scaling_rounds"] = sorted(scaling) or [mo / statistics.median(t_ours_1)]
+           "first_loss_thalweg": first[0], "first_loss_torch": first[1],
+           "other_cores": other_cores(case_start, cpu_sample())}
+    if timed.ours_1_thread:
+        row["thalweg_1_thread"] = _scale(case, statistics.median(timed.ours_1_thread))
+        row["scaling_rounds"] = timed.scaling or [mo / statistics.median(timed.ours_1_thread)]  # in round order,
+        row["other_cores_rounds"] = timed.other_cores or [row["other_cores"]]  # and each round's other work
     return row
 
 
@@ -192,9 +216,11 @@ def _print_roofline(rows: list[dict]) -> None:
         ours, _ = next(c for c in all_cases if c.name == "mlp_b128").build(False)
         for _ in range(5):
             ours()
+        start = cpu_sample()
         for _ in range(ROOFLINE_ROUNDS):
             rates.append(sgemm_rate(calls=2))
             steps.append(statistics.median(_timed(ours, 20)))  # back to back, as in a training loop
+    other = other_cores(start, cpu_sample())
     fractions = sorted(MLP_B128_FLOP / rate / s for rate, s in zip(rates, steps))
     fraction_alone = statistics.median(fractions)
     rate, alone_ms = statistics.median(rates), statistics.median(steps) * 1e3
@@ -202,13 +228,15 @@ def _print_roofline(rows: list[dict]) -> None:
     fraction = ideal_ms / step["thalweg"]
     rows.append({"case": "mlp_b128_roofline", "threads": 1, "unit": "fraction", "sgemm_gflops": rate / 1e9,
                  "ideal_ms": ideal_ms, "thalweg": fraction, "alone_ms": alone_ms, "fraction_alone": fraction_alone,
-                 "round_fractions": fractions, "target": ROOFLINE_TARGET})
+                 "round_fractions": fractions, "target": ROOFLINE_TARGET, "other_cores": other})
     verdict = ": ok" if fraction_alone >= ROOFLINE_TARGET else ": MISS"
     print(f"roofline: mlp_b128 does {MLP_B128_FLOP / 1e6:.0f} MFLOP per step; sgemm runs at {rate / 1e9:.1f} GFLOP/s "
           f"(1 thread, 1024^3), so {ideal_ms:.3f} ms at best; the step takes {alone_ms:.3f} ms back to back "
           f"({fraction_alone:.0%} of the roofline over {len(fractions)} rounds, {fractions[0]:.0%}-{fractions[-1]:.0%}; "
           f"target {ROOFLINE_TARGET:.0%}{verdict}) and {step['thalweg']:.3f} ms interleaved with torch's steps "
-          f"({fraction:.0%}; torch evicts its caches)")
+          f"({fraction:.0%}; torch evicts its caches)"
+          + (f"; other processes held {other:.1f} cores meanwhile" if other is not None and other > BUSY_CORES
+             else ""))
 
 
 def scaling_verdict(per_round: list[float]) -> str:
@@ -231,12 +259,29 @@ def _print_thread_scaling(rows: list[dict]) -> None:
     print("thread scaling (thalweg at n threads / thalweg at 1 thread, median of each round's own ratio; "
           "target: at most 1.00; 'noise': above 1 in the median, but the rounds straddle 1)")
     for r in more:
-        per_round = sorted(r.get("scaling_rounds") or [r["thalweg"] / r["thalweg_1_thread"]])
+        in_order = r.get("scaling_rounds") or [r["thalweg"] / r["thalweg_1_thread"]]
+        per_round = sorted(in_order)
         scale = statistics.median(per_round)
         r["scaling_vs_1_thread"] = scale
         r["scaling_verdict"] = verdict = scaling_verdict(per_round)
         spread = f"  (rounds {per_round[0]:.2f}-{per_round[-1]:.2f})" if len(per_round) > 1 else ""
-        print(f"  {r['case']:<16}{r['threads']:>3} threads {scale:>6.2f}  {verdict}{spread}")
+        busy = busy_rounds_note(r, in_order, r.get("other_cores_rounds") or [None] * len(in_order))
+        print(f"  {r['case']:<16}{r['threads']:>3} threads {scale:>6.2f}  {verdict}{spread}{busy}")
+
+
+def busy_rounds_note(row: dict, scaling: list[float], other: list[float | None]) -> str:
+    """What other work did to the thread scaling: '' when every round had the machine to itself (at most
+    ``BUSY_CORES`` busy elsewhere, or unknown); else how much, in how many rounds, and the median scaling
+    over the quiet rounds alone (also stored on ``row``: ``busy_rounds``, ``scaling_quiet_rounds``).  The verdict
+    itself is left as measured."""
+    busy = [o for o in other if o is not None and o > BUSY_CORES]
+    if not busy:
+        return ""
+    quiet = [s for s, o in zip(scaling, other) if o is not None and o <= BUSY_CORES]
+    row["busy_rounds"] = len(busy)
+    row["scaling_quiet_rounds"] = statistics.median(quiet) if quiet else None
+    note = f"; other processes held up to {max(busy):.1f} cores in {len(busy)} of {len(other)} rounds"
+    return note + (f", the quiet rounds' median {row['scaling_quiet_rounds']:.2f}" if quiet else ", none quiet")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,8 +317,10 @@ def main(argv: list[str] | None = None) -> int:
                           f"torch {r['first_loss_torch']:.6g}")
                     continue
                 ok = "" if r["target"] is None else ("  ok" if r["ratio"] <= r["target"] else "  MISS")
+                busy = r["other_cores"] is not None and r["other_cores"] > BUSY_CORES
                 print(f"{case.name:<16}{n:>8}{r['thalweg']:>12.3f}{r['torch']:>12.3f}{case.unit:>7}"
-                      f"{r['ratio']:>8.2f}{r['target'] or float('nan'):>8.2f}{ok}")
+                      f"{r['ratio']:>8.2f}{r['target'] or float('nan'):>8.2f}{ok}"
+                      + (f"  (other processes held {r['other_cores']:.1f} cores meanwhile)" if busy else ""))
             if not args.no_memory and not args.quick and (args.cases is None or "lenet_peak_memory" in args.cases):
                 from benchmarks.memory import peak_step_memory
 

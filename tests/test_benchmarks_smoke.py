@@ -72,13 +72,13 @@ def test_a_two_thread_block_lasts_long_enough_for_a_cheap_step(monkeypatch):
     monkeypatch.setattr(run, "SETTLE_SECONDS", 0.0)
     calls = {"ours": 0, "theirs": 0}
     step = lambda who: (lambda: calls.__setitem__(who, calls[who] + 1))  # noqa: E731
-    t_ours, t_theirs, t_ours_1, scaling = run._measure_in_blocks(step("ours"), step("theirs"), samples=4,
-                                                                seconds_per_call=run.BLOCK_SECONDS / 20)
-    assert len(scaling) == run.SCALING_ROUNDS + run.SCALING_ROUNDS % 2
-    assert len(t_ours) == len(t_ours_1) == len(t_theirs) == len(scaling) * 19  # 20 calls a block, the first dropped
-    assert calls == {"ours": 2 * len(scaling) * 20, "theirs": len(scaling) * 20}
-    _, _, _, few = run._measure_in_blocks(step("ours"), step("theirs"), samples=4, seconds_per_call=1e-12)
-    assert calls["theirs"] == len(scaling) * 20 + len(few) * run.MAX_BLOCK_CALLS  # a cap on a near-free step
+    timed = run._measure_in_blocks(step("ours"), step("theirs"), samples=4, seconds_per_call=run.BLOCK_SECONDS / 20)
+    rounds = len(timed.scaling)
+    assert rounds == run.SCALING_ROUNDS + run.SCALING_ROUNDS % 2 == len(timed.other_cores)
+    assert len(timed.ours) == len(timed.ours_1_thread) == len(timed.theirs) == rounds * 19  # 20 calls, first dropped
+    assert calls == {"ours": 2 * rounds * 20, "theirs": rounds * 20}
+    few = run._measure_in_blocks(step("ours"), step("theirs"), samples=4, seconds_per_call=1e-12)
+    assert calls["theirs"] == rounds * 20 + len(few.scaling) * run.MAX_BLOCK_CALLS  # a cap on a near-free step
 
 
 def test_thread_scaling_compares_with_the_one_thread_time_of_the_same_rounds(capsys):
@@ -105,6 +105,26 @@ def test_thread_scaling_verdict_tells_a_slowdown_from_noise():
     assert scaling_verdict([0.97, 1.05, 1.06, 1.08, 1.1, 1.12]) == "SLOWER"  # five rounds in six slower
     assert scaling_verdict([1.01, 1.02, 1.03, 1.04]) == "SLOWER"
     assert scaling_verdict([1.01]) == "SLOWER"  # one ratio: no spread to call noise
+
+
+def test_thread_scaling_names_the_rounds_that_other_processes_made_busy(capsys):
+    import benchmarks.run as run
+
+    quiet = {"case": "q", "threads": 2, "thalweg": 1.0, "thalweg_1_thread": 1.0, "ratio": 1.0,
+             "scaling_rounds": [0.9, 0.95, 0.97, 0.96], "other_cores_rounds": [0.0, 0.1, None, 0.2]}
+    busy = {"case": "b", "threads": 2, "thalweg": 1.0, "thalweg_1_thread": 1.0, "ratio": 1.0,
+            # in round order: the three rounds with the second core taken are the slow ones
+            "scaling_rounds": [0.64, 1.09, 1.16, 1.12], "other_cores_rounds": [0.05, 0.8, 0.9, 0.6]}
+    run._print_thread_scaling([quiet, busy])
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].endswith("0.95  ok  (rounds 0.90-0.97)") and "busy_rounds" not in quiet
+    assert busy["scaling_verdict"] == "noise" and busy["busy_rounds"] == 3  # the verdict stays as measured
+    assert busy["scaling_quiet_rounds"] == 0.64
+    assert out[2].endswith("; other processes held up to 0.9 cores in 3 of 4 rounds, the quiet rounds' median 0.64")
+    all_busy = dict(busy, other_cores_rounds=[0.5, 0.8, 0.9, 0.6])
+    assert run.busy_rounds_note(all_busy, all_busy["scaling_rounds"], all_busy["other_cores_rounds"]).endswith(
+        "in 4 of 4 rounds, none quiet")
+    assert all_busy["scaling_quiet_rounds"] is None
 
 
 def test_roofline_flop_count_is_the_mlp_steps():

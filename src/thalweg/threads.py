@@ -14,20 +14,35 @@ The decision is a pure function, :func:`decide_threads`, of the numbers
 made-up inputs; :func:`check_threads` reads the real ones, warns once, and
 with ``apply=True`` sets the BLAS thread count through ``threadpoolctl`` when
 that package is installed (it is optional: without it only the warning is
-given).  Nothing runs at import: the trainer and the benchmarks call
-:func:`check_threads` themselves, and ``THALWEG_NUM_THREADS`` (an integer)
-overrides the rule.
+given).  Nothing runs at import: the benchmarks call :func:`check_threads`
+themselves, and ``THALWEG_NUM_THREADS`` (an integer) overrides the rule.
+
+The load average lags by a minute, so a competitor that starts during
+training is caught by measuring instead (Linux): over an interval, from the
+machine's CPU time in ``/proc/stat`` and this process's
+(:func:`time.process_time`, all its threads),
+
+    other cores = (machine busy seconds - this process's CPU seconds) / wall seconds
+
+where busy is user + nice + system + irq + softirq + steal (the hypervisor's
+*steal* time is a core taken away just the same).  Our own threads, spinning
+BLAS workers included, are in the process time and do not count.
+:class:`OversubscriptionWatch` applies :func:`decide_threads` to that
+figure; ``fit`` checks it at the end of every epoch and warns once.  The
+benchmarks report it next to every timing (``benchmarks/run.py``).
 """
 
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-__all__ = ["ThreadAdvice", "available_cores", "blas_threads", "check_threads", "decide_threads", "get_num_threads",
-           "set_num_threads"]
+__all__ = ["CpuSample", "OversubscriptionWatch", "ThreadAdvice", "available_cores", "blas_threads", "check_threads",
+           "cpu_sample", "decide_threads", "get_num_threads", "other_cores", "set_num_threads"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,79 @@ def decide_threads(cores: int, load: float | None, current: int | None, *, overr
 
 
 _warned = [False]
+
+PROC_STAT = Path("/proc/stat")
+BUSY_FIELDS = (0, 1, 2, 5, 6, 7)  # user, nice, system, irq, softirq, steal in the "cpu" line (idle 3, iowait 4 not)
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """One reading: the machine's busy CPU seconds, this process's CPU seconds, and the wall clock."""
+
+    machine_busy: float
+    own: float
+    wall: float
+
+
+def busy_seconds(stat_text: str, ticks_per_second: float) -> float:
+    """The machine's busy CPU seconds from the text of ``/proc/stat`` (its first, all-CPU ``cpu`` line)."""
+    first = stat_text.split("\n", 1)[0].split()
+    if not first or first[0] != "cpu":
+        raise ValueError(f"/proc/stat: expected a first line starting with 'cpu', got {first[:1]}")
+    values = [int(v) for v in first[1:]]
+    return sum(values[i] for i in BUSY_FIELDS if i < len(values)) / ticks_per_second
+
+
+def cpu_sample() -> CpuSample | None:
+    """Read the machine's and this process's CPU time now; None where ``/proc/stat`` cannot be read."""
+    try:
+        text = PROC_STAT.read_text()
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return CpuSample(busy_seconds(text, ticks), time.process_time(), time.perf_counter())
+
+
+def other_cores(before: CpuSample | None, after: CpuSample | None) -> float | None:
+    """Cores' worth of CPU time spent outside this process between two samples (at least 0); None without both.
+
+    The kernel counts in ticks of 10 ms per core, so intervals should last a second or more."""
+    if before is None or after is None or after.wall <= before.wall:
+        return None
+    other = (after.machine_busy - before.machine_busy) - (after.own - before.own)
+    return max(0.0, other / (after.wall - before.wall))
+
+
+class OversubscriptionWatch:
+    """Measures other processes' CPU use between calls of :meth:`check` and warns (once per process) when BLAS's
+    threads would share cores with them: a RuntimeWarning that names the figures and the fix.
+
+    Intervals shorter than ``min_seconds`` are merged into the next one (the kernel's clock ticks every 10 ms).
+    """
+
+    def __init__(self, min_seconds: float = 1.0, *, sample: Any = None) -> None:
+        self.min_seconds = min_seconds
+        self._sample = sample or cpu_sample
+        self._start = self._sample()
+
+    def check(self) -> ThreadAdvice | None:
+        """The advice for the interval since the last full one; None while it is shorter than ``min_seconds``
+        or nothing can be measured."""
+        now = self._sample()
+        if self._start is None or now is None or now.wall - self._start.wall < self.min_seconds:
+            return None
+        other = other_cores(self._start, now)
+        self._start = now
+        cores = available_cores()
+        advice = decide_threads(cores, other, blas_threads(), override=_override())
+        if advice.oversubscribed and not _warned[0]:  # once per process, as check_threads
+            _warned[0] = True
+            warnings.warn(f"thalweg: other processes kept {other:.1f} of this machine's {cores} cores busy while "
+                          f"training with {blas_threads()} BLAS threads, so every matrix product waits for a thread "
+                          f"that shares a core and steps slow down several-fold; use "
+                          f"tw.set_num_threads({advice.threads}) or THALWEG_NUM_THREADS={advice.threads}",
+                          RuntimeWarning, stacklevel=2)
+        return advice
 
 
 def _override() -> int | None:

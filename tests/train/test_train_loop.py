@@ -274,3 +274,33 @@ def test_output_size_check_without_declared_classes():
     small = mlp(n_out=5)
     with pytest.raises(ValueError, match="outputs 5 values per example but the dataset has labels up to 6"):
         fit(small, optim.SGD(small.parameters(), lr=0.1), (x, y), epochs=1, verbose=False)
+
+
+def test_fit_warns_once_when_other_processes_take_the_cores_its_blas_threads_need(monkeypatch):
+    """The epoch-end check of thalweg.threads.OversubscriptionWatch, on a made-up two-core machine whose second
+    core another process keeps busy (0.9 cores) while BLAS runs two threads."""
+    import warnings
+
+    from thalweg import threads
+
+    clock = [0.0]
+
+    def busy_machine():
+        clock[0] += 1.0  # a second between readings
+        return threads.CpuSample(machine_busy=1.9 * clock[0], own=clock[0], wall=clock[0])
+
+    monkeypatch.delenv("THALWEG_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "_warned", [False])
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    monkeypatch.setattr(threads, "blas_threads", lambda: 2)
+    monkeypatch.setattr(threads, "cpu_sample", busy_machine)
+    train, _, _ = small_digits(64)
+    model = mlp()
+    with pytest.warns(RuntimeWarning, match=r"other processes kept 0\.9 of this machine's 2 cores") as caught:
+        fit(model, optim.SGD(model.parameters(), lr=0.1), train, epochs=3, batch_size=32, seed=0, verbose=False)
+    assert sum("other processes kept" in str(w.message) for w in caught) == 1
+    monkeypatch.setattr(threads, "_warned", [False])
+    monkeypatch.setattr(threads, "cpu_sample", lambda: threads.CpuSample(0.0, 0.0, clock[0]))  # nothing measured
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fit(model, optim.SGD(model.parameters(), lr=0.1), train, epochs=2, batch_size=32, seed=0, verbose=False)

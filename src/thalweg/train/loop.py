@@ -55,6 +55,7 @@ from ..autograd.tensor import Tensor
 from ..data.dataset import TensorDataset, as_array
 from ..data.loader import DataLoader, default_collate
 from ..optim.lr_scheduler.plateau import improves
+from ..threads import OversubscriptionWatch
 from .callbacks import (Callback, GradientClipping, ModelCheckpoint, MonitorCallback, ScheduleCallback,
                         _infer_mode, normalize_monitor)
 from . import distributed as _dist  # data-parallel runs: rank 0 writes, metrics averaged over ranks
@@ -297,6 +298,7 @@ class Trainer:
         self.should_stop = False
         self._stop_now = False
         self.stop_reason: str | None = None
+        self._thread_watch = OversubscriptionWatch()  # warns once when other processes take BLAS's cores
         self.status = "completed"
         self._in_epoch: dict[str, Any] | None = None
         self._time_before = (0.0, 0.0)  # wall, cpu of earlier sessions (resume)
@@ -680,6 +682,7 @@ class Trainer:
         self.history.append(row)
         self._in_epoch = None
         self.epoch = e
+        self._thread_watch.check()
         self.log(format_epoch_line(row, epochs, self.metric_names, best=row["best"]))
         if record is not None:
             record.update(self.history, self.evals, self.trace)
