@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -284,6 +284,22 @@ def busy_rounds_note(row: dict, scaling: list[float], other: list[float | None])
     return note + (f", the quiet rounds' median {row['scaling_quiet_rounds']:.2f}" if quiet else ", none quiet")
 
 
+def machine_check(threads: int, seconds: float = 1.0) -> Any:
+    """thalweg.threads' advice for ``threads`` threads from other processes' CPU use measured over ``seconds``
+    now (the load average, its fallback without /proc/stat, still counts a run that ended a minute ago)."""
+    from thalweg.threads import ThreadAdvice, available_cores, check_threads, decide_threads
+
+    start = cpu_sample()
+    time.sleep(seconds)
+    other = other_cores(start, cpu_sample())
+    if other is None:
+        return check_threads(warn=False)
+    cores = available_cores()
+    advice = decide_threads(cores, other, threads)
+    return ThreadAdvice(advice.threads, advice.oversubscribed,
+                        f"{cores} available cores, {other:.1f} of them busy with other processes over {seconds:g} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -299,9 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     selected = [c for c in CASES if args.cases is None or c.name in args.cases]
     rows = []
     print(f"thalweg vs torch {torch.__version__} (numpy {np.__version__}), {platform.processor() or platform.machine()}")
-    from thalweg.threads import check_threads
-
-    advice = check_threads(warn=False)
+    advice = machine_check(max(args.threads))
     if advice.oversubscribed or advice.threads < max(args.threads):
         print(f"warning: oversubscribed machine ({advice.reason}); at most {advice.threads} thread(s) are free, "
               "so timings at more threads (and all ratios) are unreliable")

@@ -127,6 +127,22 @@ def test_thread_scaling_names_the_rounds_that_other_processes_made_busy(capsys):
     assert all_busy["scaling_quiet_rounds"] is None
 
 
+def test_the_opening_check_measures_other_processes_now_not_the_load_average(monkeypatch):
+    import benchmarks.run as run
+    import thalweg.threads as threads
+
+    readings = iter([threads.CpuSample(10.0, 1.0, 100.0), threads.CpuSample(11.9, 2.0, 101.0)])  # 0.9 cores
+    monkeypatch.setattr(run, "cpu_sample", lambda: next(readings))
+    monkeypatch.setattr(run.time, "sleep", lambda s: None)
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    advice = run.machine_check(2)
+    assert advice.oversubscribed and advice.threads == 1
+    assert advice.reason == "2 available cores, 0.9 of them busy with other processes over 1 s"
+    quiet = iter([threads.CpuSample(10.0, 1.0, 100.0), threads.CpuSample(11.1, 2.0, 101.0)])
+    monkeypatch.setattr(run, "cpu_sample", lambda: next(quiet))
+    assert not run.machine_check(2).oversubscribed
+
+
 def test_roofline_flop_count_is_the_mlp_steps():
     from benchmarks.run import MLP_B128_FLOP
 
