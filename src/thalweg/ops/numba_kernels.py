@@ -739,7 +739,7 @@ def col2im(d: Any, sh: int, sw: int, dh: int, dw: int, xpad: Any) -> None:  # pr
 
     Three kernel columns at stride 2 (the usual downsampling layer) take one pass per row instead of one per kernel
     column: even pixel 2q gets tap 0 of window q and tap 2 of window q - 1, odd pixel 2q + 1 tap 1 of window q, so
-    each pixel is updated once.  On the ResNet's stride-2 3x3 layers at batch 32 that took 0.41-0.58 of the time
+    each pixel is updated once.  On the ResNet's stride-2 3x3 layers at batch 32 that took 0.38-0.44 of the time
     (equal at batch 128, where reading d from memory sets the pace).  The pass is written out here: as a called
     function (not inlined) it took twice as long."""
     n_, c_, kh, kw, oh, ow = d.shape
