@@ -99,7 +99,8 @@ def test_a_busy_child_process_counts_as_other_work_and_our_own_spinning_does_not
             pass
 
     def child_spins(seconds: float) -> None:
-        child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 5\nwhile time.time() < end: pass"])
+        busy_loop = "import time\nend = time.time() + 5\nwhile time.time() < end: pass"
+        child = subprocess.Popen([sys.executable, "-c", busy_loop])
         try:
             time.sleep(seconds)
         finally:
