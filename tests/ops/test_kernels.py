@@ -447,38 +447,25 @@ def test_lstm_step_kernels_match_the_numpy_loop(bidirectional, with_states, monk
 
 
 @needs_numba
-@pytest.mark.parametrize("stride, padding, dilation", [((2, 2), (1, 1, 1, 1), (1, 1)), ((2, 3), (2, 0, 1, 3), (2, 1)),
-                                                       ((3, 3), (4, 4, 4, 4), (1, 1)), ((1, 2), (0, 0, 0, 0), (1, 2))])
-def test_col2im_kernel_matches_numpy_path(stride, padding, dilation):
-    from thalweg.ops import conv
-
-    geo = conv.ConvGeometry((2, 3, 9, 8), (4, 3, 3, 2), stride, padding, dilation, 1)
-    assert not geo.flat
-    d = np.random.default_rng(0).standard_normal((2, 1, geo.depth, geo.length)).astype(np.float32)
-    compiled = conv.col2im(d, geo)
-    previous = kernels.set_enabled(False)
-    try:
-        reference = conv.col2im(d, geo)
-    finally:
-        kernels.set_enabled(previous)
-    assert compiled.shape == reference.shape == (2, 3, 9, 8)
-    np.testing.assert_allclose(compiled, reference, rtol=1e-6, atol=1e-6)
-
-
-@needs_numba
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation", [
-    ((2, 3, 9, 8), (4, 3, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),  # the downsampling layer, odd and even sizes
-    ((3, 2, 8, 9), (2, 2, 1, 3), (1, 2), (0, 0, 1, 0), (1, 1)),  # one kernel row, uneven padding
-    ((2, 2, 11, 7), (3, 2, 3, 3), (3, 2), (2, 1, 0, 2), (2, 1)),  # other row stride and dilation
-    ((1, 1, 5, 3), (1, 1, 3, 3), (2, 2), (0, 0, 0, 0), (1, 1)),  # one window across
+    ((2, 3, 9, 8), (4, 3, 3, 2), (2, 2), (1, 1, 1, 1), (1, 1)),
+    ((2, 3, 9, 8), (4, 3, 3, 2), (2, 3), (2, 0, 1, 3), (2, 1)),
+    ((2, 3, 9, 8), (4, 3, 3, 2), (3, 3), (4, 4, 4, 4), (1, 1)),
+    ((2, 3, 9, 8), (4, 3, 3, 2), (1, 2), (0, 0, 0, 0), (1, 2)),
+    # three kernel columns at stride 2, the kernel's one-pass rows: the downsampling layer at odd and even sizes,
+    # one kernel row with uneven padding, another row stride with dilation, one window across
+    ((2, 3, 9, 8), (4, 3, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),
+    ((3, 2, 8, 9), (2, 2, 1, 3), (1, 2), (0, 0, 1, 0), (1, 1)),
+    ((2, 2, 11, 7), (3, 2, 3, 3), (3, 2), (2, 1, 0, 2), (2, 1)),
+    ((1, 1, 5, 3), (1, 1, 3, 3), (2, 2), (0, 0, 0, 0), (1, 1)),
 ])
-def test_col2im_kernel_three_columns_at_stride_two_matches_numpy_path(x_shape, w_shape, stride, padding, dilation):
-    """The compiled col2im's one-pass rows for three kernel columns at stride 2 against NumPy's strided additions."""
+def test_col2im_kernel_matches_numpy_path(x_shape, w_shape, stride, padding, dilation):
+    """The compiled col2im against NumPy's strided additions."""
     from thalweg.ops import conv
 
     geo = conv.ConvGeometry(x_shape, w_shape, stride, padding, dilation, 1)
-    assert not geo.flat and geo.kw == 3 and geo.sw == 2
-    d = np.random.default_rng(1).standard_normal((x_shape[0], 1, geo.depth, geo.length)).astype(np.float32)
+    assert not geo.flat
+    d = np.random.default_rng(0).standard_normal((x_shape[0], 1, geo.depth, geo.length)).astype(np.float32)
     compiled = conv.col2im(d, geo)
     previous = kernels.set_enabled(False)
     try:
