@@ -48,7 +48,7 @@ def test_override_wins():
 def test_check_threads_warns_once(monkeypatch):
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (10.0, 10.0, 10.0))
     monkeypatch.setattr(threads, "available_cores", lambda: 2)
-    monkeypatch.setattr(threads, "blas_threads", lambda: 2)
+    monkeypatch.setattr(threads, "get_num_threads", lambda: 2)
     monkeypatch.delenv("THALWEG_NUM_THREADS", raising=False)
     monkeypatch.setattr(threads, "_warned", [False])
     with pytest.warns(RuntimeWarning, match="oversubscribed"):
@@ -130,7 +130,7 @@ def two_core_machine(monkeypatch):
     monkeypatch.delenv("THALWEG_NUM_THREADS", raising=False)
     monkeypatch.setattr(threads, "_warned", [False])
     monkeypatch.setattr(threads, "available_cores", lambda: 2)
-    monkeypatch.setattr(threads, "blas_threads", lambda: 2)
+    monkeypatch.setattr(threads, "get_num_threads", lambda: 2)
 
 
 def test_the_watch_warns_once_when_other_processes_take_a_core(two_core_machine):
@@ -158,3 +158,15 @@ def test_the_watch_waits_for_an_interval_long_enough_to_measure(two_core_machine
     assert watch.check() is None and watch.check() is None  # one second, then two: too short, so merged
     with pytest.warns(RuntimeWarning):
         assert watch.check().oversubscribed  # three
+
+
+def test_the_watch_counts_numpys_blas_threads_not_every_loaded_pool(two_core_machine, monkeypatch):
+    """numba's import loads SciPy's OpenBLAS with a thread per core whatever limit was set; thalweg's products run
+    on NumPy's, so one NumPy thread on a busy machine is no oversubscription."""
+    monkeypatch.setattr(threads, "blas_threads", lambda: 2)  # the largest pool: SciPy's
+    monkeypatch.setattr(threads, "get_num_threads", lambda: 1)  # NumPy's, as tw.set_num_threads(1) leaves it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not threads.OversubscriptionWatch(sample=_fake_clock(0.9)).check().oversubscribed
+        monkeypatch.setattr(threads.os, "getloadavg", lambda: (10.0, 10.0, 10.0))
+        assert not threads.check_threads().oversubscribed  # nor by the load average

@@ -164,12 +164,12 @@ class OversubscriptionWatch:
             return None
         other = other_cores(self._start, now)
         self._start = now
-        cores = available_cores()
-        advice = decide_threads(cores, other, blas_threads(), override=_override())
+        cores, threads = available_cores(), get_num_threads()  # NumPy's BLAS (not SciPy's, which numba loads)
+        advice = decide_threads(cores, other, threads, override=_override())
         if advice.oversubscribed and not _warned[0]:  # once per process, as check_threads
             _warned[0] = True
             warnings.warn(f"thalweg: other processes kept {other:.1f} of this machine's {cores} cores busy while "
-                          f"training with {blas_threads()} BLAS threads, so every matrix product waits for a thread "
+                          f"training with {threads} BLAS threads, so every matrix product waits for a thread "
                           f"that shares a core and steps slow down several-fold; use "
                           f"tw.set_num_threads({advice.threads}) or THALWEG_NUM_THREADS={advice.threads}",
                           RuntimeWarning, stacklevel=2)
@@ -195,7 +195,7 @@ def check_threads(*, apply: bool = False, warn: bool = True) -> ThreadAdvice:
         load: float | None = os.getloadavg()[0]
     except (AttributeError, OSError):
         load = None
-    advice = decide_threads(available_cores(), load, blas_threads(), override=_override())
+    advice = decide_threads(available_cores(), load, get_num_threads(), override=_override())  # NumPy's BLAS
     if advice.oversubscribed and warn and not _warned[0]:
         _warned[0] = True
         action = "limiting BLAS to" if apply else "consider threadpoolctl.threadpool_limits(limits=...) or " \

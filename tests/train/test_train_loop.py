@@ -292,7 +292,7 @@ def test_fit_warns_once_when_other_processes_take_the_cores_its_blas_threads_nee
     monkeypatch.delenv("THALWEG_NUM_THREADS", raising=False)
     monkeypatch.setattr(threads, "_warned", [False])
     monkeypatch.setattr(threads, "available_cores", lambda: 2)
-    monkeypatch.setattr(threads, "blas_threads", lambda: 2)
+    monkeypatch.setattr(threads, "get_num_threads", lambda: 2)
     monkeypatch.setattr(threads, "cpu_sample", busy_machine)
     train, _, _ = small_digits(64)
     model = mlp()
