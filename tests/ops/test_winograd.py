@@ -25,6 +25,14 @@ def _any_dtype(geo, x, w):
             and geo.oh > 0 and geo.ow > 0 and x.flags.c_contiguous and w.flags.c_contiguous)
 
 
+@pytest.fixture(params=["V kept", "V recomputed"])
+def v_policy(request, monkeypatch):
+    """Both ways the backward gets the transformed input: kept by the forward, or transformed again from x."""
+    if request.param == "V recomputed":
+        monkeypatch.setattr(winograd, "KEEP_V_MAX_BYTES", 0)
+    return request.param
+
+
 @pytest.fixture
 def spy():
     with mock.patch.object(winograd, "forward", wraps=winograd.forward) as f:
@@ -61,7 +69,7 @@ CASES = [(2, 32, 32, 8, 8, 1), (3, 32, 40, 7, 9, 1), (2, 33, 32, 6, 5, 0), (2, 3
 
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_matches_torch_value_and_gradients(spy, case, bias):
+def test_matches_torch_value_and_gradients(spy, case, bias, v_policy):
     n, c, o, h, w, padding = case
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, c, h, w)).astype(np.float32)
@@ -90,7 +98,7 @@ def test_blocks_of_samples_give_the_one_block_result(monkeypatch):
 
 
 @pytest.mark.parametrize("padding", [1, 0, (2, 1)])
-def test_float64_gradcheck_of_the_winograd_path(spy, monkeypatch, padding):
+def test_float64_gradcheck_of_the_winograd_path(spy, monkeypatch, padding, v_policy):
     monkeypatch.setattr(winograd, "applies", _any_dtype)
     monkeypatch.setattr(winograd, "BLOCK_BYTES", 1)  # two blocks
     rng = np.random.default_rng(2)
@@ -107,11 +115,11 @@ def test_second_derivatives_match_torch():
     assert_second_derivatives_match_torch(x, rng.standard_normal((32, 32, 3, 3)).astype(np.float32) * 0.1, padding=1)
 
 
-def test_changing_the_input_in_place_after_the_forward_raises():
+def test_changing_the_input_in_place_after_the_forward_raises(v_policy):
     assert_in_place_change_of_the_input_raises((2, 32, 4, 4), (32, 32, 3, 3), padding=1)  # x is transformed again
 
 
-def test_no_pooled_buffer_is_read_after_it_is_given_back():
+def test_no_pooled_buffer_is_read_after_it_is_given_back(v_policy):
     """With the pool poisoned (given-back and taken buffers filled with NaN), results stay finite and equal."""
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 32, 6, 7)).astype(np.float32)
@@ -133,3 +141,30 @@ def test_no_pooled_buffer_is_read_after_it_is_given_back():
     for a, b in zip(poisoned, plain):
         assert np.isfinite(a).all()
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_transformed_input_is_kept_for_the_backward_up_to_its_cap(monkeypatch):
+    """The backward transforms x again only when V is over ``KEEP_V_MAX_BYTES`` (that kept V is new memory, never
+    pooled, is what the poisoned-pool test checks)."""
+    calls = []
+    real_get = kernels.get
+
+    def counting_get(name):
+        kernel = real_get(name)
+        if name != "winograd_input_transform":
+            return kernel
+        return lambda *args: calls.append(1) or kernel(*args)
+
+    monkeypatch.setattr(kernels, "get", counting_get)
+    monkeypatch.setattr(winograd, "BLOCK_BYTES", 1)  # one sample a block: three blocks
+    rng = np.random.default_rng(5)
+    x = tw.tensor(rng.standard_normal((3, 32, 6, 6)).astype(np.float32), requires_grad=True)
+    w = tw.tensor(rng.standard_normal((32, 32, 3, 3)).astype(np.float32), requires_grad=True)
+    geo = ConvGeometry(x.shape, w.shape, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    tiling = winograd.Tiling(geo, 4)
+    v_bytes = sum(winograd.PLANES * tiling._plane(s, 32) for s in tiling.blocks) * 4
+    for cap, transforms in [(v_bytes, 3), (v_bytes - 1, 6)]:
+        monkeypatch.setattr(winograd, "KEEP_V_MAX_BYTES", cap)
+        calls.clear()
+        F.conv2d(x, w, padding=1).sum().backward()
+        assert len(calls) == transforms  # three in the forward, three more in the backward when not kept

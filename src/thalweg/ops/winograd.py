@@ -48,9 +48,19 @@ Blocks.  The transformed arrays are 2.25x the input (V) and the output (M),
 and BLAS runs these products at 100+ GFLOP/s when they are in cache but at
 40-60 when they are not (measured, 16-64 channels).  So the batch goes in
 blocks of samples whose V takes about ``BLOCK_BYTES``: transform, multiply and
-transform back while the block is in cache.  Nothing but the input is kept for
-the backward pass, which transforms each block of x again (cheaper than
-keeping V and reading it back from memory).
+transform back while the block is in cache.
+
+What the backward pass gets.  dL/dU needs V.  A layer whose V takes at most
+``KEEP_V_MAX_BYTES`` (32 MB) writes each block's V into new memory that it
+keeps (never a pooled buffer), and the backward reads it back; a larger layer
+keeps only x and transforms each block again.  Reading V back from memory
+costs less than the transform's scalar loops: forward and backward of the
+ResNet's 16-, 32- and 64-channel layers took 0.85-0.91 of the time with V kept,
+and the whole ResNet step 0.93 (batch 32 and 128, the two versions alternated
+in one process).  The price is memory: V is 2.25x the layer's input (the
+ResNet step's peak resident memory grew by 28 MB at batch 32 and 110 MB at
+batch 128), hence the cap, which keeps layers of ImageNet size (a 64-channel
+56x56 layer at batch 32 has a V of 58 MB) at the old cost in time and memory.
 
 When it is used (:func:`applies`): 3x3 kernels, stride 1, no dilation, one
 group, at least ``MIN_CHANNELS`` input and output channels, and the compiled
@@ -75,6 +85,7 @@ from . import kernels, workspace
 
 MIN_CHANNELS = 16  # input and output channels at least this many (see the module docstring)
 BLOCK_BYTES = 2**20  # the transformed input of one block of samples, so a block's work stays in cache
+KEEP_V_MAX_BYTES = 32 * 2**20  # a layer keeps its transformed input V for the backward up to this size
 SKEW = 16  # values between consecutive planes of a transformed array beyond T * C: one 64-byte cache line
 
 # the kernel transform G (6x3), and G (x) G (36x9): U[6i + j] = sum_pq G[i, p] G[j, q] w[p, q] = (G (x) G) vec(w)
@@ -118,6 +129,14 @@ class Tiling:
         strides = (self._plane(block, channels) * item, channels * item, item)
         return np.lib.stride_tricks.as_strided(buf, (PLANES, count, channels), strides)
 
+    def fresh(self, block: slice, channels: int, dtype: Any) -> Any:
+        """A new (never pooled) buffer for one block's (36, T, channels), to keep for the backward pass."""
+        return np.empty(PLANES * self._plane(block, channels), dtype)
+
+    def keeps_input(self, itemsize: int) -> bool:
+        """Whether the transformed input of all the blocks takes at most ``KEEP_V_MAX_BYTES``."""
+        return sum(PLANES * self._plane(s, self.geo.c) for s in self.blocks) * itemsize <= KEEP_V_MAX_BYTES
+
     def transform_input(self, x: Any, block: slice, vbuf: Any) -> Any:
         """V = B^T d B for every patch d of the block's samples of x (N, C, H, W), in ``vbuf`` as (36, T, C)."""
         top, _, left, _ = self.geo.pad
@@ -142,27 +161,33 @@ def kernel_adjoint(du: Any) -> Any:
 
 def forward(ctx: Context, x: Any, w: Any, b: Any, geo: Any) -> Any:
     """y = conv(x, w) + b, (N, O, OH, OW), one block of samples at a time: V, M = V U^T and y = A^T M A while they
-    are in cache.  Saves U^T on ``ctx`` when a gradient is needed (the backward transforms x again)."""
+    are in cache.  Saves U^T on ``ctx`` when a gradient is needed, and for dL/dw each block's V in new memory up to
+    ``KEEP_V_MAX_BYTES`` (``ctx.winograd_v``; None when the backward must transform x again)."""
     tiling = Tiling(geo, x.itemsize)
     ut = kernel_transform(w)
     out = np.empty((geo.n, geo.o, geo.oh, geo.ow), x.dtype)
-    vbuf, mbuf = tiling.planes(geo.c, x.dtype), tiling.planes(geo.o, x.dtype)
+    needs = getattr(ctx, "needs_input_grad", None)
+    keep = needs is not None and needs[1] and tiling.keeps_input(x.itemsize)  # V for dL/dU
+    kept = [tiling.fresh(s, geo.c, x.dtype) for s in tiling.blocks] if keep else None
+    vbuf = None if keep else tiling.planes(geo.c, x.dtype)
+    mbuf = tiling.planes(geo.o, x.dtype)
     output_transform = kernels.get("winograd_output_transform")
-    for s in tiling.blocks:
+    for i, s in enumerate(tiling.blocks):
         m = tiling.view(mbuf, s, geo.o)
-        np.matmul(tiling.transform_input(x, s, vbuf), ut, out=m)
+        np.matmul(tiling.transform_input(x, s, kept[i] if keep else vbuf), ut, out=m)
         output_transform(m, tiling.th, tiling.tw, out[s])
-    workspace.give(vbuf, mbuf, alive=(out,))
+    workspace.give(vbuf, mbuf, alive=(out,))  # (None is skipped)
     if b is not None:
         out += b.reshape(-1, 1, 1)
-    if getattr(ctx, "needs_input_grad", None) is not None:
-        ctx.winograd = ut
+    if needs is not None:
+        ctx.winograd, ctx.winograd_v = ut, kept
     return out
 
 
 def backward(ctx: Context, grad: Any, geo: Any) -> tuple[Any, Any]:
     """(dL/dx or None, dL/dw or None), one block of samples at a time (see the module docstring): dM = A dY A^T,
-    dL/dU += dM^T V with V transformed again from the saved x, dL/dV = dM U and its adjoint transform."""
+    dL/dU += dM^T V with V kept by the forward or transformed again from the saved x, dL/dV = dM U and its adjoint
+    transform."""
     need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
     x, ut = ctx.x, ctx.winograd
     tiling = Tiling(geo, x.itemsize)
@@ -175,11 +200,13 @@ def backward(ctx: Context, grad: Any, geo: Any) -> tuple[Any, Any]:
     u = np.ascontiguousarray(ut.swapaxes(-1, -2)) if need_x else None  # (BLAS ran a transposed view 20-35% slower)
     dmbuf, vbuf = tiling.planes(geo.o, x.dtype), tiling.planes(geo.c, x.dtype)  # vbuf: V, then dL/dV
     output_adjoint, input_adjoint = kernels.get("winograd_output_adjoint"), kernels.get("winograd_input_adjoint")
-    for s in tiling.blocks:
+    kept = ctx.winograd_v
+    for i, s in enumerate(tiling.blocks):
         dm = tiling.view(dmbuf, s, geo.o)
         output_adjoint(grad[s], th, tw, dm)
         if need_w:
-            du += np.matmul(dm.swapaxes(-1, -2), tiling.transform_input(x, s, vbuf), out=du_block)
+            v = tiling.view(kept[i], s, geo.c) if kept is not None else tiling.transform_input(x, s, vbuf)
+            du += np.matmul(dm.swapaxes(-1, -2), v, out=du_block)
         if need_x:
             dv = tiling.view(vbuf, s, geo.c)
             np.matmul(dm, u, out=dv)
