@@ -56,7 +56,7 @@ keeps (never a pooled buffer), and the backward reads it back; a larger layer
 keeps only x and transforms each block again.  Reading V back from memory
 costs less than the transform's scalar loops: forward and backward of the
 ResNet's 16-, 32- and 64-channel layers took 0.85-0.91 of the time with V kept,
-and the whole ResNet step 0.93 (batch 32 and 128, the two versions alternated
+and the whole ResNet step 0.91-0.93 (batch 32 and 128, the two versions alternated
 in one process).  The price is memory: V is 2.25x the layer's input (the
 ResNet step's peak resident memory grew by 28 MB at batch 32 and 110 MB at
 batch 128), hence the cap, which keeps layers of ImageNet size (a 64-channel
