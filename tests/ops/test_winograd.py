@@ -168,3 +168,17 @@ def test_the_transformed_input_is_kept_for_the_backward_up_to_its_cap(monkeypatc
         calls.clear()
         F.conv2d(x, w, padding=1).sum().backward()
         assert len(calls) == transforms  # three in the forward, three more in the backward when not kept
+
+
+def test_weight_gradient_alone_matches_torch(v_policy):
+    """x without a gradient (a first layer's input): the backward computes dL/dw only, with V kept or recomputed."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 32, 7, 6)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    wt = torch.tensor(w, requires_grad=True)
+    (torch.nn.functional.conv2d(torch.tensor(x), wt, padding=1) ** 2).sum().backward()
+    wo = tw.tensor(w, requires_grad=True)
+    (F.conv2d(tw.tensor(x), wo, padding=1) ** 2).sum().backward()
+    expected = wt.grad.numpy()
+    np.testing.assert_allclose(wo.grad.numpy(), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())

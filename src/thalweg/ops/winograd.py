@@ -198,9 +198,11 @@ def backward(ctx: Context, grad: Any, geo: Any) -> tuple[Any, Any]:
     du = np.zeros((PLANES, geo.o, geo.c), x.dtype) if need_w else None
     du_block = np.empty_like(du) if need_w else None
     u = np.ascontiguousarray(ut.swapaxes(-1, -2)) if need_x else None  # (BLAS ran a transposed view 20-35% slower)
-    dmbuf, vbuf = tiling.planes(geo.o, x.dtype), tiling.planes(geo.c, x.dtype)  # vbuf: V, then dL/dV
-    output_adjoint, input_adjoint = kernels.get("winograd_output_adjoint"), kernels.get("winograd_input_adjoint")
     kept = ctx.winograd_v
+    dmbuf = tiling.planes(geo.o, x.dtype)
+    # vbuf: V transformed again (when not kept), then dL/dV; not taken when neither is needed
+    vbuf = tiling.planes(geo.c, x.dtype) if need_x or (need_w and kept is None) else None
+    output_adjoint, input_adjoint = kernels.get("winograd_output_adjoint"), kernels.get("winograd_input_adjoint")
     for i, s in enumerate(tiling.blocks):
         dm = tiling.view(dmbuf, s, geo.o)
         output_adjoint(grad[s], th, tw, dm)
