@@ -179,16 +179,19 @@ ROOFLINE_TARGET = 0.75  # the speed issue's target: MLP batch 128 at 75% of the 
 
 
 def sgemm_rate(size: int = 1024, calls: int = 5) -> float:
-    """FLOP/s of NumPy's float32 matrix product at the current thread count (best of three rounds)."""
+    """FLOP/s of thalweg's float32 matrix product at the current thread count (best of three rounds): MKL's where
+    thalweg uses it (``thalweg.ops.gemm``), else NumPy's, so the roofline is the fastest product thalweg has."""
     import numpy as np
 
+    from thalweg.ops.gemm import matmul
+
     a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
-    a @ a
+    matmul(a, a)
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
         for _ in range(calls):
-            a @ a
+            matmul(a, a)
         best = min(best, (time.perf_counter() - t0) / calls)
     return 2 * size**3 / best
 
@@ -211,30 +214,33 @@ def _print_roofline(rows: list[dict]) -> None:
 
     from benchmarks.cases import CASES as all_cases
 
-    rates, steps = [], []
+    rates, steps, torch_steps = [], [], []
     with threadpool_limits(limits=1):
-        ours, _ = next(c for c in all_cases if c.name == "mlp_b128").build(False)
+        ours, theirs = next(c for c in all_cases if c.name == "mlp_b128").build(False)
         for _ in range(5):
-            ours()
+            ours(), theirs()
         start = cpu_sample()
         for _ in range(ROOFLINE_ROUNDS):
             rates.append(sgemm_rate(calls=2))
             steps.append(statistics.median(_timed(ours, 20)))  # back to back, as in a training loop
+            torch_steps.append(statistics.median(_timed(theirs, 20)))  # torch's, for scale
     other = other_cores(start, cpu_sample())
     fractions = sorted(MLP_B128_FLOP / rate / s for rate, s in zip(rates, steps))
+    torch_fraction = statistics.median(MLP_B128_FLOP / rate / s for rate, s in zip(rates, torch_steps))
     fraction_alone = statistics.median(fractions)
     rate, alone_ms = statistics.median(rates), statistics.median(steps) * 1e3
     ideal_ms = MLP_B128_FLOP / rate * 1e3
     fraction = ideal_ms / step["thalweg"]
     rows.append({"case": "mlp_b128_roofline", "threads": 1, "unit": "fraction", "sgemm_gflops": rate / 1e9,
                  "ideal_ms": ideal_ms, "thalweg": fraction, "alone_ms": alone_ms, "fraction_alone": fraction_alone,
-                 "round_fractions": fractions, "target": ROOFLINE_TARGET, "other_cores": other})
+                 "round_fractions": fractions, "target": ROOFLINE_TARGET, "other_cores": other,
+                 "torch_fraction_alone": torch_fraction})
     verdict = ": ok" if fraction_alone >= ROOFLINE_TARGET else ": MISS"
     print(f"roofline: mlp_b128 does {MLP_B128_FLOP / 1e6:.0f} MFLOP per step; sgemm runs at {rate / 1e9:.1f} GFLOP/s "
           f"(1 thread, 1024^3), so {ideal_ms:.3f} ms at best; the step takes {alone_ms:.3f} ms back to back "
           f"({fraction_alone:.0%} of the roofline over {len(fractions)} rounds, {fractions[0]:.0%}-{fractions[-1]:.0%}; "
           f"target {ROOFLINE_TARGET:.0%}{verdict}) and {step['thalweg']:.3f} ms interleaved with torch's steps "
-          f"({fraction:.0%}; torch evicts its caches)"
+          f"({fraction:.0%}; torch evicts its caches); torch's own step reaches {torch_fraction:.0%} back to back"
           + (f"; other processes held {other:.1f} cores meanwhile" if other is not None and other > BUSY_CORES
              else ""))
 
@@ -284,6 +290,18 @@ def busy_rounds_note(row: dict, scaling: list[float], other: list[float | None])
     return note + (f", the quiet rounds' median {row['scaling_quiet_rounds']:.2f}" if quiet else ", none quiet")
 
 
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (the machine's architecture where that cannot be read)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine_check(threads: int, seconds: float = 1.0) -> Any:
     """thalweg.threads' advice for ``threads`` threads from other processes' CPU use measured over ``seconds``
     now (the load average, its fallback without /proc/stat, still counts a run that ended a minute ago)."""
@@ -314,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
 
     selected = [c for c in CASES if args.cases is None or c.name in args.cases]
     rows = []
-    print(f"thalweg vs torch {torch.__version__} (numpy {np.__version__}), {platform.processor() or platform.machine()}")
+    from thalweg.ops.gemm import mkl_status
+
+    print(f"thalweg vs torch {torch.__version__} (numpy {np.__version__}), {cpu_name()}; {mkl_status()}")
     advice = machine_check(max(args.threads))
     if advice.oversubscribed or advice.threads < max(args.threads):
         print(f"warning: oversubscribed machine ({advice.reason}); at most {advice.threads} thread(s) are free, "

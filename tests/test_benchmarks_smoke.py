@@ -169,7 +169,7 @@ def test_roofline_pairs_the_sgemm_rate_and_the_step_round_by_round(monkeypatch, 
 
     monkeypatch.setattr(run, "sgemm_rate", rate)
     monkeypatch.setattr(run, "_timed", lambda step, calls: [current.get("step", 1.0)] * calls)
-    fake = types.SimpleNamespace(name="mlp_b128", build=lambda quick: (lambda: None, None))
+    fake = types.SimpleNamespace(name="mlp_b128", build=lambda quick: (lambda: None, lambda: None))
     monkeypatch.setattr(cases, "CASES", [fake])
     rows = [{"case": "mlp_b128", "threads": 1, "thalweg": 2.5}]
     run._print_roofline(rows)
@@ -178,4 +178,5 @@ def test_roofline_pairs_the_sgemm_rate_and_the_step_round_by_round(monkeypatch, 
     assert result["round_fractions"][0] == pytest.approx(ideal / 2e-3)  # the slow round gives 0.775 too, not 0.39
     assert result["fraction_alone"] == pytest.approx(ideal / 2e-3)
     assert result["round_fractions"][-1] == pytest.approx(ideal / 1.9e-3)
+    assert result["torch_fraction_alone"] == pytest.approx(ideal / 2e-3)  # torch's steps timed in the same rounds
     assert "MISS" not in capsys.readouterr().out

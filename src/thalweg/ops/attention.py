@@ -30,6 +30,7 @@ from typing import Any
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
 from . import kernels
+from .gemm import matmul
 from .sums import row_sums
 
 _CAUSAL: dict[tuple[int, int, Any], Any] = {}  # (L, S, dtype) -> read-only additive mask; never handed out
@@ -74,18 +75,18 @@ class ScaledDotProductAttention(Function):
         ctx.scale = scale
         groups = _batch_blocks(q, k, v, float_mask, blocked, xp)
         if groups is None:
-            s = xp.matmul(q, xp.swapaxes(k, -1, -2))
+            s = matmul(q, xp.swapaxes(k, -1, -2))
             s = _softmax_scores(s, float_mask, blocked, causal, scale, xp)
-            out = xp.matmul(s if drop is None else s * drop, v)
+            out = matmul(s if drop is None else s * drop, v)
             ctx.save_for_backward(q, k, v, s, drop)
             return out
         # large score tensors, one block of the batch at a time, so each block's scores stay in cache
         p = xp.empty(q.shape[:-1] + (k.shape[-2],), dtype=q.dtype)
         out = xp.empty(q.shape[:-1] + (v.shape[-1],), dtype=q.dtype)
         for b in groups:
-            xp.matmul(q[b], xp.swapaxes(k[b], -1, -2), out=p[b])
+            matmul(q[b], xp.swapaxes(k[b], -1, -2), out=p[b])
             _softmax_scores(p[b], None, None, causal, scale, xp)
-            xp.matmul(p[b] if drop is None else p[b] * drop[b], v[b], out=out[b])
+            matmul(p[b] if drop is None else p[b] * drop[b], v[b], out=out[b])
         ctx.save_for_backward(q, k, v, p, drop)
         return out
 
@@ -173,10 +174,10 @@ def _backward_block(grad: Any, q: Any, k: Any, v: Any, p: Any, drop: Any, scale:
     dv = None
     if need_v:
         pd = p if drop is None else p * drop
-        dv = xp.matmul(xp.swapaxes(pd, -1, -2), grad)
+        dv = matmul(xp.swapaxes(pd, -1, -2), grad)
     if not (need_q or need_k or need_m):
         return None, None, dv, None
-    ds = xp.matmul(grad, xp.swapaxes(v, -1, -2))  # dP, a new array: turned into dS in place
+    ds = matmul(grad, xp.swapaxes(v, -1, -2))  # dP, a new array: turned into dS in place
     if drop is not None:
         ds *= drop
     dm = None
@@ -188,6 +189,6 @@ def _backward_block(grad: Any, q: Any, k: Any, v: Any, p: Any, drop: Any, scale:
         ds *= p
         dm = ds.copy() if need_m else None
         ds *= scale
-    dq = xp.matmul(ds, k) if need_q else None
-    dk = xp.matmul(xp.swapaxes(ds, -1, -2), q) if need_k else None
+    dq = matmul(ds, k) if need_q else None
+    dk = matmul(xp.swapaxes(ds, -1, -2), q) if need_k else None
     return dq, dk, dv, dm

@@ -98,6 +98,7 @@ from typing import Any
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
 from . import direct_conv, kernels, parallel, winograd, workspace
+from .gemm import matmul
 
 
 FLAT_MAX_WIDTH = 2.0  # flat rows when the padded width is at most this many times the output width
@@ -218,11 +219,11 @@ def product_by_rows(w: Any, rows: Any, geo: ConvGeometry, out: Any) -> None:
     """out (N, G, O/G, length) = sum_i W_i @ kernel_row(i): KH products of depth C/G * KW, accumulated."""
     xp = get_array_module(w)
     wr = weight_by_rows(w, geo)
-    xp.matmul(wr[0], kernel_row(rows, geo, 0), out=out)
+    matmul(wr[0], kernel_row(rows, geo, 0), out=out)
     if geo.kh > 1:
         part = workspace.take(xp, out.shape, out.dtype)
         for i in range(1, geo.kh):
-            xp.matmul(wr[i], kernel_row(rows, geo, i), out=part)
+            matmul(wr[i], kernel_row(rows, geo, i), out=part)
             out += part
         workspace.give(part, alive=(out,))
 
@@ -333,7 +334,7 @@ def input_grad_by_rows_block(g: Any, w: Any, geo: ConvGeometry) -> Any:
     mem = xp.zeros(size + geo.dh * (geo.kh - 1) * pitch, dtype=g.dtype)
     part = workspace.take(xp, (n, groups, cg, run), g.dtype)
     for i in range(geo.kh):
-        xp.matmul(w_rows[i], rows_g, out=part)
+        matmul(w_rows[i], rows_g, out=part)
         off = i * geo.dh * pitch
         target = mem[off:off + size].reshape(n, c, plane)[:, :, :run]
         target += part.reshape(n, c, run)
@@ -450,7 +451,7 @@ def input_grad_by_columns(w: Any, gcols: Any, geo: ConvGeometry) -> Any:
     for s in blocks:
         part = geo.for_batch(s.stop - s.start)
         dcols = workspace.take(xp, (part.n, geo.groups, geo.depth, geo.length), gcols.dtype)
-        xp.matmul(w_t, gcols[s], out=dcols)
+        matmul(w_t, gcols[s], out=dcols)
         gx[s] = col2im(dcols, part)
         workspace.give(dcols, alive=(gx,))
     return gx
@@ -461,7 +462,7 @@ def columns_product(w: Any, cols: Any, geo: ConvGeometry, out: Any) -> None:
     if geo.rows:
         product_by_rows(w, cols, geo, out)
     else:
-        get_array_module(w).matmul(w.reshape(geo.groups, geo.o // geo.groups, geo.depth), cols, out=out)
+        matmul(w.reshape(geo.groups, geo.o // geo.groups, geo.depth), cols, out=out)
 
 
 class Conv(Function):
@@ -631,14 +632,14 @@ def _per_group_products(blocks: list[Any], gcols: Any, geo: ConvGeometry) -> lis
     if og < 16 or depth < 64:
         per_sample = workspace.take(xp, (geo.n, geo.groups, og, depth), gcols.dtype)
         for block in blocks:
-            xp.matmul(gcols, block.swapaxes(-1, -2), out=per_sample)
+            matmul(gcols, block.swapaxes(-1, -2), out=per_sample)
             results.append(per_sample.sum(axis=0))
     else:
         gt = workspace.take(xp, (geo.n, geo.groups, geo.length, og), gcols.dtype)
         gt[...] = gcols.swapaxes(-1, -2)
         per_sample = workspace.take(xp, (geo.n, geo.groups, depth, og), gcols.dtype)
         for block in blocks:
-            xp.matmul(block, gt, out=per_sample)
+            matmul(block, gt, out=per_sample)
             results.append(xp.ascontiguousarray(per_sample.sum(axis=0).swapaxes(-1, -2)))
         workspace.give(gt, alive=results)
     workspace.give(per_sample, alive=results)

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
+from .gemm import matmul
 
 
 class ConvTranspose(Function):
@@ -51,7 +52,7 @@ class ConvTranspose(Function):
         wf = (wd - 1) * sw + dw * (kw - 1) + 1 + output_padding[1]
         oh, ow = hf - 2 * ph, wf - 2 * pw
         wg = w.reshape(G, cin_g, cout_g * kh * kw)
-        cols = xp.matmul(xp.swapaxes(wg, -1, -2), x.reshape(n, G, cin_g, h * wd))  # (N, G, cout_g k k, H W)
+        cols = matmul(xp.swapaxes(wg, -1, -2), x.reshape(n, G, cin_g, h * wd))  # (N, G, cout_g k k, H W)
         cols = cols.reshape(n, G * cout_g, kh, kw, h, wd)
         full = xp.zeros((n, G * cout_g, hf, wf), dtype=x.dtype)
         rows, cols_w = (h - 1) * sh + 1, (wd - 1) * sw + 1
@@ -90,7 +91,7 @@ class ConvTranspose(Function):
         gx = gw = None
         if need_x:
             wg = w.reshape(G, cin_g, cout_g * kh * kw)
-            gx = xp.matmul(wg, dcols).reshape(x.shape)
+            gx = matmul(wg, dcols).reshape(x.shape)
         if need_w:
             xg = x.reshape(n, G, cin_g, h * wd)
             gw = xp.empty_like(w).reshape(G, cin_g, cout_g * kh * kw)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.function import Context, Function
+from .gemm import matmul
 
 
 def check_matmul_shapes(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> None:
@@ -32,7 +33,7 @@ class MatMul(Function):
         check_matmul_shapes(a.shape, b.shape)
         ctx.a, ctx.b = a, b
         try:
-            return a @ b
+            return matmul(a, b)
         except ValueError:
             raise ValueError(f"shape mismatch in matmul: {a.shape} @ {b.shape} "
                              "(the batch dimensions cannot be broadcast together)") from None
@@ -53,11 +54,11 @@ class MatMul(Function):
             g = grad.reshape(1, 1)
         ga = gb = None
         if na:
-            ga = g @ b2.swapaxes(-1, -2)
+            ga = matmul(g, b2.swapaxes(-1, -2))
             if a1:
                 ga = ga[..., 0, :]
         if nb:
-            gb = a2.swapaxes(-1, -2) @ g
+            gb = matmul(a2.swapaxes(-1, -2), g)
             if b1:
                 gb = gb[..., 0]
         return ga, gb

@@ -18,6 +18,7 @@ import numpy as np
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
 from . import kernels
+from .gemm import matmul
 from .sums import column_sums
 
 
@@ -45,11 +46,11 @@ def linear_product(x2: Any, weight: Any, bias: Any) -> Any:
     """
     rows, out_features = x2.shape[0], weight.shape[0]
     if get_array_module(x2) is not np or not transposed_product_pays(rows, weight.shape[1], out_features):
-        out = x2 @ weight.T
+        out = matmul(x2, weight.T)
         if bias is not None:
             out += bias
         return out
-    product_t = weight @ x2.T  # (out, B)
+    product_t = matmul(weight, x2.T)  # (out, B)
     out = np.empty((rows, out_features), dtype=product_t.dtype)
     if bias is None:
         out[...] = product_t.T
@@ -90,11 +91,11 @@ class LinearFunction(Function):
         g2 = grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])
         gx = gw = gb = None
         if need_x:
-            gx = g2 @ ctx.weight
+            gx = matmul(g2, ctx.weight)
             if len(ctx.x_shape) != 2:
                 gx = gx.reshape(ctx.x_shape)
         if need_w:
-            gw = g2.T @ ctx.x2
+            gw = matmul(g2.T, ctx.x2)
         if need_b:
             gb = column_sums(g2)  # a gemv: about 2x faster than sum(axis=0)
         return gx, gw, gb

@@ -70,6 +70,7 @@ from typing import Any
 from ..autograd.function import Context, Function
 from ..backend import get_array_module
 from . import kernels
+from .gemm import matmul
 from .sums import column_sums
 from .workspace import Lease, give, take
 
@@ -166,7 +167,7 @@ def _project(x: Any, w_ih: Any, bias: Any, gates: int, rows: Any = None, scale: 
     H = w_ih.shape[0] // gates
     x2 = x.reshape(T * B, F)
     P = take(xp, (gates, T, B, H), x.dtype)
-    xp.matmul(x2, _gate_major(w_ih, gates, rows, scale), out=P.reshape(gates, T * B, H))
+    matmul(x2, _gate_major(w_ih, gates, rows, scale), out=P.reshape(gates, T * B, H))
     if bias is not None:
         if rows is not None:
             bias = bias[rows]
@@ -191,9 +192,9 @@ def _input_grads(ctx: Context, dA: Any, rows: Any = None) -> tuple[Any, Any, Any
     dx = dw_ih = db_ih = None
     if need[0]:
         w_ih = ctx.w_ih if rows is None else ctx.w_ih[rows]
-        dx = (dA2 @ w_ih).reshape(ctx.x_shape)
+        dx = matmul(dA2, w_ih).reshape(ctx.x_shape)
     if need[1]:
-        dw_ih = _torch_order(dA2.T @ ctx.x2, rows)
+        dw_ih = _torch_order(matmul(dA2.T, ctx.x2), rows)
     if need[3]:
         db_ih = _torch_order(column_sums(dA2), rows)
     return dx, dw_ih, db_ih
@@ -211,7 +212,7 @@ def _hidden_grads(ctx: Context, dA: Any, rows: Any = None, db_same: Any = None) 
     dw_hh = db_hh = None
     if need[2]:
         later, earlier, first = _shift_pairs(ctx.S, ctx.reverse)
-        dw = dA[later].reshape(-1, n).T @ earlier.reshape(-1, earlier.shape[-1])
+        dw = matmul(dA[later].reshape(-1, n).T, earlier.reshape(-1, earlier.shape[-1]))
         if ctx.h0 is not None:
             dw += dA[first].T @ ctx.h0
         dw_hh = _torch_order(dw, rows)
@@ -247,7 +248,7 @@ class RNNLayer(Function):
         relu = nonlinearity == "relu"
         for t in _steps(T, reverse):
             a = A[t]
-            xp.matmul(h, w_hh_t, out=tmp)
+            matmul(h, w_hh_t, out=tmp)
             a += tmp
             new = a if masked else S[t]
             if relu:
@@ -360,14 +361,14 @@ class LSTMLayer(Function):
         a = xp.empty((4, B, H), dtype=dtype)  # this step's gates
         if compiled is not None:  # the elementwise part of each step in one compiled loop
             for t in _steps(T, reverse):
-                xp.matmul(h, w_hh4, out=a)
+                matmul(h, w_hh4, out=a)
                 compiled(a, P, bias, t, c, G, C, TC, S)
                 h, c = S[t], C[t]
         else:
             o, i, f, g = a
             ig = xp.empty((B, H), dtype=dtype)
             for t in _steps(T, reverse):
-                xp.matmul(h, w_hh4, out=a)
+                matmul(h, w_hh4, out=a)
                 a += P[:, t]
                 xp.tanh(a, out=a)
                 _finish_sigmoid(a[:3])
@@ -438,7 +439,7 @@ class LSTMLayer(Function):
             xp.multiply(dh_t, L[0, t], out=da[0])
             xp.multiply(dc_t, L[1:, t], out=da[1:])
             dc_prev = dc_t * f[t]
-            xp.matmul(da, w_hh4, out=back)
+            matmul(da, w_hh4, out=back)
             dh_prev = back.sum(axis=0)
             if masked:
                 dc_prev += ctx.drop[t] * dc
@@ -489,7 +490,7 @@ def _lstm_backward_compiled(ctx: Context, grad: Any, w_hh4: Any, step: Any) -> t
     for t in _steps(T, not ctx.reverse):
         c_prev = c0 if t == first else C[t + 1 if ctx.reverse else t - 1]
         step(back, grad, t, dc, G, TC, c_prev, dA, dh)
-        xp.matmul(dA[t].transpose(1, 0, 2), w_hh4, out=back)
+        matmul(dA[t].transpose(1, 0, 2), w_hh4, out=back)
     return _lstm_parameter_grads(ctx, dA, back.sum(axis=0), dc)
 
 
@@ -537,7 +538,7 @@ class GRULayer(Function):
         r, z, n = a
         tmp = xp.empty((B, H), dtype=dtype)
         for t in _steps(T, reverse):
-            xp.matmul(h, w_hh3, out=gh)
+            matmul(h, w_hh3, out=gh)
             if b_hh3 is not None:
                 gh += b_hh3
             xp.add(P[:2, t], gh[:2], out=a[:2])
@@ -602,7 +603,7 @@ class GRULayer(Function):
             xp.multiply(dh_t, Q[:, t], out=da)
             dah[:2] = da[:2]
             xp.multiply(da[2], r[t], out=dah[2])
-            xp.matmul(dah, w_hh3, out=back)
+            matmul(dah, w_hh3, out=back)
             dh_prev = back.sum(axis=0)
             dh_t *= z[t]
             dh_prev += dh_t

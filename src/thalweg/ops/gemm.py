@@ -1,0 +1,257 @@
+"""Matrix products through Intel MKL's GEMM where it is faster than NumPy's OpenBLAS.
+
+Every training step is mostly matrix products, C = op(A) op(B), and NumPy hands
+them to the BLAS its wheel ships: OpenBLAS.  PyTorch's x86 wheel links Intel's
+MKL instead, and on Intel CPUs with AVX-512 MKL's single-precision GEMM is the
+faster one.  Measured on a 2-core Intel Xeon (Sapphire Rapids, AVX-512), one
+thread, float32, GFLOP/s of NumPy (OpenBLAS 0.3.31) against MKL 2026.2:
+
+    (128 x 784) (784 x 256)^T      the MLP's first layer       122 -> 158
+    (2048 x 256) (256 x 768)^T     the large LM's QKV          172 -> 205
+    (1024 x 1024) (1024 x 1024)    the roofline's product      165 -> 184
+    (8192 x 144) (144 x 16)        a thin convolution product   81 -> 112
+    (16 x 144) (144 x 1024)        the other way round          98 -> 155
+
+MKL wins from about eight million multiply-adds (0.72-0.95 of NumPy's time for
+most layouts; a few at 1.0-1.1), and loses below a few million, where the
+ctypes call (about 10 us) and MKL's own setup cost more than it saves
+((128 x 64) (64 x 64): 1.6-2.5x NumPy's time).  For stacks of matrices the call
+is paid once, but MKL was slower on the stacks of small square products of
+Winograd convolutions (36 x (512 x 16) (16 x 16): 1.11x; 36 x (128 x 64)
+(64 x 64): 1.12x) and faster on attention's (64 x (128 x 64) (64 x 128): 0.75x).
+So a product goes to MKL from ``MIN_MULTIPLY_ADDS`` in all and
+``MIN_MULTIPLY_ADDS_PER_MATRIX`` per matrix.
+
+:func:`matmul` is ``np.matmul`` for 2-D operands and for stacks of them with the
+same leading shape (one ``cblas_?gemm_batch_strided`` call).  MKL reads either operand transposed
+through its leading dimension, so views such as ``W.T`` or ``x.swapaxes(-1, -2)``
+pass without a copy.  Everything else (other dtypes, broadcasting, an operand
+with no unit stride, an ``out`` that overlaps an input) goes to ``np.matmul``,
+so the result never depends on which library ran it beyond rounding.
+
+When MKL is used (all must hold):
+
+- the ``mkl`` wheel is installed (``pip install 'thalweg[mkl]'``; the dev and
+  bench extras include it);
+- the CPU is an Intel one, or ``THALWEG_BLAS=mkl`` asks for MKL anyway
+  (``THALWEG_BLAS=numpy`` turns it off).  On the AMD EPYC machines of earlier
+  sessions OpenBLAS already matched torch's products, so the default leaves them
+  alone;
+- NumPy's OpenBLAS runs on one thread (``tw.set_num_threads(1)``,
+  ``threadpool_limits(1)``).  MKL runs its sequential layer, so with more BLAS
+  threads the products stay with OpenBLAS, which then uses them; one product
+  never runs both thread pools at once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import math
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from ..backend import get_array_module
+
+MIN_MULTIPLY_ADDS = 1 << 23  # M * N * K in all below this: np.matmul (the ctypes call costs more than MKL saves)
+MIN_MULTIPLY_ADDS_PER_MATRIX = 1 << 20  # and below this per matrix of a stack (MKL is slower on small squares)
+_INT_MAX = 2**31 - 1  # MKL's LP64 interface takes 32-bit sizes
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_SEQUENTIAL, _LP64 = 1, 0  # MKL_THREADING_SEQUENTIAL, MKL_INTERFACE_LP64
+
+
+def _find_library(pattern: str) -> str | None:
+    """The first file matching ``pattern`` in this environment's lib directories (where the wheel puts it)."""
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix)):
+        found = sorted(glob.glob(os.path.join(prefix, "lib", pattern)))
+        if found:
+            return found[-1]
+    return None
+
+
+class _Mkl:
+    """MKL's sequential GEMM entry points, loaded once through ctypes."""
+
+    def __init__(self, path: str) -> None:
+        lib = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+        lib.MKL_Set_Threading_Layer(_SEQUENTIAL)  # must come before any other MKL call
+        lib.MKL_Set_Interface_Layer(_LP64)
+        i, p = ctypes.c_int, ctypes.c_void_p
+        self.gemm, self.batch = {}, {}
+        for dtype, letter, scalar in ((np.float32, "s", ctypes.c_float), (np.float64, "d", ctypes.c_double)):
+            gemm = getattr(lib, f"cblas_{letter}gemm")
+            gemm.argtypes = [i, i, i, i, i, i, scalar, p, i, p, i, scalar, p, i]
+            gemm.restype = None
+            batch = getattr(lib, f"cblas_{letter}gemm_batch_strided")
+            batch.argtypes = [i, i, i, i, i, i, scalar, p, i, i, p, i, i, scalar, p, i, i, i]
+            batch.restype = None
+            self.gemm[np.dtype(dtype)], self.batch[np.dtype(dtype)] = gemm, batch
+
+
+def _openblas_thread_query() -> Any:
+    """NumPy's OpenBLAS ``get_num_threads`` as a ctypes function, or None when it cannot be found."""
+    libs = glob.glob(os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs", "*openblas*"))
+    for path in libs:
+        lib = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_", "openblas_get_num_threads"):
+            query = getattr(lib, name, None)
+            if query is not None:
+                query.restype = ctypes.c_int
+                return query
+    return None
+
+
+def _intel_cpu() -> bool:
+    """Whether /proc/cpuinfo names an Intel CPU (False where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            return "GenuineIntel" in f.read(4096)
+    except OSError:
+        return False
+
+
+def _load() -> tuple[_Mkl | None, Any, str]:
+    """(MKL, OpenBLAS's thread query, why not) for this process, following ``THALWEG_BLAS``."""
+    choice = os.environ.get("THALWEG_BLAS", "").strip().lower()
+    if choice not in ("", "mkl", "numpy"):
+        raise ValueError(f"THALWEG_BLAS must be 'mkl' or 'numpy', got {choice!r}")
+    if choice == "numpy":
+        return None, None, "THALWEG_BLAS=numpy"
+    if choice != "mkl" and not _intel_cpu():
+        return None, None, "not an Intel CPU (THALWEG_BLAS=mkl uses MKL anyway)"
+    path = _find_library("libmkl_rt.so*")
+    if path is None:
+        return None, None, "the mkl wheel is not installed (pip install 'thalweg[mkl]')"
+    threads = _openblas_thread_query()
+    if threads is None:
+        return None, None, "NumPy's OpenBLAS thread count cannot be read"
+    try:
+        return _Mkl(path), threads, ""
+    except (OSError, AttributeError) as e:
+        return None, None, f"{path} could not be loaded: {e}"
+
+
+_mkl, _openblas_threads, _why_not = _load()
+
+
+def mkl_in_use() -> bool:
+    """Whether products of enough work go to MKL now (MKL loaded and NumPy's BLAS on one thread)."""
+    return _mkl is not None and _openblas_threads() == 1
+
+
+def mkl_status() -> str:
+    """A line saying whether MKL is loaded, and why not when it is not."""
+    return "MKL loaded (used at one BLAS thread)" if _mkl is not None else f"MKL not used: {_why_not}"
+
+
+def _operand(a: np.ndarray, rows: int, cols: int) -> tuple[int, int] | None:
+    """(transpose flag, leading dimension) describing the last two axes of ``a`` for a row-major GEMM, or None.
+
+    Row-major op(A) of shape (rows, cols): either rows are contiguous (unit column stride, row stride >= cols:
+    no transpose) or columns are (unit row stride, column stride >= rows: A is read transposed).
+    """
+    item = a.itemsize
+    s0, s1 = a.strides[-2], a.strides[-1]
+    if s1 == item and s0 % item == 0 and s0 // item >= cols:
+        return _NO_TRANS, s0 // item
+    if s0 == item and s1 % item == 0 and s1 // item >= rows:
+        return _TRANS, s1 // item
+    return None
+
+
+def _batch_stride(a: np.ndarray) -> int | None:
+    """The stride in elements between the matrices of a stack (N1, ..., Nj, rows, cols) read as one axis of
+    N1 * ... * Nj matrices, or None when its leading axes do not collapse into one axis of equal, non-negative
+    steps."""
+    axes = [(n, st) for n, st in zip(a.shape[:-2], a.strides[:-2]) if n != 1]
+    if not axes:
+        return 0
+    for (_, outer), (n, inner) in zip(axes, axes[1:]):
+        if outer != inner * n:
+            return None
+    step = axes[-1][1]
+    return step // a.itemsize if step >= 0 and step % a.itemsize == 0 else None
+
+
+def _numpy(a: Any, b: Any, out: Any) -> Any:
+    """The array library's own matmul (NumPy's, or CuPy's for GPU arrays)."""
+    xp = np if type(a) is np.ndarray and type(b) is np.ndarray else get_array_module(a, b)
+    return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
+
+
+def matmul(a: Any, b: Any, out: Any = None) -> Any:
+    """``np.matmul(a, b, out=out)``, run by MKL's GEMM where that is loaded and pays (see the module docstring)."""
+    if (_mkl is None or type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim < 2
+            or a.shape[-2] * a.shape[-1] * b.shape[-1] < MIN_MULTIPLY_ADDS_PER_MATRIX):  # the usual way out first
+        return _numpy(a, b, out)
+    dtype = a.dtype
+    if b.dtype != dtype or dtype not in _mkl.gemm or b.shape[-2] != a.shape[-1]:
+        return _numpy(a, b, out)
+    if a.ndim > 2 and b.ndim == 2:
+        flat = _rows_of_stack(a)
+        if flat is not None:
+            return _stack_times_matrix(a, flat, b, out)
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    lead, batch = (), 1
+    if a.ndim > 2 or b.ndim > 2:  # stacks: the same leading shape, or one side a single matrix (stride 0)
+        lead_a, lead_b = a.shape[:-2], b.shape[:-2]
+        lead = lead_a if math.prod(lead_a) != 1 else lead_b
+        if (lead_a != lead and math.prod(lead_a) != 1) or (lead_b != lead and math.prod(lead_b) != 1):
+            return _numpy(a, b, out)
+        batch = math.prod(lead)
+    if (batch * m * n * k < MIN_MULTIPLY_ADDS or batch == 0 or max(m, n, k, batch) > _INT_MAX
+            or _openblas_threads() != 1):
+        return _numpy(a, b, out)
+    op_a, op_b = _operand(a, m, k), _operand(b, k, n)
+    if op_a is None or op_b is None:
+        return _numpy(a, b, out)
+    if out is None:
+        c = np.empty(lead + (m, n), dtype=dtype)
+    elif (type(out) is not np.ndarray or out.shape != lead + (m, n) or out.dtype != dtype
+          or not out.flags.writeable or np.may_share_memory(out, a) or np.may_share_memory(out, b)):
+        return _numpy(a, b, out)
+    else:
+        c = out
+    op_c = _operand(c, m, n)
+    if op_c is None or op_c[0] != _NO_TRANS:
+        return _numpy(a, b, out)
+    pa, pb, pc = a.ctypes.data, b.ctypes.data, c.ctypes.data
+    if (pa | pb | pc) % dtype.itemsize or max(op_a[1], op_b[1], op_c[1]) > _INT_MAX:  # unaligned: NumPy's
+        return _numpy(a, b, out)
+    if batch == 1:
+        _mkl.gemm[dtype](_ROW_MAJOR, op_a[0], op_b[0], m, n, k, 1.0, pa, op_a[1], pb, op_b[1], 0.0, pc, op_c[1])
+        return c
+    sa, sb, sc = _batch_stride(a), _batch_stride(b), _batch_stride(c)
+    if sa is None or sb is None or sc is None or sc < m * op_c[1] or max(sa, sb, sc) > _INT_MAX:
+        return _numpy(a, b, out)
+    _mkl.batch[dtype](_ROW_MAJOR, op_a[0], op_b[0], m, n, k, 1.0, pa, op_a[1], sa, pb, op_b[1], sb, 0.0,
+                      pc, op_c[1], sc, batch)
+    return c
+
+
+def _rows_of_stack(a: np.ndarray) -> np.ndarray | None:
+    """A stack (..., m, k) as one (batch * m, k) matrix view when its rows lie at equal steps in memory
+    (as activations of shape (batch, time, features) do), else None."""
+    m, k = a.shape[-2:]
+    rows = _operand(a, m, k)
+    step = _batch_stride(a)
+    if rows is None or rows[0] != _NO_TRANS or step is None or (step != m * rows[1] and math.prod(a.shape[:-2]) > 1):
+        return None
+    return np.lib.stride_tricks.as_strided(a, (math.prod(a.shape[:-1]), k), (rows[1] * a.itemsize, a.itemsize),
+                                           writeable=False)
+
+
+def _stack_times_matrix(a: np.ndarray, flat: np.ndarray, b: np.ndarray, out: Any) -> Any:
+    """A stack (..., m, k) times one matrix (k, n) as the one product ``flat`` (batch * m, k) times b."""
+    shape = a.shape[:-1] + (b.shape[1],)
+    if out is None:
+        return matmul(flat, b).reshape(shape)
+    if type(out) is not np.ndarray or out.shape != shape or not out.flags.c_contiguous:
+        return _numpy(a, b, out)
+    matmul(flat, b, out=out.reshape(flat.shape[0], b.shape[1]))
+    return out
