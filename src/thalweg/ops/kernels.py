@@ -161,7 +161,9 @@ def _run_each_once() -> None:
     z = np.zeros(3, np.float32)
     adam_direction(z, z.copy(), z.copy(), 0.9, 0.999, 1.0, 1e-8)
     image, planes = np.zeros((1, 1, 2, 2), np.float32), np.zeros((36, 1, 1), np.float32)  # one Winograd tile
-    _kernels["winograd_input_transform"](image, 1, 1, 1, 1, planes)
+    padded = np.zeros((1, 6, 6, 1), np.float32)
+    _kernels["winograd_pad_channels_last"](image, 1, 1, padded)
+    _kernels["winograd_input_transform"](padded, 1, 1, planes)
     _kernels["winograd_output_transform"](planes, 1, 1, image)
     _kernels["winograd_output_adjoint"](image, 1, 1, planes)
     _kernels["winograd_input_adjoint"](planes, 1, 1, 1, 1, image)

@@ -138,10 +138,16 @@ class Tiling:
         return sum(PLANES * self._plane(s, self.geo.c) for s in self.blocks) * itemsize <= KEEP_V_MAX_BYTES
 
     def transform_input(self, x: Any, block: slice, vbuf: Any) -> Any:
-        """V = B^T d B for every patch d of the block's samples of x (N, C, H, W), in ``vbuf`` as (36, T, C)."""
+        """V = B^T d B for every patch d of the block's samples of x (N, C, H, W), in ``vbuf`` as (36, T, C).
+
+        The block is first copied channels last into a zero-padded scratch buffer (N, 4 TH + 2, 4 TW + 2, C) that
+        holds every patch, so that the transform runs over contiguous channels without border checks."""
         top, _, left, _ = self.geo.pad
         v = self.view(vbuf, block, self.geo.c)
-        kernels.get("winograd_input_transform")(x[block], top, left, self.th, self.tw, v)
+        padded = workspace.take(np, (block.stop - block.start, 4 * self.th + 2, 4 * self.tw + 2, self.geo.c), x.dtype)
+        kernels.get("winograd_pad_channels_last")(x[block], top, left, padded)
+        kernels.get("winograd_input_transform")(padded, self.th, self.tw, v)
+        workspace.give(padded, alive=(v,))
         return v
 
 
