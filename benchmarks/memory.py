@@ -6,8 +6,9 @@ runs one training step (the first: nothing is cached yet) and reports how far
 the peak RSS (``VmHWM``) rose above the baseline: the step's own peak
 allocation, whatever allocator made it (NumPy's and PyTorch's alike).
 Libraries are loaded before the baseline, torch's by its import and thalweg's
-optional numba kernels by ``kernels.warm_up()``, whose resident memory (about
-150 MB, once per process) is reported on its own as ``kernels_kib``.
+optional numba kernels by ``kernels.warm_up()`` and MKL's by ``gemm.warm_up()``,
+whose resident memory (about 150 MB, once per process) is reported on its own as
+``kernels_kib``.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ def status_kib(field):
     raise RuntimeError(field + " not in /proc/self/status")
 
 kernels_kib = 0
-if framework == "thalweg":  # numba's kernels and LLVM: loaded once per process, like torch's libraries
-    from thalweg.ops import kernels
+if framework == "thalweg":  # numba's kernels and LLVM, MKL's: loaded once per process, like torch's libraries
+    from thalweg.ops import gemm, kernels
     before = status_kib("VmRSS")
-    if kernels.warm_up():
+    if kernels.warm_up() | gemm.warm_up():
         kernels_kib = status_kib("VmRSS") - before
 om, tm = cases._lenet_models()
 x, y = cases.lenet_data(64)

@@ -368,8 +368,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'lenet_peak_mem':<16}{n:>8}{mo:>12.0f}{mt:>12.0f}{'KiB':>7}{ratio:>8.2f}{target:>8.2f}"
                       f"{'  ok' if ratio <= target else '  MISS'}")
                 if measured.get("kernels_kib"):
-                    print(f"  (thalweg's numba kernels hold {measured['kernels_kib'] / 1024:.0f} MB once per process, "
-                          "loaded before the step; THALWEG_NUMBA=0 or no numba avoids it)")
+                    print(f"  (thalweg's numba kernels and MKL hold {measured['kernels_kib'] / 1024:.0f} MB once per "
+                          "process, loaded before the step; THALWEG_NUMBA=0 and THALWEG_BLAS=numpy avoid it)")
     if not args.quick:
         _print_roofline(rows)
         _print_thread_scaling(rows)

@@ -279,3 +279,11 @@ def test_float64_gradcheck_through_mkl(mkl_calls):
                   for s in ((2, 3, 5), (4, 5), (4,), (2, 4, 3)))
     assert gradcheck(lambda x, w, b, m: F.linear(x, w, b) @ m, [x, w, b, m])
     assert "gemm" in mkl_calls and "batch" in mkl_calls
+
+
+def test_warm_up_calls_mkl_once_or_says_it_is_absent(monkeypatch, loaded):
+    calls: list[str] = []
+    monkeypatch.setattr(gemm, "_mkl", _Counting(loaded, calls))
+    assert gemm.warm_up() and calls == ["gemm"]
+    monkeypatch.setattr(gemm, "_mkl", None)
+    assert not gemm.warm_up()

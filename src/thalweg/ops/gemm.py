@@ -143,6 +143,18 @@ def mkl_in_use() -> bool:
     return _mkl is not None and _openblas_threads() == 1
 
 
+def warm_up() -> bool:
+    """One tiny product through MKL, so that it loads its kernels for this CPU (a library of tens of MB, mapped on
+    the first call) now rather than inside the first training step; False when MKL is not loaded."""
+    if _mkl is None:
+        return False
+    a = np.ones((2, 2), np.float32)
+    c = np.empty_like(a)
+    _mkl.gemm[a.dtype](_ROW_MAJOR, _NO_TRANS, _NO_TRANS, 2, 2, 2, 1.0, a.ctypes.data, 2, a.ctypes.data, 2, 0.0,
+                       c.ctypes.data, 2)
+    return True
+
+
 def mkl_status() -> str:
     """A line saying whether MKL is loaded, and why not when it is not."""
     return "MKL loaded (used at one BLAS thread)" if _mkl is not None else f"MKL not used: {_why_not}"
