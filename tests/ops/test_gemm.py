@@ -199,59 +199,50 @@ def _compare(ours, theirs, rtol=2e-4):
     np.testing.assert_allclose(ours.numpy(), expected, rtol=rtol, atol=rtol * max(1.0, np.abs(expected).max()))
 
 
-def test_linear_and_matmul_match_torch_through_mkl(mkl_calls):
+def _assert_matches_torch(ours_fn, torch_fn, arrays, rng) -> None:
+    """ours_fn(*tensors) against torch_fn(*tensors) from the same arrays: the value and every input's gradient for
+    one random upstream gradient."""
     torch = _torch()
-    rng = np.random.default_rng(1)
-    x, w, bias = _rand(rng, (4, 10, 24)), _rand(rng, (16, 24)), _rand(rng, (16,))
-    m2 = _rand(rng, (16, 12))
-    ours = [tw.tensor(a, requires_grad=True) for a in (x, w, bias, m2)]
-    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, bias, m2)]
-    y = F.linear(ours[0], ours[1], ours[2]) @ ours[3]
-    y_t = torch.nn.functional.linear(theirs[0], theirs[1], theirs[2]) @ theirs[3]
+    ours = [tw.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y, y_t = ours_fn(*ours), torch_fn(*theirs)
     g = _rand(rng, tuple(y.shape))
     y.backward(tw.tensor(g))
     y_t.backward(torch.tensor(g))
-    assert "gemm" in mkl_calls
     _compare(y, y_t)
     for a, a_t in zip(ours, theirs):
         _compare(a.grad, a_t.grad)
+
+
+def test_linear_and_matmul_match_torch_through_mkl(mkl_calls):
+    torch = _torch()
+    rng = np.random.default_rng(1)
+    arrays = _rand(rng, (4, 10, 24)), _rand(rng, (16, 24)), _rand(rng, (16,)), _rand(rng, (16, 12))
+    _assert_matches_torch(lambda x, w, b, m: F.linear(x, w, b) @ m,
+                          lambda x, w, b, m: torch.nn.functional.linear(x, w, b) @ m, arrays, rng)
+    assert "gemm" in mkl_calls
 
 
 def test_batched_matmul_and_attention_match_torch_through_mkl(mkl_calls):
     torch = _torch()
     rng = np.random.default_rng(2)
-    q, k, v = (_rand(rng, (2, 3, 8, 4)) for _ in range(3))
-    ours = [tw.tensor(a, requires_grad=True) for a in (q, k, v)]
-    theirs = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
-    y = F.scaled_dot_product_attention(*ours, is_causal=True) + ours[0] @ ours[1].transpose(-1, -2) @ ours[2]
-    y_t = (torch.nn.functional.scaled_dot_product_attention(*theirs, is_causal=True)
-           + theirs[0] @ theirs[1].transpose(-1, -2) @ theirs[2])
-    g = _rand(rng, tuple(y.shape))
-    y.backward(tw.tensor(g))
-    y_t.backward(torch.tensor(g))
+    arrays = [_rand(rng, (2, 3, 8, 4)) for _ in range(3)]
+    _assert_matches_torch(
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True) + q @ k.transpose(-1, -2) @ v,
+        lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        + q @ k.transpose(-1, -2) @ v, arrays, rng)
     assert "batch" in mkl_calls
-    _compare(y, y_t)
-    for a, a_t in zip(ours, theirs):
-        _compare(a.grad, a_t.grad)
 
 
 @pytest.mark.parametrize("opts", [dict(stride=2, padding=1), dict(padding=2), dict(groups=2, stride=2, padding=1)])
 def test_convolution_matches_torch_through_mkl(mkl_calls, opts):
     torch = _torch()
     rng = np.random.default_rng(3)
-    x = _rand(rng, (3, 4, 9, 9))
-    w = _rand(rng, (6, 4 // opts.get("groups", 1), 5 if opts.get("padding") == 2 else 3,
-                    5 if opts.get("padding") == 2 else 3))
-    ours = [tw.tensor(a, requires_grad=True) for a in (x, w)]
-    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w)]
-    y, y_t = F.conv2d(*ours, **opts), torch.nn.functional.conv2d(*theirs, **opts)
-    g = _rand(rng, tuple(y.shape))
-    y.backward(tw.tensor(g))
-    y_t.backward(torch.tensor(g))
+    size = 5 if opts.get("padding") == 2 else 3
+    arrays = _rand(rng, (3, 4, 9, 9)), _rand(rng, (6, 4 // opts.get("groups", 1), size, size))
+    _assert_matches_torch(lambda x, w: F.conv2d(x, w, **opts), lambda x, w: torch.nn.functional.conv2d(x, w, **opts),
+                          arrays, rng)
     assert mkl_calls
-    _compare(y, y_t)
-    for a, a_t in zip(ours, theirs):
-        _compare(a.grad, a_t.grad)
 
 
 def test_lstm_matches_torch_through_mkl(mkl_calls):
