@@ -32,8 +32,12 @@ class _Counting:
                 return fn(*args)
             return call
 
+        mkl.compile()
         self.gemm = {d: counted("gemm", f) for d, f in mkl.gemm.items()}
         self.batch = {d: counted("batch", f) for d, f in mkl.batch.items()}
+
+    def compile(self) -> None:
+        pass
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +52,6 @@ def mkl_calls(monkeypatch, loaded) -> list[str]:
     monkeypatch.setattr(gemm, "_mkl", _Counting(loaded, calls))
     monkeypatch.setattr(gemm, "_openblas_threads", lambda: 1)
     monkeypatch.setattr(gemm, "MIN_MULTIPLY_ADDS", 0)
-    monkeypatch.setattr(gemm, "MIN_MULTIPLY_ADDS_PER_MATRIX", 0)
     return calls
 
 
@@ -142,7 +145,6 @@ def test_random_products_equal_numpy_matmul(m, n, k, lead, a_t, b_t, b_lead, see
         mp.setattr(gemm, "_mkl", _Counting(gemm._mkl or gemm._Mkl(MKL_PATH), calls))
         mp.setattr(gemm, "_openblas_threads", lambda: 1)
         mp.setattr(gemm, "MIN_MULTIPLY_ADDS", 0)
-        mp.setattr(gemm, "MIN_MULTIPLY_ADDS_PER_MATRIX", 0)
         got = gemm.matmul(a, b)
     np.testing.assert_allclose(got, np.matmul(a, b), rtol=1e-12, atol=1e-12)
     if lead == () and not (m == 1 or k == 1 or n == 1):
@@ -162,10 +164,11 @@ def test_small_products_stay_with_numpy(monkeypatch, loaded):
     monkeypatch.setattr(gemm, "_openblas_threads", lambda: 1)
     rng = np.random.default_rng(0)
     gemm.matmul(_rand(rng, (64, 64)), _rand(rng, (64, 64)))  # 262,144 multiply-adds
-    gemm.matmul(_rand(rng, (36, 128, 16)), _rand(rng, (36, 16, 16)))  # a Winograd-sized stack
+    gemm.matmul(_rand(rng, (36, 128, 16)), _rand(rng, (36, 16, 16)))  # a Winograd-sized stack: 32,768 per matrix
     assert calls == []
-    gemm.matmul(_rand(rng, (128, 256)), _rand(rng, (256, 256)))  # 8.4 million
-    assert calls == ["gemm"]
+    gemm.matmul(_rand(rng, (64, 128)), _rand(rng, (128, 128)))  # 1,048,576
+    gemm.matmul(_rand(rng, (4, 128, 64)), _rand(rng, (4, 64, 128)))  # 1,048,576 per matrix
+    assert calls == ["gemm", "batch"]
 
 
 def test_the_choice_follows_thalweg_blas(monkeypatch):
@@ -181,6 +184,9 @@ def test_the_choice_follows_thalweg_blas(monkeypatch):
     monkeypatch.setenv("THALWEG_BLAS", "mkl")
     mkl, threads, why = gemm._load()
     assert isinstance(mkl, gemm._Mkl) and why == "" and threads() >= 1
+    monkeypatch.setenv("THALWEG_NUMBA", "0")
+    mkl, _, why = gemm._load()
+    assert mkl is None and why == "THALWEG_NUMBA is off (MKL is called through numba)"
 
 
 def test_status_line_names_the_reason(monkeypatch):

@@ -12,27 +12,24 @@ thread, float32, GFLOP/s of NumPy (OpenBLAS 0.3.31) against MKL 2026.2:
     (8192 x 144) (144 x 16)        a thin convolution product   81 -> 112
     (16 x 144) (144 x 1024)        the other way round          98 -> 155
 
-MKL wins from about eight million multiply-adds (0.72-0.95 of NumPy's time for
-most layouts; a few at 1.0-1.1), and loses below a few million, where the
-ctypes call (about 10 us) and MKL's own setup cost more than it saves
-((128 x 64) (64 x 64): 1.6-2.5x NumPy's time).  For stacks of matrices the call
-is paid once, but MKL was slower on the stacks of small square products of
-Winograd convolutions (36 x (512 x 16) (16 x 16): 1.11x; 36 x (128 x 64)
-(64 x 64): 1.12x) and faster on attention's (64 x (128 x 64) (64 x 128): 0.75x).
-So a product goes to MKL from ``MIN_MULTIPLY_ADDS`` in all and
-``MIN_MULTIPLY_ADDS_PER_MATRIX`` per matrix.
+Called from compiled code (see ``_Mkl``), MKL wins from about a million
+multiply-adds per matrix (0.6-0.95 of NumPy's time for most shapes and layouts;
+a few at 1.0), and loses below half a million, where its own setup costs more
+than OpenBLAS's ((128 x 64) (64 x 64): 1.0-1.55x NumPy's time; the stacks of
+small square products of Winograd convolutions, 36 x (512 x 16) (16 x 16):
+1.21x).  So a product goes to MKL from ``MIN_MULTIPLY_ADDS`` per matrix.
 
 :func:`matmul` is ``np.matmul`` for 2-D operands and for stacks of them with the
-same leading shape (one ``cblas_?gemm_batch_strided`` call).  MKL reads either operand transposed
-through its leading dimension, so views such as ``W.T`` or ``x.swapaxes(-1, -2)``
+same leading shape, or one side a single matrix (one ``cblas_?gemm_batch_strided``
+call).  MKL reads either operand transposed through its leading dimension, so views such as ``W.T`` or ``x.swapaxes(-1, -2)``
 pass without a copy.  Everything else (other dtypes, broadcasting, an operand
 with no unit stride, an ``out`` that overlaps an input) goes to ``np.matmul``,
 so the result never depends on which library ran it beyond rounding.
 
 When MKL is used (all must hold):
 
-- the ``mkl`` wheel is installed (``pip install 'thalweg[mkl]'``; the dev and
-  bench extras include it);
+- the ``mkl`` wheel and numba are installed (``pip install 'thalweg[mkl]'``; the
+  dev and bench extras include both) and ``THALWEG_NUMBA`` is not off;
 - the CPU is an Intel one, or ``THALWEG_BLAS=mkl`` asks for MKL anyway
   (``THALWEG_BLAS=numpy`` turns it off).  On the AMD EPYC machines of earlier
   sessions OpenBLAS already matched torch's products, so the default leaves them
@@ -47,6 +44,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import importlib.util
 import math
 import os
 import sys
@@ -56,11 +54,11 @@ import numpy as np
 
 from ..backend import get_array_module
 
-MIN_MULTIPLY_ADDS = 1 << 23  # M * N * K in all below this: np.matmul (the ctypes call costs more than MKL saves)
-MIN_MULTIPLY_ADDS_PER_MATRIX = 1 << 20  # and below this per matrix of a stack (MKL is slower on small squares)
+MIN_MULTIPLY_ADDS = 1 << 20  # M * N * K per matrix below this: np.matmul (MKL's setup costs more than it saves)
 _INT_MAX = 2**31 - 1  # MKL's LP64 interface takes 32-bit sizes
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _SEQUENTIAL, _LP64 = 1, 0  # MKL_THREADING_SEQUENTIAL, MKL_INTERFACE_LP64
 
 
@@ -74,22 +72,51 @@ def _find_library(pattern: str) -> str | None:
 
 
 class _Mkl:
-    """MKL's sequential GEMM entry points, loaded once through ctypes."""
+    """MKL's sequential GEMM entry points, loaded once through ctypes and called from numba-compiled functions.
+
+    A ctypes call costs about 5 us in argument conversion (and 0.8 us more per array for its address); the same
+    call from a compiled function costs about 0.6 us in all, which lets MKL take products of a million
+    multiply-adds and fewer.  The callers hold the functions' addresses, so numba cannot cache them on disk: they
+    are compiled in each process on first use (about 0.4 s, and 0.05 s for each further layout)."""
 
     def __init__(self, path: str) -> None:
         lib = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
         lib.MKL_Set_Threading_Layer(_SEQUENTIAL)  # must come before any other MKL call
         lib.MKL_Set_Interface_Layer(_LP64)
-        i, p = ctypes.c_int, ctypes.c_void_p
-        self.gemm, self.batch = {}, {}
+        i, p = ctypes.c_int, ctypes.c_int64  # addresses as 64-bit integers: passed as pointers are on x86_64
+        self._entry_points = {}
         for dtype, letter, scalar in ((np.float32, "s", ctypes.c_float), (np.float64, "d", ctypes.c_double)):
-            gemm = getattr(lib, f"cblas_{letter}gemm")
-            gemm.argtypes = [i, i, i, i, i, i, scalar, p, i, p, i, scalar, p, i]
-            gemm.restype = None
-            batch = getattr(lib, f"cblas_{letter}gemm_batch_strided")
-            batch.argtypes = [i, i, i, i, i, i, scalar, p, i, i, p, i, i, scalar, p, i, i, i]
-            batch.restype = None
-            self.gemm[np.dtype(dtype)], self.batch[np.dtype(dtype)] = gemm, batch
+            gemm = ctypes.CFUNCTYPE(None, i, i, i, i, i, i, scalar, p, i, p, i, scalar, p, i)
+            batch = ctypes.CFUNCTYPE(None, i, i, i, i, i, i, scalar, p, i, i, p, i, i, scalar, p, i, i, i)
+            address = ctypes.cast(getattr(lib, f"cblas_{letter}gemm"), ctypes.c_void_p).value
+            batch_address = ctypes.cast(getattr(lib, f"cblas_{letter}gemm_batch_strided"), ctypes.c_void_p).value
+            self._entry_points[np.dtype(dtype)] = gemm(address), batch(batch_address)
+        self.gemm: dict[np.dtype, Any] = {}
+        self.batch: dict[np.dtype, Any] = {}
+
+    def compile(self) -> None:
+        """The compiled callers, one pair per dtype: ``gemm[dtype](ta, tb, m, n, k, a, lda, b, ldb, c, ldc)`` and
+        ``batch[dtype](ta, tb, m, n, k, a, lda, sa, b, ldb, sb, c, ldc, sc, count)``, c = op(a) op(b) (row-major)."""
+        if self.gemm:
+            return
+        for dtype, (gemm, batch) in self._entry_points.items():
+            self.gemm[dtype], self.batch[dtype] = _callers(gemm, batch)
+
+
+def _callers(gemm: Any, batch: Any) -> tuple[Any, Any]:
+    """numba-compiled calls of one dtype's ``cblas_?gemm`` and ``cblas_?gemm_batch_strided`` (alpha 1, beta 0)."""
+    import numba
+
+    @numba.njit(nogil=True, cache=False)
+    def call_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc):  # pragma: no cover - compiled
+        gemm(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb, 0.0, c.ctypes.data, ldc)
+
+    @numba.njit(nogil=True, cache=False)
+    def call_batch(ta, tb, m, n, k, a, lda, sa, b, ldb, sb, c, ldc, sc, count):  # pragma: no cover - compiled
+        batch(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, sa, b.ctypes.data, ldb, sb, 0.0, c.ctypes.data,
+              ldc, sc, count)
+
+    return call_gemm, call_batch
 
 
 def _openblas_thread_query() -> Any:
@@ -126,6 +153,10 @@ def _load() -> tuple[_Mkl | None, Any, str]:
     path = _find_library("libmkl_rt.so*")
     if path is None:
         return None, None, "the mkl wheel is not installed (pip install 'thalweg[mkl]')"
+    if importlib.util.find_spec("numba") is None:
+        return None, None, "numba is not installed (MKL is called through it; pip install 'thalweg[mkl]')"
+    if os.environ.get("THALWEG_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None, None, "THALWEG_NUMBA is off (MKL is called through numba)"
     threads = _openblas_thread_query()
     if threads is None:
         return None, None, "NumPy's OpenBLAS thread count cannot be read"
@@ -144,14 +175,14 @@ def mkl_in_use() -> bool:
 
 
 def warm_up() -> bool:
-    """One tiny product through MKL, so that it loads its kernels for this CPU (a library of tens of MB, mapped on
-    the first call) now rather than inside the first training step; False when MKL is not loaded."""
+    """Compile the callers and run one tiny product through MKL, so that it loads its kernels for this CPU (a
+    library of tens of MB, mapped on the first call) now rather than inside the first training step; False when
+    MKL is not loaded."""
     if _mkl is None:
         return False
+    _mkl.compile()
     a = np.ones((2, 2), np.float32)
-    c = np.empty_like(a)
-    _mkl.gemm[a.dtype](_ROW_MAJOR, _NO_TRANS, _NO_TRANS, 2, 2, 2, 1.0, a.ctypes.data, 2, a.ctypes.data, 2, 0.0,
-                       c.ctypes.data, 2)
+    _mkl.gemm[a.dtype](_NO_TRANS, _NO_TRANS, 2, 2, 2, a, 2, a, 2, np.empty_like(a), 2)
     return True
 
 
@@ -198,10 +229,10 @@ def _numpy(a: Any, b: Any, out: Any) -> Any:
 def matmul(a: Any, b: Any, out: Any = None) -> Any:
     """``np.matmul(a, b, out=out)``, run by MKL's GEMM where that is loaded and pays (see the module docstring)."""
     if (_mkl is None or type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim < 2
-            or a.shape[-2] * a.shape[-1] * b.shape[-1] < MIN_MULTIPLY_ADDS_PER_MATRIX):  # the usual way out first
+            or a.shape[-2] * a.shape[-1] * b.shape[-1] < MIN_MULTIPLY_ADDS):  # the usual way out first
         return _numpy(a, b, out)
     dtype = a.dtype
-    if b.dtype != dtype or dtype not in _mkl.gemm or b.shape[-2] != a.shape[-1]:
+    if b.dtype != dtype or dtype not in _DTYPES or b.shape[-2] != a.shape[-1]:
         return _numpy(a, b, out)
     if a.ndim > 2 and b.ndim == 2:
         flat = _rows_of_stack(a)
@@ -216,8 +247,7 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
         if (lead_a != lead and math.prod(lead_a) != 1) or (lead_b != lead and math.prod(lead_b) != 1):
             return _numpy(a, b, out)
         batch = math.prod(lead)
-    if (batch * m * n * k < MIN_MULTIPLY_ADDS or batch == 0 or max(m, n, k, batch) > _INT_MAX
-            or _openblas_threads() != 1):
+    if batch == 0 or max(m, n, k, batch) > _INT_MAX or _openblas_threads() != 1:
         return _numpy(a, b, out)
     op_a, op_b = _operand(a, m, k), _operand(b, k, n)
     if op_a is None or op_b is None:
@@ -232,17 +262,16 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
     op_c = _operand(c, m, n)
     if op_c is None or op_c[0] != _NO_TRANS:
         return _numpy(a, b, out)
-    pa, pb, pc = a.ctypes.data, b.ctypes.data, c.ctypes.data
-    if (pa | pb | pc) % dtype.itemsize or max(op_a[1], op_b[1], op_c[1]) > _INT_MAX:  # unaligned: NumPy's
+    if not (a.flags.aligned and b.flags.aligned and c.flags.aligned) or max(op_a[1], op_b[1], op_c[1]) > _INT_MAX:
         return _numpy(a, b, out)
+    _mkl.compile()
     if batch == 1:
-        _mkl.gemm[dtype](_ROW_MAJOR, op_a[0], op_b[0], m, n, k, 1.0, pa, op_a[1], pb, op_b[1], 0.0, pc, op_c[1])
+        _mkl.gemm[dtype](op_a[0], op_b[0], m, n, k, a, op_a[1], b, op_b[1], c, op_c[1])
         return c
     sa, sb, sc = _batch_stride(a), _batch_stride(b), _batch_stride(c)
     if sa is None or sb is None or sc is None or sc < m * op_c[1] or max(sa, sb, sc) > _INT_MAX:
         return _numpy(a, b, out)
-    _mkl.batch[dtype](_ROW_MAJOR, op_a[0], op_b[0], m, n, k, 1.0, pa, op_a[1], sa, pb, op_b[1], sb, 0.0,
-                      pc, op_c[1], sc, batch)
+    _mkl.batch[dtype](op_a[0], op_b[0], m, n, k, a, op_a[1], sa, b, op_b[1], sb, c, op_c[1], sc, batch)
     return c
 
 
