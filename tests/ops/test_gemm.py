@@ -151,11 +151,17 @@ def test_random_products_equal_numpy_matmul(m, n, k, lead, a_t, b_t, b_lead, see
         assert calls == ["gemm"]
 
 
-def test_not_used_when_numpys_blas_has_more_threads(mkl_calls, monkeypatch):
+def test_at_two_threads_only_products_that_openblas_threads_do_not_speed_up(mkl_calls, monkeypatch):
     monkeypatch.setattr(gemm, "_openblas_threads", lambda: 2)
-    a = np.ones((8, 8), np.float32)
-    np.testing.assert_array_equal(gemm.matmul(a, a), np.full((8, 8), 8.0, np.float32))
+    rng = np.random.default_rng(0)
+    big = _rand(rng, (128, 256)), _rand(rng, (256, 256))  # 8.4 million multiply-adds, no thin side
+    np.testing.assert_allclose(gemm.matmul(*big), big[0] @ big[1], rtol=1e-5, atol=1e-4)
     assert mkl_calls == []
+    for a, b in [(_rand(rng, (64, 128)), _rand(rng, (128, 128))),  # 1 million
+                 (_rand(rng, (32, 784)), _rand(rng, (784, 256)).T.copy().T)]:  # 6.4 million, 32 rows
+        np.testing.assert_allclose(gemm.matmul(a, b), a @ b, rtol=1e-5, atol=1e-4)
+    assert mkl_calls == ["gemm", "gemm"]
+    assert gemm.sequential_pays(32, 256, 784) and not gemm.sequential_pays(128, 256, 256)
 
 
 def test_small_products_stay_with_numpy(monkeypatch, loaded):
@@ -193,6 +199,8 @@ def test_status_line_names_the_reason(monkeypatch):
     monkeypatch.setattr(gemm, "_mkl", None)
     monkeypatch.setattr(gemm, "_why_not", "THALWEG_BLAS=numpy")
     assert gemm.mkl_status() == "MKL not used: THALWEG_BLAS=numpy" and not gemm.mkl_in_use()
+    monkeypatch.setattr(gemm, "_mkl", object())
+    assert gemm.mkl_status() == "MKL loaded"
 
 
 # ------------------------------------------------------------------ the layers that use it, against torch
