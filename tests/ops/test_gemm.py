@@ -35,6 +35,7 @@ class _Counting:
         mkl.compile()
         self.gemm = {d: counted("gemm", f) for d, f in mkl.gemm.items()}
         self.batch = {d: counted("batch", f) for d, f in mkl.batch.items()}
+        self.nested = {d: counted("nested", f) for d, f in mkl.nested.items()}
 
     def compile(self) -> None:
         pass
@@ -66,6 +67,9 @@ def _layouts(rng, dtype):
     stack_a, stack_b = _rand(rng, (3, 7, 5), dtype), _rand(rng, (3, 5, 6), dtype)
     four_a, four_b = _rand(rng, (2, 3, 7, 5), dtype), _rand(rng, (2, 3, 5, 6), dtype)
     wider_out = np.empty((7, 10), dtype)
+    qkv = _rand(rng, (2, 7, 3 * 3 * 5), dtype)  # (sample, time, 3 x heads x features), as from one projection
+    q = qkv[..., :15].reshape(2, 7, 3, 5).transpose(0, 2, 1, 3)  # (sample, head, time, feature): no single stride
+    k = qkv[..., 15:30].reshape(2, 7, 3, 5).transpose(0, 2, 1, 3)
     return [
         ("plain", a, b, None, "gemm"),
         ("a transposed", np.ascontiguousarray(a.T).T, b, None, "gemm"),
@@ -84,11 +88,13 @@ def _layouts(rng, dtype):
         ("transposed stack @ matrix", np.ascontiguousarray(stack_a.transpose(1, 0, 2)).transpose(1, 0, 2), b, None,
          "batch"),
         ("one-matrix stack", stack_a[:1], stack_b[:1], None, "gemm"),
+        ("q k^T with q, k split from one projection", q, k.swapaxes(-1, -2), None, "nested"),
+        ("the same into a given out", q, k.swapaxes(-1, -2), np.empty((2, 3, 7, 7), dtype), "nested"),
     ]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", range(15))
+@pytest.mark.parametrize("case", range(17))
 def test_mkl_products_equal_numpy_matmul(mkl_calls, dtype, case):
     name, a, b, out, kind = _layouts(np.random.default_rng(case), dtype)[case]
     expected = np.matmul(a, b)

@@ -104,18 +104,23 @@ class _Mkl:
             self._entry_points[np.dtype(dtype)] = gemm(address), batch(batch_address)
         self.gemm: dict[np.dtype, Any] = {}
         self.batch: dict[np.dtype, Any] = {}
+        self.nested: dict[np.dtype, Any] = {}
 
     def compile(self) -> None:
-        """The compiled callers, one pair per dtype: ``gemm[dtype](ta, tb, m, n, k, a, lda, b, ldb, c, ldc)`` and
-        ``batch[dtype](ta, tb, m, n, k, a, lda, sa, b, ldb, sb, c, ldc, sc, count)``, c = op(a) op(b) (row-major)."""
+        """The compiled callers, three per dtype, c = op(a) op(b) (row-major):
+        ``gemm[dtype](ta, tb, m, n, k, a, lda, b, ldb, c, ldc)``,
+        ``batch[dtype](ta, tb, m, n, k, a, lda, sa, b, ldb, sb, c, ldc, sc, count)`` and
+        ``nested[dtype](ta, tb, m, n, k, a, lda, sa, a_outer, b, ldb, sb, b_outer, c, ldc, sc, c_outer, count,
+        outer)``."""
         if self.gemm:
             return
         for dtype, (gemm, batch) in self._entry_points.items():
-            self.gemm[dtype], self.batch[dtype] = _callers(gemm, batch)
+            self.gemm[dtype], self.batch[dtype], self.nested[dtype] = _callers(gemm, batch)
 
 
-def _callers(gemm: Any, batch: Any) -> tuple[Any, Any]:
-    """numba-compiled calls of one dtype's ``cblas_?gemm`` and ``cblas_?gemm_batch_strided`` (alpha 1, beta 0)."""
+def _callers(gemm: Any, batch: Any) -> tuple[Any, Any, Any]:
+    """numba-compiled calls of one dtype's ``cblas_?gemm`` and ``cblas_?gemm_batch_strided`` (alpha 1, beta 0); the
+    third calls the batched one for each index of an outer axis, for stacks with two levels of strides."""
     import numba
 
     @numba.njit(nogil=True, cache=False)
@@ -127,7 +132,15 @@ def _callers(gemm: Any, batch: Any) -> tuple[Any, Any]:
         batch(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data, lda, sa, b.ctypes.data, ldb, sb, 0.0, c.ctypes.data,
               ldc, sc, count)
 
-    return call_gemm, call_batch
+    @numba.njit(nogil=True, cache=False)
+    def call_nested(ta, tb, m, n, k, a, lda, sa, a_outer, b, ldb, sb, b_outer, c, ldc, sc, c_outer, count,
+                    outer):  # pragma: no cover - compiled
+        for i in range(outer):
+            batch(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a.ctypes.data + i * a_outer * a.itemsize, lda, sa,
+                  b.ctypes.data + i * b_outer * b.itemsize, ldb, sb, 0.0, c.ctypes.data + i * c_outer * c.itemsize,
+                  ldc, sc, count)
+
+    return call_gemm, call_batch, call_nested
 
 
 def _openblas_thread_query() -> Any:
@@ -225,18 +238,37 @@ def _operand(a: np.ndarray, rows: int, cols: int) -> tuple[int, int] | None:
     return None
 
 
-def _batch_stride(a: np.ndarray) -> int | None:
-    """The stride in elements between the matrices of a stack (N1, ..., Nj, rows, cols) read as one axis of
-    N1 * ... * Nj matrices, or None when its leading axes do not collapse into one axis of equal, non-negative
-    steps."""
-    axes = [(n, st) for n, st in zip(a.shape[:-2], a.strides[:-2]) if n != 1]
+def _collapsed_stride(shape: tuple[int, ...], strides: tuple[int, ...], itemsize: int) -> int | None:
+    """The stride in elements of axes ``shape`` (with ``strides`` in bytes) read as one axis, or None when they do
+    not collapse into one axis of equal, non-negative steps (0 when there is at most one element)."""
+    axes = [(n, st) for n, st in zip(shape, strides) if n != 1]
     if not axes:
         return 0
     for (_, outer), (n, inner) in zip(axes, axes[1:]):
         if outer != inner * n:
             return None
     step = axes[-1][1]
-    return step // a.itemsize if step >= 0 and step % a.itemsize == 0 else None
+    return step // itemsize if step >= 0 and step % itemsize == 0 else None
+
+
+def _batch_stride(a: np.ndarray) -> int | None:
+    """The stride in elements between the matrices of a stack (N1, ..., Nj, rows, cols) read as one axis of
+    N1 * ... * Nj matrices, or None (see :func:`_collapsed_stride`)."""
+    return _collapsed_stride(a.shape[:-2], a.strides[:-2], a.itemsize)
+
+
+def _nested_strides(a: np.ndarray, lead: tuple[int, ...]) -> tuple[int, int] | None:
+    """(stride along the first leading axis, stride of the other leading axes read as one), in elements, for a
+    stack whose leading axes do not collapse into one (q, k and v split from one projection and moved to
+    (sample, head, time, feature) are such); (0, 0) for a single matrix broadcast over the stack; else None."""
+    if math.prod(a.shape[:-2]) == 1:
+        return 0, 0
+    if a.shape[:-2] != lead or len(lead) < 2:
+        return None
+    outer, inner = a.strides[0], _collapsed_stride(a.shape[1:-2], a.strides[1:-2], a.itemsize)
+    if inner is None or outer < 0 or outer % a.itemsize:
+        return None
+    return outer // a.itemsize, inner
 
 
 def _numpy(a: Any, b: Any, out: Any) -> Any:
@@ -288,9 +320,19 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
         _mkl.gemm[dtype](op_a[0], op_b[0], m, n, k, a, op_a[1], b, op_b[1], c, op_c[1])
         return c
     sa, sb, sc = _batch_stride(a), _batch_stride(b), _batch_stride(c)
-    if sa is None or sb is None or sc is None or sc < m * op_c[1] or max(sa, sb, sc) > _INT_MAX:
+    if sa is not None and sb is not None and sc is not None:
+        if sc < m * op_c[1] or max(sa, sb, sc) > _INT_MAX:
+            return _numpy(a, b, out)
+        _mkl.batch[dtype](op_a[0], op_b[0], m, n, k, a, op_a[1], sa, b, op_b[1], sb, c, op_c[1], sc, batch)
+        return c
+    na, nb, nc = _nested_strides(a, lead), _nested_strides(b, lead), _nested_strides(c, lead)
+    if na is None or nb is None or nc is None:
         return _numpy(a, b, out)
-    _mkl.batch[dtype](op_a[0], op_b[0], m, n, k, a, op_a[1], sa, b, op_b[1], sb, c, op_c[1], sc, batch)
+    inner = batch // lead[0]
+    if nc[1] < m * op_c[1] or nc[0] < inner * nc[1] or max(na + nb + nc) > _INT_MAX:  # c's matrices must not overlap
+        return _numpy(a, b, out)
+    _mkl.nested[dtype](op_a[0], op_b[0], m, n, k, a, op_a[1], na[1], na[0], b, op_b[1], nb[1], nb[0],
+                       c, op_c[1], nc[1], nc[0], inner, lead[0])
     return c
 
 
