@@ -36,7 +36,8 @@ kernels_kib = 0
 if framework == "thalweg":  # numba's kernels and LLVM, MKL's: loaded once per process, like torch's libraries
     from thalweg.ops import gemm, kernels
     before = status_kib("VmRSS")
-    if kernels.warm_up() | gemm.warm_up():
+    loaded = [kernels.warm_up(), gemm.warm_up()]  # both run, whichever is present
+    if any(loaded):
         kernels_kib = status_kib("VmRSS") - before
 om, tm = cases._lenet_models()
 x, y = cases.lenet_data(64)

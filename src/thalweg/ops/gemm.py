@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import get_array_module
+from . import kernels
 
 MIN_MULTIPLY_ADDS = 1 << 20  # M * N * K per matrix below this: np.matmul (MKL's setup costs more than it saves)
 # At more than one BLAS thread, MKL (one thread) takes a product below SMALL multiply-adds, or below THIN ones when a
@@ -179,7 +180,7 @@ def _load() -> tuple[_Mkl | None, Any, str]:
         return None, None, "the mkl wheel is not installed (pip install 'thalweg[mkl]')"
     if importlib.util.find_spec("numba") is None:
         return None, None, "numba is not installed (MKL is called through it; pip install 'thalweg[mkl]')"
-    if os.environ.get("THALWEG_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not kernels.requested_by_environment():
         return None, None, "THALWEG_NUMBA is off (MKL is called through numba)"
     threads = _openblas_thread_query()
     if threads is None:

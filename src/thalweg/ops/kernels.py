@@ -81,7 +81,12 @@ def set_enabled(on: bool) -> bool:
     return previous
 
 
-_state_on = [os.environ.get("THALWEG_NUMBA", "1").strip().lower() not in ("0", "false", "no", "off")]
+def requested_by_environment() -> bool:
+    """Whether ``THALWEG_NUMBA`` leaves compiled code on (unset, or anything but 0/false/no/off), read now."""
+    return os.environ.get("THALWEG_NUMBA", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+_state_on = [requested_by_environment()]
 
 
 def get(name: str) -> Callable[..., Any] | None:
