@@ -107,6 +107,10 @@ class _Mkl:
         self.batch: dict[np.dtype, Any] = {}
         self.nested: dict[np.dtype, Any] = {}
 
+    def entry_points(self, dtype: np.dtype) -> tuple[Any, Any]:
+        """(gemm, batched gemm) of ``dtype`` as ctypes functions (see :func:`entry_points`)."""
+        return self._entry_points[dtype]
+
     def compile(self) -> None:
         """The compiled callers, three per dtype, c = op(a) op(b) (row-major):
         ``gemm[dtype](ta, tb, m, n, k, a, lda, b, ldb, c, ldc)``,
@@ -205,6 +209,19 @@ def sequential_pays(m: int, n: int, k: int) -> bool:
     multiply-adds, or below ``SEQUENTIAL_THIN`` with a side of at most ``THIN_SIDE``."""
     work = m * n * k
     return work < SEQUENTIAL_SMALL or (work < SEQUENTIAL_THIN and min(m, n, k) <= THIN_SIDE)
+
+
+def entry_points(dtype: Any, m: int, n: int, k: int) -> tuple[Any, Any] | None:
+    """MKL's ``cblas_?gemm`` and ``cblas_?gemm_batch_strided`` for ``dtype``, as ctypes functions that numba-compiled
+    code can call (full CBLAS signatures, addresses as 64-bit integers), when MKL would take an (m x k) (k x n)
+    product now (see :func:`matmul`); else None.  For loops that run a product at each of many steps
+    (``ops/lstm_loops.py``), where calling back into Python for each costs more than the product saves."""
+    dtype = np.dtype(dtype)
+    if _mkl is None or dtype not in _DTYPES or m * n * k < MIN_MULTIPLY_ADDS or max(m, n, k) > _INT_MAX:
+        return None
+    if _openblas_threads() != 1 and not sequential_pays(m, n, k):
+        return None
+    return _mkl.entry_points(dtype)
 
 
 def warm_up() -> bool:

@@ -426,8 +426,9 @@ def lstm_backward_step(back: Any, dY: Any, t: int, dc: Any, G: Any, TC: Any, c_p
                        dh: Any) -> None:  # pragma: no cover - compiled
     """One step of LSTM backpropagation through time, before the product with W_hh.
 
-    back (4, B, H) holds the later step's per-gate products dA_k W_hh_k, whose
-    sum plus dY[t] is dL/dh_t (written to the scratch dh); dc (B, H) is dL/dc_t
+    back (K, B, H) holds the later step's product dA W_hh in K parts (the four
+    per-gate products dA_k W_hh_k, or K = 1: the whole product), whose sum plus
+    dY[t] is dL/dh_t (written to the scratch dh); dc (B, H) is dL/dc_t
     from later steps, replaced by dL/dc_{t-1}.  Writes dA[t] (B, 4, H), the
     pre-activation gradients:
       dc_t = dc + dh o (1 - tanh(c_t)^2)
@@ -436,10 +437,13 @@ def lstm_backward_step(back: Any, dY: Any, t: int, dc: Any, G: Any, TC: Any, c_p
     Each inner loop writes one array: with more, the compiler cannot rule out
     overlaps cheaply and leaves the loop scalar (one fused loop measured 2.5x slower).
     """
-    _, b_, h_ = back.shape
+    parts, b_, h_ = back.shape
     for b in range(b_):
         for j in range(h_):
-            dh[b, j] = dY[t, b, j] + back[0, b, j] + back[1, b, j] + back[2, b, j] + back[3, b, j]
+            dh[b, j] = dY[t, b, j] + back[0, b, j]
+        for k in range(1, parts):
+            for j in range(h_):
+                dh[b, j] += back[k, b, j]
         for j in range(h_):
             tc = TC[t, b, j]
             dc[b, j] += dh[b, j] * G[0, t, b, j] * (ONE - tc * tc)

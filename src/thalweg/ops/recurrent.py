@@ -71,6 +71,7 @@ from ..autograd.function import Context, Function
 from ..backend import get_array_module
 from . import kernels
 from .gemm import matmul
+from .lstm_loops import lstm_loops
 from .sums import column_sums
 from .workspace import Lease, give, take
 
@@ -359,7 +360,12 @@ class LSTMLayer(Function):
             c_new = xp.empty((B, H), dtype=dtype)
             h_new = xp.empty((B, H), dtype=dtype)
         a = xp.empty((4, B, H), dtype=dtype)  # this step's gates
-        if compiled is not None:  # the elementwise part of each step in one compiled loop
+        loops = lstm_loops(dtype, B, H) if compiled is not None else None
+        if loops is not None:  # the whole loop compiled, MKL's product inside (ops/lstm_loops.py)
+            loops[0](h, c, w_hh4, P, bias, a, G, C, TC, S, reverse)
+            last = 0 if reverse else T - 1
+            h, c = S[last], C[last]
+        elif compiled is not None:  # the elementwise part of each step in one compiled loop
             for t in _steps(T, reverse):
                 matmul(h, w_hh4, out=a)
                 compiled(a, P, bias, t, c, G, C, TC, S)
@@ -481,11 +487,16 @@ def _lstm_backward_compiled(ctx: Context, grad: Any, w_hh4: Any, step: Any) -> t
     G, TC, C = ctx.G, ctx.TC, ctx.C
     T, B, H = TC.shape
     dA = take(xp, (T, B, 4, H), grad.dtype)
+    c0 = xp.zeros((B, H), grad.dtype) if ctx.c0 is None else xp.ascontiguousarray(ctx.c0, dtype=grad.dtype)
+    loops = lstm_loops(grad.dtype, B, H)
+    if loops is not None and kernels.usable(c0):  # the whole loop compiled (ops/lstm_loops.py)
+        back, dc, dh = grad[T].copy(), grad[T + 1].copy(), xp.empty((B, H), dtype=grad.dtype)
+        loops[1](back, grad, dc, G, TC, C, c0, dA, dh, w_hh4.reshape(4 * H, H), ctx.reverse)
+        return _lstm_parameter_grads(ctx, dA, back, dc)
     back = xp.zeros((4, B, H), dtype=grad.dtype)
     back[0] = grad[T]  # dL/dh_T from after the sequence
     dc = grad[T + 1].copy()
     dh = xp.empty((B, H), dtype=grad.dtype)  # the kernel's scratch for dL/dh_t
-    c0 = xp.zeros((B, H), grad.dtype) if ctx.c0 is None else xp.ascontiguousarray(ctx.c0, dtype=grad.dtype)
     first = T - 1 if ctx.reverse else 0  # the step whose entering state is c0
     for t in _steps(T, not ctx.reverse):
         c_prev = c0 if t == first else C[t + 1 if ctx.reverse else t - 1]
