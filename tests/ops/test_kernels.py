@@ -387,6 +387,22 @@ def test_fast_exp_is_within_one_ulp_over_the_float32_range():
 
 
 @needs_numba
+def test_flushed_exp_is_within_one_ulp_down_to_the_normal_range_and_zero_below():
+    from thalweg.ops import numba_kernels
+    xs = np.concatenate([np.linspace(-110, 88, 400_001, dtype=np.float32),
+                         np.array([np.nan, -np.inf, 0.0, -0.0, -87.32, -87.34], np.float32)])
+    out = np.empty_like(xs)
+    numba_kernels.exp_flushed(xs, out)
+    exact = np.exp(xs.astype(np.float64))
+    kept = xs >= numba_kernels.FLUSH_BELOW
+    ulps = np.abs(out[kept] - exact[kept]) / np.spacing(exact[kept].astype(np.float32))
+    assert ulps.max() <= 1.0
+    assert (out[~kept & ~np.isnan(xs)] == 0).all() and np.all(exact[~kept & ~np.isnan(xs)] < 1.2e-38)
+    np.testing.assert_array_equal(out[-6:-2], [np.nan, 0, 1, 1])
+    assert out[-2] > 1.1e-38 and out[-1] == 0  # either side of the cut
+
+
+@needs_numba
 def test_fast_tanh_is_within_six_ulps_and_keeps_nan_inf_and_signed_zero():
     from thalweg.ops import numba_kernels
     xs = np.concatenate([np.linspace(-12, 12, 400_001, dtype=np.float32),

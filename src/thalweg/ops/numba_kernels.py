@@ -18,7 +18,7 @@ from numba.extending import intrinsic
 
 from .erf import _NR
 
-KERNELS = ("exp", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_tanh_backward", "layer_norm_forward",
+KERNELS = ("exp", "exp_flushed", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_tanh_backward", "layer_norm_forward",
            "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",
            "relu_forward", "relu_backward", "max_pool_2x2_forward", "max_pool_backward",
            "scaled_add", "adam_direction", "tanh", "lstm_forward_step", "lstm_backward_step",
@@ -87,6 +87,32 @@ def fast_exp(x: Any) -> Any:  # pragma: no cover - compiled
     return x if x != x else y
 
 
+FLUSH_BELOW = F32(-87.33)  # e^x under about 1.2e-38 (float32's smallest normal number) is flushed to 0
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
+def fast_exp_flushed(x: Any) -> Any:  # pragma: no cover - compiled
+    """e^x of a float32 x <= 88 as :func:`fast_exp`, but 0 where e^x would be subnormal (x < ``FLUSH_BELOW``).
+
+    For GELU's exponents, which are never positive: skipping the subnormal and
+    overflow scaling made its forward pass 1.5x faster (131,072 values: 164 ->
+    109 us), and a GELU output of x Phi(x) below 1e-37 is 0 in torch anyway
+    (its erf rounds to -1 there).  NaN propagates (every comparison is false)."""
+    v = FLUSH_BELOW if x < FLUSH_BELOW else x
+    n = np.floor(v * LOG2E + HALF)
+    r = v - n * LN2_HI - n * LN2_LO
+    p = ((((((E7 * r + E6) * r + E5) * r + E4) * r + E3) * r + E2) * r + ONE) * r + ONE
+    y = p * float32_from_bits((np.int32(n) + np.int32(127)) << np.int32(23))
+    return ZERO if x < FLUSH_BELOW else y
+
+
+@numba.njit(**_ELEMENTWISE)
+def exp_flushed(x: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """out = fast_exp_flushed(x) elementwise (flat float32 arrays): what the tests check it with."""
+    for i in range(x.size):
+        out[i] = fast_exp_flushed(x[i])
+
+
 @numba.njit(**_ELEMENTWISE)
 def exp(x: Any, out: Any) -> None:  # pragma: no cover - compiled
     """out = fast_exp(x) elementwise (flat float32 arrays): what the tests check it with."""
@@ -144,7 +170,7 @@ def normal_cdf(v: Any) -> Any:  # pragma: no cover - compiled
     p = (p + C3) * t
     p = (p + C2) * t
     p = (p + C1) * t
-    h = t * fast_exp(p + C0 - v * v * HALF)
+    h = t * fast_exp_flushed(p + C0 - v * v * HALF)
     return h if v < ZERO else ONE - h
 
 
@@ -167,7 +193,7 @@ def gelu_backward(x: Any, cdf: Any, grad: Any, out: Any) -> None:  # pragma: no 
     """
     for i in range(x.size):
         v = x[i]
-        out[i] = grad[i] * (cdf[i] + v * fast_exp(-HALF * v * v) * INV_SQRT_2PI)
+        out[i] = grad[i] * (cdf[i] + v * fast_exp_flushed(-HALF * v * v) * INV_SQRT_2PI)
 
 
 SQRT_2_OVER_PI = F32(math.sqrt(2.0 / math.pi))
