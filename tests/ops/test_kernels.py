@@ -60,6 +60,41 @@ def test_gelu_kernel_matches_numpy_path_and_torch(shape, approximate):
 
 
 @needs_numba
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (4, 2, 33), (2, 65)], ids=str)
+def test_softmax_kernel_matches_numpy_path_and_torch(shape):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(shape) * 5).astype(np.float32)
+    rows = x.reshape(-1, shape[-1])
+    if rows.shape[0] >= 4 and rows.shape[1] >= 3:  # a masked row, an all -inf row, a NaN row, a +inf row
+        rows[0, 1:] = -np.inf
+        rows[1] = -np.inf
+        rows[2, 1] = np.nan
+        rows[3, 2] = np.inf
+    g = rng.standard_normal(shape).astype(np.float32)
+
+    def run():
+        t = tw.tensor(x, requires_grad=True)
+        y = tw.nn.functional.softmax(t, dim=-1)
+        y.backward(tw.tensor(g))
+        return y.numpy(), t.grad.numpy()
+
+    y, gx = run()
+    previous = kernels.set_enabled(False)
+    try:
+        y_np, gx_np = run()
+    finally:
+        kernels.set_enabled(previous)
+    np.testing.assert_allclose(y, y_np, rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(gx, gx_np, rtol=2e-5, atol=1e-6)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.softmax(xt, dim=-1)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=2e-5, atol=1e-6)
+
+
+@needs_numba
 def test_gelu_kernel_keeps_the_left_tail_accurate():
     # Phi(x) for x far below 0 is tiny; 1 + erf(x / sqrt 2) would cancel to 0 or one rounding step
     x = np.linspace(-12, -4, 1001).astype(np.float32)

@@ -158,15 +158,24 @@ class Softmax(Function):
         if x.size == 0:  # nothing to normalise (an empty dim, or empty others): an empty result, as torch
             ctx.out, ctx.axis = x.copy(), axis
             return ctx.out
-        e = xp.subtract(x, x.max(axis=axis, keepdims=True), out=xp.empty_like(x))  # an array even for 0-d x
-        xp.exp(e, out=e)
-        e /= row_sums(e, axis)
+        if axis == x.ndim - 1 and kernels.usable(x):  # rows of a contiguous float32 array: one compiled pass each
+            e = np.empty_like(x)
+            kernels.get("softmax_rows")(x.reshape(-1, x.shape[-1]), e.reshape(-1, x.shape[-1]))
+        else:
+            e = xp.subtract(x, x.max(axis=axis, keepdims=True), out=xp.empty_like(x))  # an array even for 0-d x
+            xp.exp(e, out=e)
+            e /= row_sums(e, axis)
         ctx.out, ctx.axis = e, axis
         return e
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> Any:
         p = ctx.out
+        if ctx.axis == p.ndim - 1 and kernels.usable(grad, p):
+            out = np.empty_like(p)
+            rows = (-1, p.shape[-1])
+            kernels.get("softmax_rows_backward")(grad.reshape(rows), p.reshape(rows), out.reshape(rows))
+            return out
         out = grad * p  # p (g - sum_j g_j p_j) = g p - p sum_j (g p)_j, in place
         out -= p * row_sums(out, ctx.axis)
         return out

@@ -184,6 +184,8 @@ def _run_each_once() -> None:
     for causal in (False, True):
         _kernels["attention_softmax"](x.reshape(1, 3, 4).copy(), np.float32(0.5), causal)
     _kernels["attention_softmax_backward"](x.copy(), x, np.float32(0.5))
+    _kernels["softmax_rows"](x, np.empty_like(x))
+    _kernels["softmax_rows_backward"](x, x, np.empty_like(x))
 
 
 def _vector(a: Any) -> Any:

@@ -26,6 +26,7 @@ KERNELS = ("exp", "exp_flushed", "gelu_forward", "gelu_backward", "gelu_tanh_for
            "winograd_output_adjoint", "winograd_input_adjoint",
            "col2im", "direct_conv_forward", "direct_conv_gradient",
            "cross_entropy_forward", "cross_entropy_backward", "attention_softmax", "attention_softmax_backward",
+           "softmax_rows", "softmax_rows_backward",
            "col2im_flat")
 
 # no "nnan"/"ninf": NaN and infinity must propagate as in NumPy and torch
@@ -72,7 +73,10 @@ TWO, TWO_M64 = F32(2.0), F32(2.0 ** -64)
 def fast_exp(x: Any) -> Any:  # pragma: no cover - compiled
     """e^x of a float32 (see above); inf, -inf and NaN as the C library's."""
     v = EXP_HI if x > EXP_HI else x
-    v = EXP_LO if v < EXP_LO else v
+    # below EXP_LO the result is 0 (selected last); computing e^0 meanwhile, not e^EXP_LO, keeps subnormal numbers
+    # out of the vector lanes whose results are thrown away: each costs a microcode assist on Intel CPUs (a causal
+    # mask's -inf entries made softmax 3x slower)
+    v = ZERO if v < EXP_LO else v
     n = np.floor(v * LOG2E + HALF)
     r = v - n * LN2_HI - n * LN2_LO
     p = ((((((E7 * r + E6) * r + E5) * r + E4) * r + E3) * r + E2) * r + ONE) * r + ONE
@@ -98,7 +102,7 @@ def fast_exp_flushed(x: Any) -> Any:  # pragma: no cover - compiled
     overflow scaling made its forward pass 1.5x faster (131,072 values: 164 ->
     109 us), and a GELU output of x Phi(x) below 1e-37 is 0 in torch anyway
     (its erf rounds to -1 there).  NaN propagates (every comparison is false)."""
-    v = FLUSH_BELOW if x < FLUSH_BELOW else x
+    v = ZERO if x < FLUSH_BELOW else x  # (not FLUSH_BELOW: see fast_exp's note on thrown-away lanes)
     n = np.floor(v * LOG2E + HALF)
     r = v - n * LN2_HI - n * LN2_LO
     p = ((((((E7 * r + E6) * r + E5) * r + E4) * r + E3) * r + E2) * r + ONE) * r + ONE
@@ -1022,6 +1026,24 @@ def attention_softmax_backward(ds: Any, p: Any, scale: Any) -> None:  # pragma: 
         dot = _dot(drow, prow)
         for j in range(drow.shape[0]):
             drow[j] = scale * prow[j] * (drow[j] - dot)
+
+
+@numba.njit(**_ELEMENTWISE)
+def softmax_rows(x: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """out[r] = softmax(x[r]) for every row of x (R, D), D > 0 (ops/activation.py): :func:`_softmax_row`, so a row
+    with NaN or +inf, or all -inf, gives NaN throughout, as torch."""
+    for r in range(x.shape[0]):
+        _softmax_row(x[r], out[r], False)
+
+
+@numba.njit(**_ELEMENTWISE)
+def softmax_rows_backward(g: Any, p: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """out[r] = p[r] (g[r] - sum_j g[r, j] p[r, j]) for every row: dL/dx of p = softmax(x) from g = dL/dp."""
+    for r in range(g.shape[0]):
+        grow, prow, orow = g[r], p[r], out[r]
+        dot = _dot(grow, prow)
+        for j in range(grow.shape[0]):
+            orow[j] = prow[j] * (grow[j] - dot)
 
 
 @numba.njit(**_ELEMENTWISE)
