@@ -909,7 +909,7 @@ def _max(a: Any) -> Any:  # pragma: no cover - compiled
     return m23 if m23 > m01 else m01
 
 
-@numba.njit(**_ELEMENTWISE)
+@numba.njit(inline="always", **_ELEMENTWISE)
 def _softmax_row(src: Any, dst: Any, masked: bool) -> tuple[Any, Any]:  # pragma: no cover - compiled
     """dst = softmax(src) of one non-empty row, stably: e = exp(src - max), dst = e / sum(e).
 
@@ -920,6 +920,8 @@ def _softmax_row(src: Any, dst: Any, masked: bool) -> tuple[Any, Any]:  # pragma
     that both vectorise.  src and dst must not be the same memory: called in
     place, the compiler's overlap check sent the loop to its scalar version
     (2-3x slower), so in-place callers copy the row to a scratch row first.
+    Inlined into its callers: on rows of 32 (a small LM's attention) the call
+    itself took a third of the time (2,048 rows: 130 -> 90 us).
     """
     m = _max(src)
     if masked and m == -np.inf:
