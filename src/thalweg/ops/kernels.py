@@ -148,8 +148,8 @@ def _run_each_once() -> None:
         gelu_backward(x, cdf, out, approximate)
     relu_backward(x, relu_forward(x))
     w = np.ones(4, np.float32)
-    _, xhat, rstd = layer_norm_forward(x, w, w, 1e-5)
-    layer_norm_backward(x, xhat, rstd, w, True, True, True)
+    _, mean, rstd = layer_norm_forward(x, w, w, 1e-5)
+    layer_norm_backward(x, x, mean, rstd, w, True, True, True)
     out, mean, var, shift, scale = batch_norm_forward(x, w, w, 1e-5)  # x (3, 4): 4 channels
     batch_norm_backward(x, x, shift, scale, w, True)
     flat = x.reshape(-1)
@@ -228,23 +228,23 @@ def gelu_backward(x: Any, cdf: Any, grad: Any, approximate: str = "none") -> Any
 
 
 def layer_norm_forward(x2: Any, weight: Any, bias: Any, eps: float) -> tuple[Any, Any, Any]:
-    """(out, xhat, rstd) of LayerNorm over the rows of a contiguous float32 (R, D) array."""
-    out, xhat = np.empty_like(x2), np.empty_like(x2)
-    rstd = np.empty(x2.shape[0], np.float32)
-    _kernels["layer_norm_forward"](x2, _vector(weight), _vector(bias), np.float32(eps), out, xhat, rstd)
-    return out, xhat, rstd
+    """(out, mean, rstd) of LayerNorm over the rows of a contiguous float32 (R, D) array."""
+    out = np.empty_like(x2)
+    mean, rstd = np.empty(x2.shape[0], np.float32), np.empty(x2.shape[0], np.float32)
+    _kernels["layer_norm_forward"](x2, _vector(weight), _vector(bias), np.float32(eps), out, mean, rstd)
+    return out, mean, rstd
 
 
-def layer_norm_backward(g2: Any, xhat: Any, rstd: Any, weight: Any, need_x: bool, need_w: bool,
+def layer_norm_backward(g2: Any, x2: Any, mean: Any, rstd: Any, weight: Any, need_x: bool, need_w: bool,
                         need_b: bool) -> tuple[Any, Any, Any]:
-    """(dL/dx or None, dL/dgamma or None, dL/dbeta or None) for (R, D) float32 arrays, one pass over the rows."""
+    """(dL/dx or None, dL/dgamma or None, dL/dbeta or None) for (R, D) float32 arrays, one pass over the rows
+    (``x2`` the forward's input, ``mean`` and ``rstd`` its row statistics)."""
     d = g2.shape[1]
     gx = np.empty_like(g2) if need_x else np.empty((0, 0), np.float32)
     gw = np.zeros(d, np.float32) if need_w else np.empty(0, np.float32)
     gb = np.zeros(d, np.float32) if need_b else np.empty(0, np.float32)
-    _kernels["layer_norm_backward"](g2, xhat, rstd, _vector(weight), gx, gw, gb)
+    _kernels["layer_norm_backward"](g2, x2, mean, rstd, _vector(weight), gx, gw, gb)
     return (gx if need_x else None), (gw if need_w else None), (gb if need_b else None)
-
 
 
 def batch_norm_forward(x: Any, weight: Any, bias: Any, eps: float) -> tuple[Any, Any, Any, Any, Any]:

@@ -252,6 +252,14 @@ def _layer_norm_rows(xp: Any, x2: Any, weight: Any, bias: Any, eps: float) -> tu
     return out, xhat, rstd
 
 
+def layer_norm_xhat(ctx: Context) -> Any:
+    """The normalised input xhat of a LayerNormFunction node, in the input's shape: saved by the NumPy forward,
+    recomputed as (x - mean) rstd from what the compiled forward saved."""
+    if ctx.xhat is not None:
+        return ctx.xhat.reshape(ctx.x_shape)
+    return ((ctx.x2 - ctx.mean[:, None]) * ctx.rstd.reshape(-1, 1)).reshape(ctx.x_shape)
+
+
 class LayerNormFunction(Function):
     """Layer normalization (Ba, Kiros and Hinton 2016, arXiv 1607.06450) over the last k axes.
 
@@ -263,10 +271,11 @@ class LayerNormFunction(Function):
         dL/dx = r (dxhat - mean dxhat - xhat mean(dxhat xhat))
         dL/dgamma = sum_batch g xhat,  dL/dbeta = sum_batch g
 
-    Every mean over a row and sum over the batch is a matrix-vector product
-    with a constant vector (BLAS gemv), 10-20x faster than NumPy's reductions
-    along a short last axis.  The forward's only scratch array is the output
-    (it holds (x - mu)^2 first); the backward's is one (R, D) array besides dL/dx.
+    With the compiled kernels (contiguous float32) the forward is one pass per row that saves x's row statistics
+    mu and r, and the backward recomputes xhat from x (see ``numba_kernels.layer_norm_forward``).  Otherwise every
+    mean over a row and sum over the batch is a matrix-vector product with a constant vector (BLAS gemv), 10-20x
+    faster than NumPy's reductions along a short last axis, and xhat is saved; the forward's only scratch array is
+    the output (it holds (x - mu)^2 first); the backward's is one (R, D) array besides dL/dx.
     """
 
     @staticmethod
@@ -281,12 +290,17 @@ class LayerNormFunction(Function):
         for n in x.shape[:x.ndim - k]:
             R *= n
         x2 = x.reshape(R, D)  # not (-1, D): D may be 0
+        ctx.xhat = ctx.mean = None
+        ctx.x_shape = x.shape
         if D and kernels.usable(x2) and all(p is None or p.dtype == x.dtype for p in (weight, bias)):
-            out, xhat, rstd = kernels.layer_norm_forward(x2, weight, bias, eps)  # one pass per row, compiled
+            # one pass per row, compiled; the backward recomputes xhat from x and the row statistics
+            out, mean, rstd = kernels.layer_norm_forward(x2, weight, bias, eps)
+            ctx.x2, ctx.mean = x2, mean
         else:
             out, xhat, rstd = _layer_norm_rows(xp, x2, weight, bias, eps)
+            ctx.xhat = xhat
         keep = x.shape[:x.ndim - k] + (1,) * k
-        ctx.xhat, ctx.rstd, ctx.weight, ctx.axes = xhat.reshape(x.shape), rstd.reshape(keep), weight, axes
+        ctx.rstd, ctx.weight, ctx.axes = rstd.reshape(keep), weight, axes
         return out.reshape(x.shape)
 
     @staticmethod
@@ -299,12 +313,14 @@ class LayerNormFunction(Function):
         for n in wshape:
             D *= n
         R = ctx.rstd.size
-        xhat = ctx.xhat.reshape(R, D)
         g2 = grad.reshape(R, D)
-        if D and kernels.usable(g2, xhat) and (weight is None or weight.dtype == grad.dtype):
-            gx, gw, gb = kernels.layer_norm_backward(g2, xhat, ctx.rstd.reshape(R), weight, need_x, need_w, need_b)
-            return (None if gx is None else gx.reshape(grad.shape),
-                    None if gw is None else gw.reshape(wshape), None if gb is None else gb.reshape(wshape))
+        if ctx.mean is not None:  # the compiled forward ran: x and the row statistics were saved
+            if kernels.usable(g2) and (weight is None or weight.dtype == grad.dtype):
+                gx, gw, gb = kernels.layer_norm_backward(g2, ctx.x2, ctx.mean, ctx.rstd.reshape(R), weight, need_x,
+                                                         need_w, need_b)
+                return (None if gx is None else gx.reshape(grad.shape),
+                        None if gw is None else gw.reshape(wshape), None if gb is None else gb.reshape(wshape))
+        xhat = layer_norm_xhat(ctx).reshape(R, D)
         gw = gb = gx = None
         if need_b:
             gb = column_sums(g2).reshape(wshape)

@@ -110,7 +110,7 @@ def _batch_norm(ctx: Context, g: Any) -> tuple[Any, Any, Any]:
 
 @register(N.LayerNormFunction)
 def _layer_norm(ctx: Context, g: Any) -> tuple[Any, Any, Any]:
-    axes, xhat_arr, rstd = ctx.axes, ctx.xhat, ctx.rstd
+    axes, xhat_arr, rstd = ctx.axes, N.layer_norm_xhat(ctx), ctx.rstd
 
     def build(x: Any, w: Any, b: Any) -> Any:
         xhat = _normalized(x, None if x is None else x.array, xhat_arr, rstd, axes)
