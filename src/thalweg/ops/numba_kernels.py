@@ -18,8 +18,8 @@ from numba.extending import intrinsic
 
 from .erf import _NR
 
-KERNELS = ("exp", "exp_flushed", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_tanh_backward", "layer_norm_forward",
-           "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",
+KERNELS = ("exp", "exp_flushed", "gelu_forward", "gelu_backward", "gelu_tanh_forward", "gelu_tanh_backward",
+           "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",
            "relu_forward", "relu_backward", "max_pool_2x2_forward", "max_pool_backward",
            "scaled_add", "adam_direction", "tanh", "lstm_forward_step", "lstm_backward_step",
            "winograd_pad_channels_last", "winograd_input_transform", "winograd_output_transform",
@@ -70,6 +70,14 @@ TWO, TWO_M64 = F32(2.0), F32(2.0 ** -64)
 
 
 @numba.njit(inline="always", **_ELEMENTWISE)
+def _exp_reduced(v: Any) -> tuple[Any, Any]:  # pragma: no cover - compiled
+    """(p, n) with e^v = p 2^n: n = round(v / ln 2), p = e^r by its Taylor polynomial, r = v - n ln 2."""
+    n = np.floor(v * LOG2E + HALF)
+    r = v - n * LN2_HI - n * LN2_LO
+    return ((((((E7 * r + E6) * r + E5) * r + E4) * r + E3) * r + E2) * r + ONE) * r + ONE, n
+
+
+@numba.njit(inline="always", **_ELEMENTWISE)
 def fast_exp(x: Any) -> Any:  # pragma: no cover - compiled
     """e^x of a float32 (see above); inf, -inf and NaN as the C library's."""
     v = EXP_HI if x > EXP_HI else x
@@ -77,9 +85,7 @@ def fast_exp(x: Any) -> Any:  # pragma: no cover - compiled
     # out of the vector lanes whose results are thrown away: each costs a microcode assist on Intel CPUs (a causal
     # mask's -inf entries made softmax 3x slower)
     v = ZERO if v < EXP_LO else v
-    n = np.floor(v * LOG2E + HALF)
-    r = v - n * LN2_HI - n * LN2_LO
-    p = ((((((E7 * r + E6) * r + E5) * r + E4) * r + E3) * r + E2) * r + ONE) * r + ONE
+    p, n = _exp_reduced(v)
     k = np.int32(n)
     low, high = k < -126, k > 127  # 2^n is subnormal or overflows as a float: scale in two steps
     k = k + np.int32(64) if low else k
@@ -103,9 +109,7 @@ def fast_exp_flushed(x: Any) -> Any:  # pragma: no cover - compiled
     109 us), and a GELU output of x Phi(x) below 1e-37 is 0 in torch anyway
     (its erf rounds to -1 there).  NaN propagates (every comparison is false)."""
     v = ZERO if x < FLUSH_BELOW else x  # (not FLUSH_BELOW: see fast_exp's note on thrown-away lanes)
-    n = np.floor(v * LOG2E + HALF)
-    r = v - n * LN2_HI - n * LN2_LO
-    p = ((((((E7 * r + E6) * r + E5) * r + E4) * r + E3) * r + E2) * r + ONE) * r + ONE
+    p, n = _exp_reduced(v)
     y = p * float32_from_bits((np.int32(n) + np.int32(127)) << np.int32(23))
     return ZERO if x < FLUSH_BELOW else y
 

@@ -489,7 +489,7 @@ def _lstm_backward_compiled(ctx: Context, grad: Any, w_hh4: Any, step: Any) -> t
     dA = take(xp, (T, B, 4, H), grad.dtype)
     c0 = xp.zeros((B, H), grad.dtype) if ctx.c0 is None else xp.ascontiguousarray(ctx.c0, dtype=grad.dtype)
     loops = lstm_loops(grad.dtype, B, H)
-    if loops is not None and kernels.usable(c0):  # the whole loop compiled (ops/lstm_loops.py)
+    if loops is not None:  # the whole loop compiled (ops/lstm_loops.py); c0 is contiguous float32 like grad
         back, dc, dh = grad[T].copy(), grad[T + 1].copy(), xp.empty((B, H), dtype=grad.dtype)
         loops[1](back, grad, dc, G, TC, C, c0, dA, dh, w_hh4.reshape(4 * H, H), ctx.reverse)
         return _lstm_parameter_grads(ctx, dA, back, dc)
